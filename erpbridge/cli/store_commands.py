@@ -1,0 +1,65 @@
+"""`erpbridge db ...` and `erpbridge status`: the store's schema and what it holds."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import func, select
+
+from erpbridge.cli import cli
+from erpbridge.cli.context import CliContext, pass_cli, print_json
+from erpbridge.store import migrate
+from erpbridge.store.tables import products
+
+
+@cli.group()
+def db() -> None:
+    """Manage the store's schema."""
+
+
+@db.command("upgrade")
+@pass_cli
+def db_upgrade(ctx: CliContext) -> None:
+    """Apply pending migrations (erpbridge run does this by itself)."""
+    app = ctx.app(migrate=False)
+    before = migrate.revision_of(app.engine)
+    migrate.upgrade(app.engine)
+    after = migrate.revision_of(app.engine)
+    click.echo(f"store at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db.command("current")
+@pass_cli
+def db_current(ctx: CliContext) -> None:
+    """Print the store's schema revision and the newest one this erpbridge knows."""
+    app = ctx.app(migrate=False)
+    click.echo(f"current {migrate.revision_of(app.engine) or 'empty'}, head {migrate.head()}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Show the store, its schema revision and how many records of each kind it holds."""
+    app = ctx.app(migrate=False)
+    revision = migrate.revision_of(app.engine)
+    counts = app.records.counts() if revision else {}
+    enabled = 0
+    if revision:
+        with app.engine.connect() as conn:
+            enabled = conn.execute(select(func.count()).where(products.c.enabled)).scalar_one()
+    report = {
+        "store": app.engine.url.render_as_string(hide_password=True),
+        "revision": revision,
+        "head": migrate.head(),
+        "records": counts,
+        "products_enabled": enabled,
+    }
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"store     {report['store']}")
+    click.echo(f"schema    {revision or 'empty (run: erpbridge db upgrade)'}" + ("" if revision == report["head"] else f" -> {report['head']} pending"))
+    for kind, count in counts.items():
+        if count:
+            extra = f"  ({enabled} enabled)" if kind == "products" else ""
+            click.echo(f"{kind:<16}{count:>10}{extra}")

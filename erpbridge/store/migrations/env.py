@@ -1,0 +1,10 @@
+"""Alembic environment: runs on the connection erpbridge hands over (see erpbridge.store.migrate)."""
+
+from alembic import context
+
+from erpbridge.store.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()
