@@ -1,7 +1,9 @@
 """Schema migrations (Alembic), applied by `erpbridge run` and `erpbridge db upgrade`.
 
 The scripts live inside the package (``erpbridge/store/migrations``), so an installed erpbridge
-migrates its store without an ``alembic.ini`` or a source checkout.
+migrates its store without an ``alembic.ini`` or a source checkout. Each part of erpbridge
+(records, outbox, exchange log, API keys...) may keep its tables on its own branch from the
+first revision, so "up to date" means: at every head.
 """
 
 from __future__ import annotations
@@ -24,22 +26,25 @@ def _alembic(connection) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
         command.upgrade(_alembic(connection), revision)
 
 
 def revision_of(engine: Engine) -> str | None:
-    """The revision the store is at (None: never migrated)."""
+    """The revision(s) the store is at, comma-separated (None: never migrated)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def head() -> str:
-    return ScriptDirectory.from_config(_alembic(None)).get_current_head()
+    """The newest revision(s) this erpbridge knows, comma-separated."""
+    return ",".join(sorted(ScriptDirectory.from_config(_alembic(None)).get_heads()))
 
 
-def autogenerate(engine: Engine, message: str) -> None:
-    """For developers: write a new migration script from the difference to ``tables.py``."""
+def autogenerate(engine: Engine, message: str, *, rev_id: str, head: str = "0001", branch: str | None = None) -> None:
+    """For developers: write a new migration script from the difference to the declared tables."""
     with engine.begin() as connection:
-        command.revision(_alembic(connection), message=message, autogenerate=True)
+        command.revision(_alembic(connection), message=message, autogenerate=True, rev_id=rev_id, head=head,
+                         branch_label=branch)

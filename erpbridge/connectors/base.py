@@ -1,0 +1,95 @@
+"""The contract between erpbridge and a connector.
+
+Two kinds of failure, as seed 000 describes them and the semaphore needs them:
+
+* :class:`GeneralError`: the system as a whole cannot be reached or is failing (connection
+  refused, timeout, HTTP 5xx, "ERP offline"). The semaphore marks the system offline for
+  ``max_lock_time`` seconds; waiting messages keep their attempts.
+* :class:`MessageError`: this one message is wrong (validation, business rule, unknown
+  product). Only this message fails; it is retried with backoff and goes dead after its
+  configured attempts.
+
+Outbound work reaches a connector as ``deliver(operation, payload, idempotency_key)``; the
+operations an ERP connector knows are the names in :data:`ERP_OPERATIONS`. A connector must
+make creating operations idempotent (look the record up by its shop number before creating it),
+because delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol, runtime_checkable
+
+from erpbridge.records import Record
+
+
+class ConnectorError(Exception):
+    """Base of the errors a connector raises."""
+
+
+class GeneralError(ConnectorError):
+    """The whole system is unavailable: trips the semaphore."""
+
+
+class MessageError(ConnectorError):
+    """This message cannot be processed: fails only the message."""
+
+
+#: shop -> ERP operations, by name (the message's ``operation``) -> the record kind of its payload.
+ERP_OPERATIONS: dict[str, str] = {
+    "create_customer": "customers",
+    "send_order": "orders",
+    "cancel_order": "cancellations",
+    "send_return": "returns",
+}
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the target system answered: its id for the record (stored as a binding), and any
+    records it sent back (e.g. the customer with its new ERP number)."""
+
+    external_id: str | None = None
+    records: tuple[Record, ...] = ()
+    response: Any = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the outbox's workers need from any target system."""
+
+    def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult: ...
+
+
+@runtime_checkable
+class ErpSource(Protocol):
+    """What master-data and feedback flows need from an ERP that can be asked (not files)."""
+
+    def fetch(self, kind: str, since: dt.datetime | None = None) -> Iterable[Record]:
+        """Records of a kind (``products``, ``prices``, ``stock``, ``customers``, ``product_groups``,
+        or feedback: ``order_statuses``, ``shipments``, ``invoices``, ``credit_memos``),
+        all of them or those changed since a time."""
+        ...
+
+
+@dataclass(frozen=True)
+class PriceQuery:
+    sku: str
+    customer: str | None = None
+    quantity: Any = 1
+    context: str = "product_page"
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class RealTime(Protocol):
+    """Real-time lookups (seed 000): customer at login, individual prices, documents."""
+
+    def get_customer(self, number: str) -> Record | None: ...
+
+    def get_price(self, query: PriceQuery) -> Record | None: ...
+
+    def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
+        """The document's content and media type, or None when the ERP has no such document."""
+        ...
