@@ -19,8 +19,13 @@ from erpbridge.records import RECORD_KINDS, Record, content_hash
 from erpbridge.store.tables import RECORD_TABLES
 
 _BASE_COLUMNS = {"key", "content_hash", "data", "created_at", "updated_at"}
-#: Columns that belong to the store, not to the record (never written by an import update).
-_STORE_OWNED = {"enabled"}
+#: Columns that belong to the store, not to the record: set when a record first arrives (the
+#: callable gets the RecordStore), never touched when its content changes later.
+_STORE_OWNED: dict[str, dict[str, object]] = {
+    "products": {"enabled": lambda store: store.new_products_enabled},
+    "orders": {"state": lambda store: "accepted"},
+}
+_STORE_OWNED_COLUMNS = {c for owned in _STORE_OWNED.values() for c in owned}
 
 #: How many keys one lookup asks for (well under SQLite's bound-parameter limit).
 LOOKUP_CHUNK = 900
@@ -50,7 +55,7 @@ class WriteResult:
 
 def query_columns(kind: str) -> tuple[str, ...]:
     """The kind's queried columns that are copied from record fields of the same name."""
-    return tuple(c.name for c in RECORD_TABLES[kind].c if c.name not in _BASE_COLUMNS | _STORE_OWNED)
+    return tuple(c.name for c in RECORD_TABLES[kind].c if c.name not in _BASE_COLUMNS | _STORE_OWNED_COLUMNS)
 
 
 _QUERY_COLUMNS = {kind: query_columns(kind) for kind in RECORD_TABLES}
@@ -77,12 +82,15 @@ class RecordStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def write(self, kind: str, rows: Sequence[Row]) -> tuple[WriteResult, list[str]]:
+    def write(self, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
         """Apply a batch in one transaction; returns the counts and the keys that were written."""
         with self.engine.begin() as conn:
-            return self.write_in(conn, kind, rows)
+            return self.write_in(conn, kind, rows, **initial)
 
-    def write_in(self, conn: Connection, kind: str, rows: Sequence[Row]) -> tuple[WriteResult, list[str]]:
+    def write_in(self, conn: Connection, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
+        """Like :meth:`write`, in the caller's transaction (so an order and its outbox message
+        commit together). ``initial`` overrides store-owned columns of new rows, e.g.
+        ``state="awaiting_payment"``."""
         table = RECORD_TABLES[kind]
         latest: dict[str, Row] = {}
         for row in rows:  # within one batch the later row of a key wins
@@ -98,6 +106,7 @@ class RecordStore:
         changed: list[dict[str, Any]] = []
         now = _now()
         names = _QUERY_COLUMNS[kind]
+        owned = {column: initial.get(column, default(self)) for column, default in _STORE_OWNED.get(kind, {}).items()}
         for key, row in latest.items():
             old = stored.get(key)
             if old == row.content_hash:
@@ -107,8 +116,7 @@ class RecordStore:
             values.update(zip(names, row.columns))
             if old is None:
                 values["created_at"] = now
-                if kind == "products":
-                    values["enabled"] = self.new_products_enabled
+                values.update(owned)
                 new.append(values)
             else:
                 values["b_key"] = values.pop("key")

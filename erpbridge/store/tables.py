@@ -76,8 +76,15 @@ stock = _record_table(
 
 customers = _record_table("customers", Column("email", String(320)), Column("group", CODE), indexes=(("email",),))
 
-orders = _record_table("orders", Column("customer", CODE), Column("placed_at", DateTime(timezone=True)),
-                       indexes=(("customer",), ("placed_at",)))
+orders = _record_table(
+    "orders",
+    Column("customer", CODE),
+    Column("placed_at", DateTime(timezone=True)),
+    # The hub's own state of the order, not part of the record: `accepted` (to be sent to the
+    # ERP), `awaiting_payment` (electronic payment not yet acknowledged, seed 000), `cancelled`.
+    Column("state", String(32), nullable=False),
+    indexes=(("customer",), ("placed_at",), ("state", "created_at")),
+)
 cancellations = _record_table("cancellations", Column("order", CODE, nullable=False), indexes=(("order",),))
 returns = _record_table("returns", Column("order", CODE, nullable=False), indexes=(("order",),))
 order_statuses = _record_table("order_statuses", Column("status", String(32), nullable=False))

@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=512), nullable=False),
     sa.Column('customer', sa.String(length=128), nullable=True),
     sa.Column('placed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('state', sa.String(length=32), nullable=False),
     sa.Column('content_hash', sa.String(length=32), nullable=False),
     sa.Column('data', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -130,6 +131,7 @@ def upgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_orders_customer'), ['customer'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_placed_at'), ['placed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_state_created_at'), ['state', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('prices',
@@ -260,6 +262,7 @@ def downgrade() -> None:
     op.drop_table('prices')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_orders_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_orders_state_created_at'))
         batch_op.drop_index(batch_op.f('ix_orders_placed_at'))
         batch_op.drop_index(batch_op.f('ix_orders_customer'))
 
