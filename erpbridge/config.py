@@ -23,6 +23,7 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import IMPORT_KINDS
 
@@ -147,6 +148,7 @@ class Config(Section):
     order_history: OrderHistoryConfig = OrderHistoryConfig()
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
     mappings: Mappings = Mappings()
+    exchange_log: ExchangeLogConfig = ExchangeLogConfig()
 
     #: Where the file was read from (None for the built-in default); relative paths are resolved against its folder.
     source: Path | None = Field(default=None, exclude=True)

@@ -8,3 +8,5 @@ connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
 with context.begin_transaction():
     context.run_migrations()
+
+import erpbridge.exchange.tables, erpbridge.flows.tables  # noqa: E401,E402,F401  (the ops branch's tables)

@@ -1,0 +1,202 @@
+"""The exchange log (seed 000's "ERP request log"): every request and response with a system.
+
+Each entry records when (UTC), with which system, in which flow and at which measuring point
+(the step, e.g. ``tryton.sale.create``), the direction (``out``: a request we sent; ``in``: a
+request or file the system sent us), how long it took, the outcome (``ok``, ``general_error``,
+``message_error``, ``error``), the size of request and response as JSON, the error text, and
+both payloads with secrets replaced and personal data masked (:mod:`.redact`), capped at
+``max_payload_bytes``.
+
+How to use it::
+
+    log = ExchangeLog.for_app(app)
+    with log.measure("erp", "orders", "tryton.sale.create", request=payload) as exchange:
+        exchange.response = call(payload)
+
+Writing the log never gets in the way of the work it describes: each entry is written in its own
+short transaction (never the caller's, so a rolled-back business transaction still leaves its
+exchange visible), and a failure to write is logged and swallowed. Old entries are removed by
+:meth:`ExchangeLog.prune` in bounded chunks, so a large backlog never holds a long lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import orjson
+from sqlalchemy import Engine, delete, insert, select
+
+from erpbridge.connectors.base import GeneralError, MessageError
+from erpbridge.exchange.config import ExchangeLogConfig
+from erpbridge.exchange.redact import Redactor, plain
+from erpbridge.exchange.tables import exchange_log
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("ok", "general_error", "message_error", "error")
+DIRECTIONS = ("out", "in")
+#: Rows deleted per transaction by :meth:`ExchangeLog.prune`.
+PRUNE_CHUNK = 5000
+
+
+def outcome_of(exc: BaseException) -> str:
+    if isinstance(exc, GeneralError):
+        return "general_error"
+    if isinstance(exc, MessageError):
+        return "message_error"
+    return "error"
+
+
+@dataclass
+class Exchange:
+    """One exchange being measured; set ``response`` (and ``outcome`` if not ``ok``) inside the block."""
+
+    system: str
+    flow: str
+    point: str
+    direction: str = "out"
+    request: Any = None
+    response: Any = None
+    outcome: str | None = None
+    error: str | None = None
+
+
+class ExchangeLog:
+    def __init__(self, engine: Engine, *, redact: Redactor | None = None, max_payload_bytes: int = 65536):
+        self.engine = engine
+        self.redact = redact or Redactor()
+        self.max_payload_bytes = max_payload_bytes
+
+    @classmethod
+    def for_app(cls, app) -> "ExchangeLog":
+        """The log with the app's ``exchange_log:`` settings."""
+        config: ExchangeLogConfig = app.config.exchange_log
+        return cls(app.engine, redact=Redactor.from_config(config), max_payload_bytes=config.max_payload_bytes)
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def measure(self, system: str, flow: str, point: str, direction: str = "out",
+                request: object = None) -> Iterator[Exchange]:
+        """Time the block and record it; an escaping exception is recorded and re-raised."""
+        exchange = Exchange(system, flow, point, direction, request)
+        started = time.perf_counter()
+        at = _now()
+        try:
+            yield exchange
+        except BaseException as exc:
+            self.record(system, flow, point, direction, duration_ms=(time.perf_counter() - started) * 1000,
+                        outcome=exchange.outcome if exchange.outcome not in (None, "ok") else outcome_of(exc),
+                        error=exchange.error or _describe(exc), request=exchange.request,
+                        response=exchange.response, at=at)
+            raise
+        self.record(system, flow, point, direction, duration_ms=(time.perf_counter() - started) * 1000,
+                    outcome=exchange.outcome or "ok", error=exchange.error, request=exchange.request,
+                    response=exchange.response, at=at)
+
+    def record(self, system: str, flow: str, point: str, direction: str = "out", *, duration_ms: float = 0.0,
+               outcome: str = "ok", error: str | None = None, request: object = None, response: object = None,
+               at: dt.datetime | None = None) -> None:
+        """Record an exchange the caller timed itself. Never raises."""
+        try:
+            row = self._row(system, flow, point, direction, duration_ms, outcome, error, request, response, at)
+            with self.engine.begin() as conn:
+                conn.execute(insert(exchange_log), row)
+        except Exception:
+            logger.warning("could not write the exchange log entry for %s %s", system, point, exc_info=True)
+
+    def _row(self, system, flow, point, direction, duration_ms, outcome, error, request, response, at) -> dict:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        request, response = plain(request), plain(response)
+        size = len(_dumps(request)) + len(_dumps(response)) if (request is not None or response is not None) else 0
+        return {
+            "at": at or _now(), "system": system, "flow": flow, "point": point, "direction": direction,
+            "duration_ms": round(float(duration_ms), 3), "outcome": outcome, "size": size,
+            "error": self._error(error),
+            "request": self._payload(request), "response": self._payload(response),
+        }
+
+    def _error(self, error: str | None) -> str | None:
+        if error is None:
+            return None
+        text = self.redact(error)
+        text = text if isinstance(text, str) else _dumps(text).decode()
+        limit = self.max_payload_bytes
+        return text if len(text) <= limit else text[:limit] + f" … (truncated, {len(text)} characters)"
+
+    def _payload(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        data = _dumps(self.redact(value))
+        if len(data) <= self.max_payload_bytes:
+            return data.decode()
+        head = data[: self.max_payload_bytes].decode("utf-8", errors="ignore")
+        return _dumps({"truncated": {"bytes": len(data), "kept": self.max_payload_bytes}, "head": head}).decode()
+
+    # -- reading and pruning --------------------------------------------------------------
+
+    def query(self, *, since: dt.datetime | None = None, until: dt.datetime | None = None, point: str | None = None,
+              system: str | None = None, outcome: str | None = None, flow: str | None = None, limit: int = 100,
+              before_id: int | None = None) -> list[dict]:
+        """Entries newest first; page on with ``before_id`` = the last id of the previous page.
+        ``since`` is inclusive, ``until`` exclusive; naive datetimes are taken as UTC."""
+        t = exchange_log
+        stmt = select(t).order_by(t.c.id.desc()).limit(limit)
+        if since is not None:
+            stmt = stmt.where(t.c.at >= _utc(since))
+        if until is not None:
+            stmt = stmt.where(t.c.at < _utc(until))
+        for column, value in ((t.c.point, point), (t.c.system, system), (t.c.outcome, outcome), (t.c.flow, flow)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if before_id is not None:
+            stmt = stmt.where(t.c.id < before_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [_entry(row) for row in rows]
+
+    def prune(self, retention_days: float) -> int:
+        """Delete entries older than ``retention_days``, a chunk per transaction; returns how many."""
+        cutoff = _now() - dt.timedelta(days=retention_days)
+        t = exchange_log
+        deleted = 0
+        while True:
+            with self.engine.begin() as conn:
+                ids = conn.execute(select(t.c.id).where(t.c.at < cutoff).order_by(t.c.id).limit(PRUNE_CHUNK)).scalars().all()
+                if not ids:
+                    return deleted
+                # Every row in the id range that is old enough is one of `ids` (they are the first by id).
+                deleted += conn.execute(delete(t).where(t.c.id >= ids[0], t.c.id <= ids[-1], t.c.at < cutoff)).rowcount
+
+
+def _entry(row) -> dict:
+    entry = dict(row)
+    entry["at"] = _utc(entry["at"])
+    for key in ("request", "response"):
+        if entry[key] is not None:
+            entry[key] = orjson.loads(entry[key])
+    return entry
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything in the log is UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)

@@ -1,0 +1,27 @@
+"""The exchange log's table: one row per request/response with a system (see :mod:`.log`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text
+
+from erpbridge.store.tables import metadata
+
+exchange_log = Table(
+    "exchange_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("system", String(64), nullable=False),
+    Column("flow", String(64), nullable=False),
+    Column("point", String(128), nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("error", Text),
+    Column("request", Text),
+    Column("response", Text),
+)
+# The filters of `erpbridge log` (seed 000: a date range and a measuring point).
+Index(None, exchange_log.c.point, exchange_log.c.at)
+Index(None, exchange_log.c.system, exchange_log.c.at)

@@ -1,0 +1,28 @@
+"""The scheduler's table: one row per run of a flow (see :mod:`.scheduler`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+
+from erpbridge.store.tables import metadata
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow", String(64), nullable=False),
+    # The cron slot this run serves; NULL for a run started on demand. Unique per flow, so of
+    # many processes that reach the same slot exactly one gets to insert the row and run it.
+    Column("slot", DateTime(timezone=True)),
+    Column("trigger", String(16), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    # running, ok, failed (the flow raised or rejected records), died (no heartbeat: process killed)
+    Column("outcome", String(16), nullable=False),
+    Column("summary", Text),
+    Column("error", Text),
+    UniqueConstraint("flow", "slot"),
+)
+Index(None, flow_runs.c.flow, flow_runs.c.started_at)
