@@ -118,6 +118,9 @@ class FlowConfig(Section):
     schedule: str | None = Field(default=None, description="cron expression, e.g. '*/5 * * * *'")
     mode: Literal["full", "delta"] = "delta"
     enabled: bool = True
+    kinds: list[Literal["product_groups", "products", "prices", "stock", "customers", "order_statuses", "shipments",
+                        "invoices", "credit_memos"]] | None = Field(
+        default=None, description="what a pull flow fetches (default: by its name, see erpbridge.flows.runners)")
 
     @field_validator("schedule")
     @classmethod

@@ -19,10 +19,11 @@ flow_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    # running, ok, failed (the flow raised or rejected records), died (no heartbeat: process killed)
+    # running, ok, rejected (ran, but some records were rejected), failed (raised), died (no heartbeat)
     Column("outcome", String(16), nullable=False),
     Column("summary", Text),
     Column("error", Text),
     UniqueConstraint("flow", "slot"),
 )
 Index(None, flow_runs.c.flow, flow_runs.c.started_at)
+Index(None, flow_runs.c.flow, flow_runs.c.outcome)  # the live-run check before each claim

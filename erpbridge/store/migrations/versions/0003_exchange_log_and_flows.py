@@ -51,12 +51,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('flow', 'slot', name=op.f('uq_flow_runs_flow_slot'))
     )
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flow_runs_flow_outcome'), ['flow', 'outcome'], unique=False)
         batch_op.create_index(batch_op.f('ix_flow_runs_flow_started_at'), ['flow', 'started_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flow_runs_flow_started_at'))
+        batch_op.drop_index(batch_op.f('ix_flow_runs_flow_outcome'))
 
     op.drop_table('flow_runs')
     with op.batch_alter_table('exchange_log', schema=None) as batch_op:

@@ -1,0 +1,113 @@
+"""Flow runners: what each flow fetches and writes, delta since the last good run, the files
+inbox, reconciliation and pruning; on-demand runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from decimal import Decimal
+
+import pytest
+
+from erpbridge.config import FilesSystem
+from erpbridge.connectors.base import GeneralError
+from erpbridge.exchange import ExchangeLog
+from erpbridge.flows import FlowBusy, FlowError, FlowRuns, run_flow
+from erpbridge.records import Product, ProductGroup, StockLevel
+
+from . import fake_erp
+
+
+def test_a_pull_flow_fetches_its_kinds_and_writes_them_then_only_deltas(make_app, fake):
+    app = make_app({"catalog": {"schedule": "0 2 * * *"}})
+    fake_erp.RECORDS["product_groups"] = [ProductGroup(code="G1", name="Chairs")]
+    fake_erp.RECORDS["products"] = [Product(sku=f"S{i}", name=f"Chair {i}", group="G1") for i in range(3)]
+
+    first = run_flow(app, "catalog", load_connector=fake)
+    assert first["outcome"] == "ok" and first["error"] is None
+    assert first["summary"]["kinds"] == {"product_groups": {"fetched": 1, "new": 1, "changed": 0, "unchanged": 0},
+                                         "products": {"fetched": 3, "new": 3, "changed": 0, "unchanged": 0}}
+    assert fake_erp.CALLS == [("product_groups", None), ("products", None)]  # never ran: everything
+    assert app.records.get("products", "S1").name == "Chair 1"
+
+    fake_erp.CALLS.clear()
+    fake_erp.RECORDS["products"][1] = Product(sku="S1", name="Chair 1, oak", group="G1")
+    second = run_flow(app, "catalog", load_connector=fake)
+    assert [since for _, since in fake_erp.CALLS] == [first["started_at"]] * 2  # since the last good run began
+    assert (second["summary"]["new"], second["summary"]["changed"], second["summary"]["unchanged"]) == (0, 1, 3)
+    assert second["trigger"] == "manual" and second["slot"] is None
+
+
+def test_full_mode_always_fetches_everything(make_app, fake):
+    app = make_app({"stock": {"mode": "full"}})
+    fake_erp.RECORDS["stock"] = [StockLevel(sku="S1", warehouse="W1", quantity=Decimal(5))]
+    run_flow(app, "stock", load_connector=fake)
+    run_flow(app, "stock", load_connector=fake)
+    assert fake_erp.CALLS == [("stock", None), ("stock", None)]
+
+
+def test_a_failed_run_is_recorded_and_the_next_delta_starts_from_the_last_good_run(make_app, fake):
+    app = make_app({"prices": {}})
+    good = run_flow(app, "prices", load_connector=fake)
+    fake_erp.FAIL.append(GeneralError("connection refused"))
+    failed = run_flow(app, "prices", load_connector=fake)
+    assert failed["outcome"] == "failed" and "GeneralError: connection refused" in failed["error"]
+    assert failed["finished_at"] is not None
+    fake_erp.FAIL.clear()
+    fake_erp.CALLS.clear()
+    run_flow(app, "prices", load_connector=fake)
+    assert fake_erp.CALLS == [("prices", good["started_at"])]
+
+
+def test_a_flow_with_kinds_fetches_those(make_app, fake):
+    app = make_app({"erp-feedback": {"kinds": ["shipments", "invoices"]}})
+    run_flow(app, "erp-feedback", load_connector=fake)
+    assert [kind for kind, _ in fake_erp.CALLS] == ["shipments", "invoices"]
+
+
+def test_unknown_and_busy_flows_are_refused_with_a_reason(make_app, fake):
+    app = make_app({"mystery": {}, "stock": {}})
+    with pytest.raises(FlowError, match="no flow named 'nope'; configured flows: mystery, prune, stock"):
+        run_flow(app, "nope", load_connector=fake)
+    failed = run_flow(app, "mystery", load_connector=fake)
+    assert failed["outcome"] == "failed" and "no runner for this name" in failed["error"]
+
+    FlowRuns(app.engine, owner="other-host:1").start("stock")  # live in another process
+    with pytest.raises(FlowBusy, match="flow 'stock' is already running: run .* on other-host:1"):
+        run_flow(app, "stock", load_connector=fake)
+
+
+def test_with_the_files_connector_flows_import_the_inbox(make_app, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "products.jsonl").write_text('{"sku": "A1", "name": "Lamp"}\n{"sku": "", "name": "no sku"}\n')
+    app = make_app({"catalog": {}}, systems={"erp": FilesSystem(connector="files", inbox=inbox, settle_time=0)})
+    run = run_flow(app, "catalog")
+    assert run["summary"]["files"] == 1
+    assert (run["summary"]["new"], run["summary"]["rejected"]) == (1, 1)
+    assert run["outcome"] == "rejected"  # ran, but a record was refused: visible in `erpbridge flows`
+    assert app.records.get("products", "A1").name == "Lamp"
+
+
+def test_reconcile_flow_calls_the_outbox_reconciliation(make_app, monkeypatch):
+    calls = []
+    module = types.ModuleType("erpbridge.outbox.reconcile")
+    module.reconcile = lambda app: calls.append(app) or {"stuck": 2, "requeued": 1}
+    monkeypatch.setitem(sys.modules, "erpbridge.outbox.reconcile", module)
+    app = make_app({"reconcile": {"schedule": "*/5 * * * *"}})
+    run = run_flow(app, "reconcile")
+    assert calls == [app] and run["outcome"] == "ok" and run["summary"] == {"stuck": 2, "requeued": 1}
+
+
+def test_the_builtin_prune_flow_keeps_the_log_within_its_retention(make_app):
+    from erpbridge.exchange.config import ExchangeLogConfig
+
+    app = make_app(exchange_log=ExchangeLogConfig(retention_days=7))
+    log = ExchangeLog.for_app(app)
+    now = dt.datetime.now(dt.timezone.utc)
+    log.record("erp", "stock", "old", at=now - dt.timedelta(days=8))
+    log.record("erp", "stock", "recent", at=now - dt.timedelta(days=6))
+    run = run_flow(app, "prune")
+    assert run["summary"]["exchange_log"] == 1
+    assert [e["point"] for e in log.query()] == ["recent"]
