@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.mapping.spec import MappingSpec
+from erpbridge.outbox.config import OutboxConfig
 from erpbridge.records import IMPORT_KINDS
 
 DEFAULT_FILE = "erpbridge.yaml"
@@ -152,6 +153,7 @@ class Config(Section):
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
     mappings: Mappings = Mappings()
     exchange_log: ExchangeLogConfig = ExchangeLogConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
     #: Where the file was read from (None for the built-in default); relative paths are resolved against its folder.
     source: Path | None = Field(default=None, exclude=True)

@@ -1,0 +1,78 @@
+"""The outbox's tables: messages, what operators did to them, and each system's semaphore.
+
+A message is written in the same transaction as the record change that caused it
+(:func:`erpbridge.outbox.enqueue`), so a committed order always has its message. Its state moves
+``pending -> running -> done``; a message error after the last attempt makes it ``dead``; an
+operator may replay a dead message (back to ``pending``) or discard it (``discarded``), and both
+are kept in ``outbox_actions``. Within one ``(channel, business_key)`` the ``sequence`` orders the
+messages: only the lowest one not done or discarded can be claimed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from erpbridge.store.tables import metadata
+
+#: ``discarded`` is terminal like ``done``, but says an operator gave the message up.
+STATES = ("pending", "running", "done", "dead", "discarded")
+#: States that hold back later messages of the same key.
+BLOCKING = ("pending", "running", "dead")
+
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("business_key", String(512), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("idempotency_key", String(640), nullable=False, unique=True),
+    Column("operation", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("record_kind", String(32)),
+    Column("record_key", String(512)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    UniqueConstraint("channel", "business_key", "sequence"),
+)
+# The claim: due messages of a channel in a state that may be claimed.
+Index(None, outbox_messages.c.channel, outbox_messages.c.state, outbox_messages.c.next_run_at)
+# Reconciliation: the messages of a record.
+Index(None, outbox_messages.c.record_kind, outbox_messages.c.record_key)
+
+#: Replays and discards: who did what to which message, when and why.
+outbox_actions = Table(
+    "outbox_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("outbox_messages.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: One row per system that has been tripped; kept in the store so every process sees it.
+semaphores = Table(
+    "semaphores",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("offline_until", DateTime(timezone=True)),
+    Column("reason", Text),
+    Column("tripped_at", DateTime(timezone=True)),
+)
+
+#: Shared pacing of a channel with a rate limit: the earliest time its next message may go.
+outbox_channels = Table(
+    "outbox_channels",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("next_slot_at", Float, nullable=False),
+)
