@@ -214,6 +214,8 @@ def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
             "builtin": name in BUILTIN_FLOWS and name not in app.config.flows,
             "last_run": last.as_dict() if last else None, "next_run": next_run,
+            # a past slot nobody has run yet: the next scheduler pass runs it
+            "due": next_run is not None and next_run <= now,
         })
     return status
 
