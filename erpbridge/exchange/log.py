@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,16 +68,35 @@ class Exchange:
 
 
 class ExchangeLog:
-    def __init__(self, engine: Engine, *, redact: Redactor | None = None, max_payload_bytes: int = 65536):
+    """The exchange log of one store.
+
+    With ``buffered=True`` (for hot paths such as draining the outbox) entries are written by a
+    background thread in one transaction per ``flush_interval`` instead of one each; the price is
+    that the entries of the last interval are lost if the process is killed, and that at most
+    ``max_buffer`` entries wait (more are dropped, with a warning) while the store is unreachable.
+    Call :meth:`close` (or :meth:`flush`) before reading what was just recorded.
+    """
+
+    def __init__(self, engine: Engine, *, redact: Redactor | None = None, max_payload_bytes: int = 65536,
+                 buffered: bool = False, flush_interval: float = 0.2, max_buffer: int = 50_000):
         self.engine = engine
         self.redact = redact or Redactor()
         self.max_payload_bytes = max_payload_bytes
+        self.buffered = buffered
+        self.flush_interval = flush_interval
+        self.max_buffer = max_buffer
+        self._pending: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._dropped = 0
 
     @classmethod
-    def for_app(cls, app) -> "ExchangeLog":
+    def for_app(cls, app, **options) -> "ExchangeLog":
         """The log with the app's ``exchange_log:`` settings."""
         config: ExchangeLogConfig = app.config.exchange_log
-        return cls(app.engine, redact=Redactor.from_config(config), max_payload_bytes=config.max_payload_bytes)
+        return cls(app.engine, redact=Redactor.from_config(config), max_payload_bytes=config.max_payload_bytes,
+                   **options)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -105,10 +125,52 @@ class ExchangeLog:
         """Record an exchange the caller timed itself. Never raises."""
         try:
             row = self._row(system, flow, point, direction, duration_ms, outcome, error, request, response, at)
+            if self.buffered:
+                self._enqueue(row)
+                return
             with self.engine.begin() as conn:
                 conn.execute(insert(exchange_log), row)
         except Exception:
             logger.warning("could not write the exchange log entry for %s %s", system, point, exc_info=True)
+
+    def _enqueue(self, row: dict) -> None:
+        with self._lock:
+            if len(self._pending) >= self.max_buffer:
+                self._dropped += 1
+                return
+            self._pending.append(row)
+            if self._writer is None or not self._writer.is_alive():
+                self._stop.clear()
+                self._writer = threading.Thread(target=self._write_loop, name="exchange-log-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered entries now, in one transaction. Never raises."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            logger.warning("exchange log buffer full: %d entries were dropped", dropped)
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(exchange_log), rows)
+        except Exception:
+            logger.warning("could not write %d exchange log entries", len(rows), exc_info=True)
+            with self._lock:  # keep them for the next try, within the bound
+                self._pending[:0] = rows[: max(0, self.max_buffer - len(self._pending))]
+
+    def close(self) -> None:
+        """Stop the background writer and write what is buffered."""
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.join()
+        self.flush()
 
     def _row(self, system, flow, point, direction, duration_ms, outcome, error, request, response, at) -> dict:
         if direction not in DIRECTIONS:

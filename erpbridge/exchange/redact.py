@@ -10,7 +10,7 @@ personal when it *is* a personal word (``email``, ``firstName``), so ``filename`
 ``product_name`` stay readable. Both ignore case, ``-`` and ``_``. Under a personal key every
 value is masked, also inside lists and mappings (a whole ``address`` block). Strings that hold
 JSON are parsed and redacted like any other structure; other strings get ``key=value`` secrets
-(query strings, form bodies) replaced.
+(query strings, form bodies) replaced and e-mail addresses masked.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import orjson
 from erpbridge.exchange.config import ExchangeLogConfig
 
 SECRET = "***"
+#: E-mail addresses in free text (error messages, comments) are masked wherever they appear.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def _normal(key: str) -> str:
@@ -39,6 +41,7 @@ class Redactor:
         words = "|".join(re.escape(k) for k in sorted(set(defaults.redact_keys if secret_keys is None else secret_keys)))
         # key=value and key: value pairs inside plain text (query strings, form bodies, headers).
         self._inline = re.compile(rf"(?i)([\w-]*(?:{words})[\w-]*\s*[=:]\s*)([^&\s,;]+)") if words else None
+        self._kinds: dict[str, str | None] = {}  # key -> "secret", "personal" or None; keys repeat a lot
 
     @classmethod
     def from_config(cls, config: ExchangeLogConfig) -> "Redactor":
@@ -55,14 +58,23 @@ class Redactor:
         """A JSON-able copy of ``value`` with secrets replaced and personal data masked."""
         return self._walk(plain(value))
 
+    def _kind(self, key: str) -> str | None:
+        kind = self._kinds.get(key, "")
+        if kind == "":
+            kind = "secret" if self.is_secret(key) else "personal" if self.is_personal(key) else None
+            if len(self._kinds) < 10_000:
+                self._kinds[key] = kind
+        return kind
+
     def _walk(self, value: Any) -> Any:
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
                 key = str(key)
-                if self.is_secret(key):
+                kind = self._kind(key)
+                if kind == "secret":
                     out[key] = SECRET if item not in (None, "") else item
-                elif self.is_personal(key):
+                elif kind == "personal":
                     out[key] = mask(self._walk(item))
                 else:
                     out[key] = self._walk(item)
@@ -73,8 +85,10 @@ class Redactor:
             parsed = _json_in(value)
             if parsed is not None:
                 return self._walk(parsed)
-            if self._inline is not None:
-                return self._inline.sub(lambda m: m.group(1) + SECRET, value)
+            if self._inline is not None and ("=" in value or ":" in value):
+                value = self._inline.sub(lambda m: m.group(1) + SECRET, value)
+            if "@" in value:
+                value = _EMAIL.sub(lambda m: mask(m.group(0)), value)
         return value
 
 

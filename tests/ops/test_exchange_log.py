@@ -149,6 +149,14 @@ class TestRedactor:
         assert out["body"]["password"] == "***" and "a@b.c" not in json.dumps(out)
         assert out["url"] == "https://erp/api?user=u&api_key=***&page=2"
 
+    def test_email_addresses_in_free_text_are_masked(self, engine):
+        log = ExchangeLog(engine)
+        with pytest.raises(MessageError):
+            with log.measure("erp", "customers", "create_customer"):
+                raise MessageError("party jane.doe@example.com already exists")
+        [entry] = log.query()
+        assert "jane.doe@example.com" not in entry["error"] and entry["error"].startswith("MessageError: party j…#")
+
     def test_configurable_keys(self):
         redact = Redactor(secret_keys=["pin"], personal_keys=["customer_number"])
         out = redact({"pin": "1234", "password": "kept", "customer_number": "C-77", "email": "kept@x"})
@@ -161,3 +169,34 @@ class TestRedactor:
                            "file": b"\xff\xfe\x00binary"})
         assert out["customer"]["number"] == "C1" and "Doe" not in json.dumps(out)
         assert out["file"] == "<9 bytes of binary data>"
+
+
+def test_a_buffered_log_writes_in_batches_and_keeps_entries_while_the_store_is_down(tmp_path, caplog):
+    from erpbridge.store import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'late.db'}")  # tables not there yet: the store "is down"
+    log = ExchangeLog(engine, buffered=True, flush_interval=3600, max_buffer=10)
+    for i in range(15):
+        with log.measure("erp", "orders", f"send-{i}", request={"token": "t"}):
+            pass
+    with caplog.at_level(logging.WARNING, logger="erpbridge.exchange.log"):
+        log.flush()
+    assert "5 entries were dropped" in caplog.text and "could not write 10 exchange log entries" in caplog.text
+    upgrade(engine)
+    log.close()
+    entries = log.query(limit=100)
+    assert [e["point"] for e in entries] == [f"send-{i}" for i in reversed(range(10))]
+    assert entries[0]["request"] == {"token": "***"}
+    engine.dispose()
+
+
+def test_a_buffered_log_flushes_by_itself(engine):
+    import time
+
+    log = ExchangeLog(engine, buffered=True, flush_interval=0.05)
+    log.record("erp", "stock", "fetch")
+    deadline = time.monotonic() + 5
+    while not log.query() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [e["point"] for e in log.query()] == ["fetch"]
+    log.close()
