@@ -27,7 +27,7 @@ class OutboxConfig(BaseModel):
     lease_seconds: float = Field(default=60, gt=0, description="a claimed message whose worker stops renewing it is "
                                                                "claimable again after this long")
     heartbeat_seconds: float = Field(default=15, gt=0, description="how often a worker renews the leases it holds")
-    poll_interval: float = Field(default=1.0, gt=0, description="seconds between looks for due messages (PostgreSQL "
+    poll_interval: float = Field(default=0.5, gt=0, description="seconds between looks for due messages (PostgreSQL "
                                                                 "also wakes workers at once by NOTIFY)")
     max_attempts: int = Field(default=8, ge=1, description="deliveries that end in a message error before it is dead")
     backoff_base: float = Field(default=2.0, gt=0, description="seconds before the first retry; doubled each attempt")

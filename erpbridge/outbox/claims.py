@@ -1,0 +1,210 @@
+"""Claiming messages and recording what became of them: the outbox's concurrency, in SQL.
+
+A claim is one short transaction that picks due messages of a channel and leases them to a
+worker. On PostgreSQL the picked rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers in
+several processes and hosts pick disjoint messages without waiting on each other; on SQLite the
+claim runs under ``BEGIN IMMEDIATE`` (one writer at a time), which serves one host.
+
+A message is claimable when it is ``pending`` and due, or ``running`` with an expired lease (its
+worker died: at least once), and no message of the same ``(channel, business_key)`` with a
+lower sequence is pending, running or dead (per-key order). A channel with a capacity or a rate
+limit also locks its row in ``outbox_channels`` for the claim, so the in-flight count and the
+pacing hold across all workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from erpbridge.outbox.config import ChannelConfig, OutboxConfig
+from erpbridge.outbox.messages import now
+from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
+from erpbridge.store.records import prepare
+from erpbridge.store.tables import bindings
+
+m = outbox_messages
+_earlier = outbox_messages.alias("earlier")
+_BLOCKED = exists().where(_earlier.c.channel == m.c.channel, _earlier.c.business_key == m.c.business_key,
+                          _earlier.c.sequence < m.c.sequence, _earlier.c.state.in_(BLOCKING))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A claimed message, as a worker delivers it."""
+
+    id: int
+    channel: str
+    business_key: str
+    sequence: int
+    operation: str
+    payload: dict
+    idempotency_key: str
+    attempts: int
+    record_kind: str | None
+    record_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    messages: list[Message]
+    #: When nothing could be claimed because of the rate limit: seconds until the next slot.
+    retry_in: float | None = None
+
+
+def _begin(engine: Engine) -> Connection:
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    return conn
+
+
+def _insert(conn: Connection, table):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds: float,
+          limits: ChannelConfig | None = None) -> Claim:
+    limits = limits or ChannelConfig()
+    with _begin(engine) as conn, conn.begin():
+        at = now()
+        if limits.capacity is not None or limits.rate_limit is not None:
+            slot = _lock_channel(conn, channel)
+        if limits.capacity is not None:
+            in_flight = conn.execute(select(func.count()).select_from(m).where(
+                m.c.channel == channel, m.c.state == "running", m.c.lease_until >= at)).scalar_one()
+            limit = min(limit, limits.capacity - in_flight)
+        if limits.rate_limit is not None:
+            allowed, retry_in = _paced(slot, time.time(), limits.rate_limit, limits.batch_size)
+            if not allowed:
+                return Claim([], retry_in)
+            limit = min(limit, allowed)
+        if limit <= 0:
+            return Claim([])
+        due = or_(and_(m.c.state == "pending", m.c.next_run_at <= at),
+                  and_(m.c.state == "running", m.c.lease_until < at))
+        stmt = (select(m.c.id, m.c.channel, m.c.business_key, m.c.sequence, m.c.operation, m.c.payload,
+                       m.c.idempotency_key, m.c.attempts, m.c.record_kind, m.c.record_key)
+                .where(m.c.channel == channel, due, ~_BLOCKED).order_by(m.c.next_run_at, m.c.id).limit(limit))
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=m)
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return Claim([])
+        ids = [r.id for r in rows]
+        conn.execute(update(m).where(m.c.id.in_(ids)).values(
+            state="running", lease_owner=owner, lease_until=at + dt.timedelta(seconds=lease_seconds),
+            attempts=m.c.attempts + 1, updated_at=at))
+        if limits.rate_limit is not None:
+            start = max(slot, time.time())
+            conn.execute(update(outbox_channels).where(outbox_channels.c.channel == channel)
+                         .values(next_slot_at=start + len(rows) / limits.rate_limit))
+    return Claim([Message(r.id, r.channel, r.business_key, r.sequence, r.operation, orjson.loads(r.payload),
+                          r.idempotency_key, r.attempts + 1, r.record_kind, r.record_key) for r in rows])
+
+
+def _lock_channel(conn: Connection, channel: str) -> float:
+    """Lock the channel's pacing row for this transaction (creating it); returns its next slot."""
+    conn.execute(_insert(conn, outbox_channels).values(channel=channel, next_slot_at=0.0)
+                 .on_conflict_do_nothing(index_elements=["channel"]))
+    stmt = select(outbox_channels.c.next_slot_at).where(outbox_channels.c.channel == channel)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).scalar_one()
+
+
+def _paced(next_slot: float, at: float, rate: float, burst: int) -> tuple[int, float | None]:
+    """How many messages may go now under ``rate`` per second with bursts of ``burst`` (a
+    generic cell rate algorithm); when none, the seconds until one may."""
+    interval = 1.0 / rate
+    tolerance = (burst - 1) * interval
+    tat = max(next_slot, at)
+    allowed = 0
+    while allowed < burst and tat - tolerance <= at:
+        tat += interval
+        allowed += 1
+    return allowed, (None if allowed else max(0.0, tat - tolerance - at))
+
+
+def heartbeat(engine: Engine, owner: str, lease_seconds: float) -> int:
+    """Renew the leases of every message the owner is delivering; returns how many."""
+    at = now()
+    with engine.begin() as conn:
+        return conn.execute(update(m).where(m.c.lease_owner == owner, m.c.state == "running")
+                            .values(lease_until=at + dt.timedelta(seconds=lease_seconds))).rowcount
+
+
+def backoff(attempts: int, config: OutboxConfig) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(attempts-1)``,
+    capped at ``backoff_max``, so failing messages do not retry in lockstep."""
+    ceiling = min(config.backoff_max, config.backoff_base * 2 ** (attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one delivered message."""
+
+    message: Message
+    external_id: str | None = None
+    records: tuple = ()
+    message_error: str | None = None
+    general_error: str | None = None
+
+
+def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.datetime | None = None) -> None:
+    """Write what became of a batch of deliveries in one transaction.
+
+    Done messages get their bindings and the records the system answered; message errors are
+    retried after a backoff or go dead after ``max_attempts``; general errors give the attempt
+    back and wait until ``resume_at`` (when the semaphore lets the system be tried again).
+    Only messages still leased to ``owner`` are touched: if this worker was too slow and lost the
+    lease, the message belongs to the worker that claimed it since.
+    """
+    config: OutboxConfig = app.config.outbox
+    at = now()
+    mine = and_(m.c.lease_owner == owner, m.c.state == "running")
+    released = {"lease_owner": None, "lease_until": None, "updated_at": at}
+    with app.engine.begin() as conn:
+        done = [o for o in outcomes if o.message_error is None and o.general_error is None]
+        if done:
+            conn.execute(update(m).where(m.c.id.in_([o.message.id for o in done]), mine).values(
+                state="done", done_at=at, last_error=None, **released))
+            _bind(conn, done, at)
+            _store_records(app, conn, done)
+        for o in outcomes:
+            if o.general_error is not None:
+                conn.execute(update(m).where(m.c.id == o.message.id, mine).values(
+                    state="pending", attempts=m.c.attempts - 1, next_run_at=resume_at or at,
+                    last_error=f"general error: {o.general_error}", **released))
+            elif o.message_error is not None:
+                dead = o.message.attempts >= config.max_attempts
+                conn.execute(update(m).where(m.c.id == o.message.id, mine).values(
+                    state="dead" if dead else "pending",
+                    next_run_at=at if dead else at + dt.timedelta(seconds=backoff(o.message.attempts, config)),
+                    last_error=o.message_error, **released))
+
+
+def _bind(conn: Connection, done: list[Outcome], at: dt.datetime) -> None:
+    rows = [{"kind": o.message.record_kind, "key": o.message.record_key, "system": o.message.channel,
+             "external_id": o.external_id, "created_at": at, "updated_at": at}
+            for o in done if o.external_id and o.message.record_kind and o.message.record_key]
+    if rows:
+        stmt = _insert(conn, bindings)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["kind", "key", "system"], set_={
+            "external_id": stmt.excluded.external_id, "updated_at": stmt.excluded.updated_at}), rows)
+
+
+def _store_records(app, conn: Connection, done: list[Outcome]) -> None:
+    by_kind: dict[str, list] = {}
+    for o in done:
+        for record in o.records:
+            by_kind.setdefault(record.kind, []).append(prepare(record))
+    for kind, rows in by_kind.items():
+        app.records.write_in(conn, kind, rows)
