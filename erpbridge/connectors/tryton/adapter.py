@@ -1,0 +1,227 @@
+"""The adapter: Tryton's JSON-RPC over HTTP, and nothing else.
+
+Wire format (Tryton 8.2): ``POST <url>/<database>/rpc/`` with ``{"id", "method", "params"}``;
+the last item of ``params`` is always the context. ``common.db.login`` answers a session key,
+sent afterwards as ``Authorization: Session base64(user:uid:key)``. Decimal, date, datetime and
+bytes travel as ``{"__class__": ...}`` objects (:func:`encode` / :func:`decode`).
+
+What this adapter adds to a bare call:
+
+* **the context**: ``res.user.get_preferences`` once per session (it holds ``company``, which
+  prices, price lists and sales depend on; the server does not add it by itself), merged with
+  the call's own keys (``locations``, ``price_list``, ``active_ids``...);
+* **re-login**: a session dies after Tryton's idle timeout, and ``account.invoice.post`` wants a
+  fresh one; both answer HTTP 401, so the adapter logs in again and repeats the call once;
+* **warnings**: a ``UserWarning`` is a question to a human ("pack without a carrier?"). A machine
+  cannot answer it, but the integration has already decided, so the adapter records the warning
+  as skipped with ``res.user.warning.skip`` and repeats the call (at most a few times);
+* **errors as the outbox needs them**: connection refused, timeouts, HTTP 5xx, 429 and a refused
+  login are :class:`GeneralError` (the system is unavailable: the semaphore goes offline); a
+  ``UserError`` (unknown product, missing address, domain validation...) is a
+  :class:`TrytonUserError`, a :class:`MessageError` carrying Tryton's own message;
+* **the exchange log**: every call is one exchange with the measuring point
+  ``tryton.<model>.<method>``, its params (without the context) and its result.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import threading
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from erpbridge.connectors.base import GeneralError, MessageError
+
+logger = logging.getLogger(__name__)
+
+#: How often one call may be repeated after skipping a UserWarning.
+MAX_WARNINGS = 5
+
+
+class TrytonUserError(MessageError):
+    """Tryton refused the request for a business reason; ``str()`` is Tryton's message."""
+
+    def __init__(self, message: str, description: str = ""):
+        super().__init__(f"{message} {description}".strip() if description and description not in message else message)
+        self.message = message
+        self.description = description
+
+
+class _SessionExpired(Exception):
+    pass
+
+
+def encode(value: Any) -> Any:
+    """``json.dumps(default=...)`` for the types Tryton's JSON-RPC knows by ``__class__``."""
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"__class__": "datetime", "year": value.year, "month": value.month, "day": value.day,
+                "hour": value.hour, "minute": value.minute, "second": value.second, "microsecond": value.microsecond}
+    if isinstance(value, dt.date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    if isinstance(value, (bytes, bytearray)):
+        return {"__class__": "bytes", "base64": base64.b64encode(value).decode()}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot send a {type(value).__name__} to Tryton")
+
+
+def decode(obj: dict) -> Any:
+    """``json.loads(object_hook=...)``: the inverse of :func:`encode` (datetimes are naive UTC)."""
+    cls = obj.get("__class__")
+    if cls is None:
+        return obj
+    if cls == "Decimal":
+        return Decimal(obj["decimal"])
+    if cls == "date":
+        return dt.date(obj["year"], obj["month"], obj["day"])
+    if cls == "datetime":
+        return dt.datetime(obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"],
+                           obj.get("microsecond", 0))
+    if cls == "time":
+        return dt.time(obj["hour"], obj["minute"], obj["second"], obj.get("microsecond", 0))
+    if cls == "timedelta":
+        return dt.timedelta(seconds=obj["seconds"])
+    if cls == "bytes":
+        return base64.b64decode(obj["base64"])
+    return obj
+
+
+class TrytonAdapter:
+    """A logged-in JSON-RPC client for one Tryton database; safe to share between threads."""
+
+    def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 60,
+                 language: str = "en", system: str = "tryton", exchange_log=None):
+        self.url = url.rstrip("/")
+        self.endpoint = f"{self.url}/{database}/rpc/"
+        self.user, self._password, self.language = user, password, language
+        self.system = system
+        self.exchange_log = exchange_log
+        self.http = httpx.Client(timeout=timeout, headers={"Content-Type": "application/json"})
+        self._lock = threading.Lock()
+        self._authorization: str | None = None
+        self.context: dict = {}
+
+    # -- public calls ---------------------------------------------------------------------
+
+    def model(self, flow: str, model: str, method: str, *params, context: dict | None = None) -> Any:
+        """``model.<model>.<method>(*params, context)``, e.g. ``model(flow, "sale.sale", "quote", [id])``."""
+        return self.call(flow, f"model.{model}.{method}", *params, context=context)
+
+    def wizard(self, flow: str, name: str, state: str, data: dict, model: str, ids: list[int]) -> Any:
+        """Run one state of a wizard on records (create, execute, delete)."""
+        context = {"active_model": model, "active_id": ids[0], "active_ids": ids}
+        session, *_ = self.call(flow, f"wizard.{name}.create", context=context)
+        try:
+            return self.call(flow, f"wizard.{name}.execute", session, data, state, context=context)
+        finally:
+            self.call(flow, f"wizard.{name}.delete", session, context=context)
+
+    def call(self, flow: str, method: str, *params, context: dict | None = None) -> Any:
+        """One JSON-RPC call with the session's context, logged as one exchange."""
+        point = "tryton." + method.removeprefix("model.")
+        if self.exchange_log is None:
+            return self._call_with_session(method, params, context)
+        with self.exchange_log.measure(system=self.system, flow=flow, point=point, direction="out",
+                                       request=list(params)) as exchange:
+            exchange.response = result = self._call_with_session(method, params, context)
+        return result
+
+    def logout(self) -> None:
+        """End the session on the server (the next call logs in again)."""
+        if self._authorization:
+            try:
+                self._post("common.db.logout", [{}], self._authorization)
+            except (GeneralError, _SessionExpired):
+                pass
+        self._authorization = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- session --------------------------------------------------------------------------
+
+    def _call_with_session(self, method: str, params: tuple, context: dict | None) -> Any:
+        for warnings in range(MAX_WARNINGS + 1):
+            authorization = self._authorization or self._login(None)
+            merged = {**self.context, **(context or {})}
+            try:
+                return self._post(method, [*params, merged], authorization)
+            except _SessionExpired:
+                authorization = self._login(authorization)
+                return self._post(method, [*params, {**self.context, **(context or {})}], authorization)
+            except _Warning as warning:
+                logger.info("Tryton warning %s on %s skipped: %s", warning.name, method, warning)
+                self._post("model.res.user.warning.skip", [warning.name, False, merged], authorization)
+        raise MessageError(f"{method}: Tryton kept asking for confirmation after {MAX_WARNINGS} skipped warnings")
+
+    def _login(self, expired: str | None) -> str:
+        """Log in unless another thread already replaced the expired session."""
+        with self._lock:
+            if self._authorization and self._authorization != expired:
+                return self._authorization
+            try:
+                uid, key, *_ = self._post("common.db.login", [self.user, {"password": self._password}, self.language], None)
+            except (_SessionExpired, MessageError) as exc:
+                raise GeneralError(f"Tryton at {self.url} refused the login of {self.user!r}: {exc}") from None
+            authorization = "Session " + base64.b64encode(f"{self.user}:{uid}:{key}".encode()).decode()
+            self.context = self._post("model.res.user.get_preferences", [True, {}], authorization)
+            self._authorization = authorization
+            return authorization
+
+    # -- the wire -------------------------------------------------------------------------
+
+    def _post(self, method: str, params: list, authorization: str | None) -> Any:
+        body = json.dumps({"id": 1, "method": method, "params": params}, default=encode)
+        headers = {"Authorization": authorization} if authorization else None
+        try:
+            response = self.http.post(self.endpoint, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise GeneralError(f"Tryton at {self.url} did not answer {method} in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise GeneralError(f"Tryton at {self.url} is unreachable: {exc or type(exc).__name__}") from None
+        status = response.status_code
+        if status == 401:
+            raise _SessionExpired()
+        if status == 403 and method == "common.db.login":
+            raise MessageError("wrong user or password")
+        if status != 200:
+            raise GeneralError(f"Tryton at {self.url} answered HTTP {status} to {method}: {response.text[:200]}")
+        try:
+            data = json.loads(response.text, object_hook=decode)
+        except ValueError:
+            raise GeneralError(f"Tryton at {self.url} answered {method} with something that is not JSON") from None
+        error = data.get("error")
+        if error is None:
+            return data.get("result")
+        raise _error(method, error)
+
+
+class _Warning(Exception):
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def _error(method: str, error: Any) -> Exception:
+    """Turn the ``error`` member of an answer into the exception it stands for."""
+    kind, args = (error[0], error[1]) if isinstance(error, list) and len(error) == 2 else (None, error)
+    if kind == "UserError":
+        message, description, *_ = [*args, "", None]
+        return TrytonUserError(message, description or "")
+    if kind == "UserWarning":
+        name, message, *_ = [*args, ""]
+        return _Warning(name, message)
+    if kind == "ConcurrencyException":
+        return MessageError(f"{method}: the record was changed by someone else meanwhile: {args}")
+    if kind == "LoginException":
+        return GeneralError(f"{method}: Tryton asks for another login step: {args}")
+    # Anything else is an exception inside Tryton: (str(exception), traceback).
+    text = kind if isinstance(kind, str) else str(error)
+    return MessageError(f"{method} failed inside Tryton: {text}")
