@@ -88,6 +88,15 @@ class TrytonSystem(SystemBase):
     password: SecretStr
 
 
+    timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
+    language: str = "en"
+    warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
+    warehouses: dict[str, str] = Field(default_factory=dict, description="Tryton warehouse code -> store warehouse code")
+    shipping_methods: dict[str, str] = Field(
+        default_factory=dict, description="shop shipping method -> code of the Tryton service product that bills freight")
+    payment_methods: dict[str, str] = Field(default_factory=dict, description="shop payment method -> Tryton payment term name")
+    fee_products: list[str] = Field(default_factory=list, description="Tryton product codes billed as fees (invoice fee...)")
+    price_list: str | None = Field(default=None, description="Tryton price list whose quantity tiers are the volume prices")
 SystemConfig = Annotated[Union[FilesSystem, TrytonSystem], Field(discriminator="connector")]
 
 
