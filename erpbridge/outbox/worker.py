@@ -241,8 +241,8 @@ class Worker:
         while not stop.is_set():
             try:
                 raw = self.app.engine.raw_connection()
-                raw.detach()  # LISTEN state must not go back into the pool
                 pg = raw.driver_connection
+                raw.detach()  # LISTEN state must not go back into the pool
                 pg.autocommit = True
                 try:
                     pg.execute(f"LISTEN {NOTIFY_CHANNEL}")
