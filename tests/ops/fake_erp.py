@@ -2,7 +2,7 @@
 the flow runners in place of ``erpbridge.connectors.<connector>``.
 
 Tests set what it holds in :data:`RECORDS` and read what it was asked in :data:`CALLS`.
-``FAIL`` makes ``fetch`` raise; ``HOLD`` (a path) makes ``fetch`` create that file and then
+In a child process, ``$FAKE_ERP_CALLS`` names a file that gets a line per call. ``FAIL`` makes ``fetch`` raise; ``HOLD`` (a path) makes ``fetch`` create that file and then
 block forever, for the test that kills a process in the middle of a run.
 """
 
@@ -39,6 +39,9 @@ class FakeErp:
     def fetch(self, kind, since=None):
         with _lock:
             CALLS.append((kind, since))
+            if os.environ.get("FAKE_ERP_CALLS"):  # calls made in a child process, for the parent to count
+                with open(os.environ["FAKE_ERP_CALLS"], "a") as calls:
+                    calls.write(f"{os.getpid()} {kind}\n")
         if DELAY:
             time.sleep(DELAY[0])
         if FAIL:

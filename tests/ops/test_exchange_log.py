@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import update
 
 from erpbridge.connectors.base import GeneralError, MessageError
 from erpbridge.exchange import ExchangeLog, Redactor

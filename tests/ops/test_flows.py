@@ -111,3 +111,26 @@ def test_the_builtin_prune_flow_keeps_the_log_within_its_retention(make_app):
     run = run_flow(app, "prune")
     assert run["summary"]["exchange_log"] == 1
     assert [e["point"] for e in log.query()] == ["recent"]
+
+
+def test_pruning_runs_keeps_what_the_scheduler_needs(make_app):
+    """Old runs go, but never a flow's latest slot (or a monthly flow would run again), its
+    latest ok run (the next delta starts there) or its latest run (shown by `erpbridge flows`)."""
+    from sqlalchemy import update
+
+    from erpbridge.flows.tables import flow_runs
+
+    app = make_app({"stock": {}})
+    runs = FlowRuns(app.engine)
+    slot = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    ids = {}
+    for name, outcome, scheduled in [("old-ok", "ok", True), ("last-ok", "ok", True), ("last-slot", "failed", True),
+                                     ("old-manual", "failed", False), ("last", "failed", False)]:
+        run = runs.claim_slot("stock", slot) if scheduled else runs.start("stock")
+        slot += dt.timedelta(hours=1)
+        runs.finish(run.id, outcome, {})
+        ids[name] = run.id
+    with app.engine.begin() as conn:
+        conn.execute(update(flow_runs).values(finished_at=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)))
+    assert runs.prune(30) == 2
+    assert {r.id for r in runs.history("stock")} == {ids["last-ok"], ids["last-slot"], ids["last"]}
