@@ -435,7 +435,7 @@ class TrytonConnector:
 
     def _fetch_stock(self, since):
         warehouses = self._lookup("warehouses")
-        domain = [["type", "=", "goods"], ["code", "!=", None]]
+        domain = [["type", "=", "goods"], ["salable", "=", True], ["code", "!=", None]]
         if since is not None:
             moves = self._m("stock", "stock.move", "search_read", self._since_domain(since), 0, None, None, ["product"])
             domain.append(["id", "in", sorted({m["product"] for m in moves})])
