@@ -137,7 +137,7 @@ class TrytonAdapter:
         """End the session on the server (the next call logs in again)."""
         if self._authorization:
             try:
-                self._post("common.db.logout", [{}], self._authorization)
+                self._post("common.db.logout", [], self._authorization)
             except (GeneralError, _SessionExpired):
                 pass
         self._authorization = None

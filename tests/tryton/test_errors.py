@@ -1,0 +1,59 @@
+"""How Tryton's failures reach the outbox: general errors, message errors with Tryton's text,
+expired sessions, and every call in the exchange log."""
+
+from __future__ import annotations
+
+import pytest
+
+from erpbridge.connectors.base import GeneralError, MessageError
+from erpbridge.connectors.tryton import create
+from erpbridge.exchange.log import ExchangeLog
+
+from conftest import system_config
+from test_order_to_cash import ADDRESS, order
+
+
+def test_user_error_is_a_message_error_with_trytons_message(app, connector, erp, prefix):
+    erp.product(f"{prefix}-OLD", "Discontinued", "5.00", salable=False)
+    with pytest.raises(MessageError) as caught:
+        connector.deliver("send_order", order(f"SO-{prefix}", None, [(f"{prefix}-OLD", 1, "5.00")]), "k")
+    assert "is not valid according to its domain" in str(caught.value)  # Tryton's own words
+    failed, = ExchangeLog(app.engine).query(outcome="message_error", point="tryton.sale.sale.create")
+    assert "domain" in failed["error"]
+
+
+def test_every_call_is_in_the_exchange_log(app, connector, erp, prefix):
+    connector.deliver("create_customer", {"number": f"W{prefix}", "name": "Log Me", "invoice_address": ADDRESS}, "k")
+    points = [e["point"] for e in ExchangeLog(app.engine).query(system="erp", flow="create_customer")]
+    assert "tryton.party.party.create" in points and "tryton.party.identifier.search_read" in points
+    assert all(e["request"] is None or "admin-secret-pw" not in str(e["request"]) for e in ExchangeLog(app.engine).query())
+
+
+def test_expired_session_logs_in_again(connector, erp):
+    assert connector.get_customer("NOBODY") is None
+    expired = connector.adapter._authorization
+    # The server forgets the session (as after its idle timeout) while the adapter still holds it.
+    connector.adapter._post("common.db.logout", [], expired)
+    assert connector.get_customer("NOBODY") is None  # HTTP 401, login, same call again
+    assert connector.adapter._authorization not in (None, expired)
+
+
+def test_unreachable_tryton_is_a_general_error(app, tryton_server, connector):
+    tryton_server.stop()
+    try:
+        with pytest.raises(GeneralError, match="unreachable"):
+            connector.get_customer("ANY")
+        with pytest.raises(GeneralError):
+            list(connector.fetch("products"))
+    finally:
+        tryton_server.start()
+    assert connector.get_customer("NOBODY") is None  # back again without any reset
+
+
+def test_wrong_password_and_timeout_are_general_errors(app, tryton_server):
+    bad = create(app, "erp", system_config(tryton_server, password="wrong"))
+    with pytest.raises(GeneralError, match="refused the login"):
+        bad.get_customer("ANY")
+    slow = create(app, "erp", system_config(tryton_server, timeout=0.001))
+    with pytest.raises(GeneralError, match="in time|unreachable"):
+        slow.get_customer("ANY")
