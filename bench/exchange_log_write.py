@@ -5,7 +5,8 @@ Writes N exchanges of a typical order payload three ways and prints each rate an
             log that commits every entry on its own)
   measure   ExchangeLog.measure(): timing, redaction, JSON, size, its own transaction
   buffered  ExchangeLog(buffered=True): the same work, written by a background thread in batches
-  query     `erpbridge log --point P --from D` style query over the N rows (ms)
+  query     `erpbridge log --point P --from D` style query over the rows (ms)
+  prune     deleting them all in chunks (rows/s)
 
 Run: .venv/bin/python bench/exchange_log_write.py [N] [postgresql+psycopg://...]
 """
@@ -70,9 +71,13 @@ def run(url: str, n: int) -> None:
     query_ms = (time.perf_counter() - started) * 1000
     assert len(found) == 100
 
+    started = time.perf_counter()
+    pruned = log.prune(0)
+    prune_rate = pruned / (time.perf_counter() - started)
+
     print(f"{engine.dialect.name:<10} n={n}  baseline {baseline:8.0f}/s  measure {measured:8.0f}/s  "
           f"ratio {measured / baseline:.2f}  buffered {buffered:8.0f}/s  ratio {buffered / baseline:.2f}  "
-          f"query(100 newest of {3 * n}) {query_ms:.1f} ms")
+          f"query(100 newest of {3 * n}) {query_ms:.1f} ms  prune {prune_rate:.0f} rows/s")
     engine.dispose()
 
 

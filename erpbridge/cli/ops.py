@@ -96,9 +96,10 @@ class When(click.ParamType):
 @click.option("--flow", help="Only exchanges of this flow.")
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only this outcome.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True, help="At most this many entries, newest first.")
+@click.option("--before", "before_id", type=int, help="Only entries with a smaller ID (the next page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries with their redacted payloads as JSON.")
 @click.pass_context
-def log(click_ctx: click.Context, since, until, point, system, flow, outcome, limit, as_json) -> None:
+def log(click_ctx: click.Context, since, until, point, system, flow, outcome, limit, before_id, as_json) -> None:
     """Show the exchange log (the ERP request log): every request and response with a system,
     newest first, with secrets and personal data redacted.
 
@@ -110,7 +111,7 @@ def log(click_ctx: click.Context, since, until, point, system, flow, outcome, li
     if until is not None:
         until = until[0] + dt.timedelta(days=1) if until[1] else until[0]
     entries = ExchangeLog.for_app(ctx.app()).query(since=since and since[0], until=until, point=point, system=system,
-                                                   flow=flow, outcome=outcome, limit=limit)
+                                                   flow=flow, outcome=outcome, limit=limit, before_id=before_id)
     if as_json:
         print_json(entries)
         return
@@ -124,7 +125,7 @@ def log(click_ctx: click.Context, since, until, point, system, flow, outcome, li
                      _short(e["error"] or "", 80)))
     _table(rows)
     if len(entries) == limit:
-        click.echo(f"(first {limit} shown; narrow with --from/--to/--point or raise --limit)", err=True)
+        click.echo(f"(newest {limit} shown; next page: --before {entries[-1]['id']})", err=True)
 
 
 @log.command("prune")

@@ -227,14 +227,14 @@ class ExchangeLog:
         """Delete entries older than ``retention_days``, a chunk per transaction; returns how many."""
         cutoff = _now() - dt.timedelta(days=retention_days)
         t = exchange_log
+        oldest = select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(PRUNE_CHUNK)  # walks the `at` index
         deleted = 0
         while True:
             with self.engine.begin() as conn:
-                ids = conn.execute(select(t.c.id).where(t.c.at < cutoff).order_by(t.c.id).limit(PRUNE_CHUNK)).scalars().all()
-                if not ids:
-                    return deleted
-                # Every row in the id range that is old enough is one of `ids` (they are the first by id).
-                deleted += conn.execute(delete(t).where(t.c.id >= ids[0], t.c.id <= ids[-1], t.c.at < cutoff)).rowcount
+                count = conn.execute(delete(t).where(t.c.id.in_(oldest))).rowcount
+            deleted += count
+            if count < PRUNE_CHUNK:
+                return deleted
 
 
 def _entry(row) -> dict:

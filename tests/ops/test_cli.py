@@ -96,6 +96,8 @@ def test_log_filters_by_date_range_and_measuring_point(setup):
 
     everything = json.loads(invoke(config, "log", "--json").output)
     assert [e["point"] for e in everything] == ["tryton.stock.fetch", "tryton.sale.create", "tryton.sale.create"]
+    page = json.loads(invoke(config, "log", "--json", "--limit", "1", "--before", str(everything[0]["id"])).output)
+    assert [e["id"] for e in page] == [everything[1]["id"]]
 
     bad = invoke(config, "log", "--from", "yesterday")
     assert bad.exit_code == 2 and "expected a date like 2026-11-23" in bad.output
