@@ -32,6 +32,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 # Each module adds its commands to `cli` when imported.
 from erpbridge.cli import store_commands  # noqa: E402,F401
+from erpbridge.cli import delivery  # noqa: E402,F401
 from erpbridge.cli import ops  # noqa: E402,F401
 
 

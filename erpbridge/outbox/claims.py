@@ -23,11 +23,11 @@ import orjson
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from erpbridge.outbox.binder import bind
 from erpbridge.outbox.config import ChannelConfig, OutboxConfig
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
 from erpbridge.store.records import prepare
-from erpbridge.store.tables import bindings
 
 m = outbox_messages
 _earlier = outbox_messages.alias("earlier")
@@ -176,7 +176,8 @@ def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.d
         if done:
             conn.execute(update(m).where(m.c.id.in_([o.message.id for o in done]), mine).values(
                 state="done", done_at=at, last_error=None, **released))
-            _bind(conn, done, at)
+            bind(conn, [(o.message.record_kind, o.message.record_key, o.message.channel, o.external_id)
+                        for o in done if o.external_id and o.message.record_kind and o.message.record_key])
             _store_records(app, conn, done)
         for o in outcomes:
             if o.general_error is not None:
@@ -189,16 +190,6 @@ def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.d
                     state="dead" if dead else "pending",
                     next_run_at=at if dead else at + dt.timedelta(seconds=backoff(o.message.attempts, config)),
                     last_error=o.message_error, **released))
-
-
-def _bind(conn: Connection, done: list[Outcome], at: dt.datetime) -> None:
-    rows = [{"kind": o.message.record_kind, "key": o.message.record_key, "system": o.message.channel,
-             "external_id": o.external_id, "created_at": at, "updated_at": at}
-            for o in done if o.external_id and o.message.record_kind and o.message.record_key]
-    if rows:
-        stmt = _insert(conn, bindings)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["kind", "key", "system"], set_={
-            "external_id": stmt.excluded.external_id, "updated_at": stmt.excluded.updated_at}), rows)
 
 
 def _store_records(app, conn: Connection, done: list[Outcome]) -> None:

@@ -4,3 +4,8 @@ The ERP drops its exports (products, groups, prices, stock, customers) and its f
 an inbox folder; erpbridge imports them as deltas. Outbound work is written as files into an
 outbox folder for the ERP to pick up.
 """
+
+from erpbridge.connectors.files.outbound import create_outbound
+
+#: The worker's convention: ``erpbridge.connectors.<connector>.create(app, name, cfg)``.
+create = create_outbound

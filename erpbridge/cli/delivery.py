@@ -1,0 +1,132 @@
+"""`erpbridge worker`, `messages`, `replay`, `discard` and `reconcile`: running and repairing the outbox."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import threading
+
+import click
+
+from erpbridge.cli import cli
+from erpbridge.cli.context import CliContext, pass_cli, print_json
+from erpbridge.outbox import discard as discard_messages
+from erpbridge.outbox import replay as replay_messages
+from erpbridge.outbox.messages import list_messages
+from erpbridge.outbox.reconcile import reconcile as reconcile_orders
+from erpbridge.outbox.tables import STATES
+from erpbridge.outbox.worker import Worker, run_workers
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Delivery threads in this process (channel capacities still apply across all workers).")
+@pass_cli
+def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
+    """Deliver outbox messages to their systems until stopped (Ctrl-C or SIGTERM).
+
+    Start as many as you like, on one host (SQLite or PostgreSQL) or several (PostgreSQL):
+    they share the work, and a message is never delivered by two of them at once.
+    """
+    app = ctx.app()
+    if once:
+        click.echo(f"delivered {Worker(app).drain()} message(s)")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"worker running with {concurrency} thread(s); stop with Ctrl-C", err=True)
+    run_workers(app, stop, concurrency=concurrency)
+
+
+@cli.command()
+@click.option("--state", type=click.Choice(STATES), help="Only messages in this state.")
+@click.option("--channel", help="Only messages of this channel (system).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (with payloads).")
+@pass_cli
+def messages(ctx: CliContext, state: str | None, channel: str | None, limit: int, as_json: bool) -> None:
+    """List outbox messages, newest first."""
+    rows = list_messages(ctx.app().engine, state=state, channel=channel, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no messages")
+        return
+    click.echo(f"{'ID':>8}  {'CHANNEL':<10} {'KEY':<20} {'SEQ':>4}  {'OPERATION':<16} {'STATE':<9} {'TRIES':>5}  "
+               f"{'NEXT RUN (UTC)':<19}  LAST ERROR")
+    for r in rows:
+        error = (r["last_error"] or "").replace("\n", " ")
+        click.echo(f"{r['id']:>8}  {r['channel']:<10} {r['business_key'][:20]:<20} {r['sequence']:>4}  "
+                   f"{r['operation']:<16} {r['state']:<9} {r['attempts']:>5}  "
+                   f"{r['next_run_at']:%Y-%m-%d %H:%M:%S}  {error[:60]}")
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-dead", is_flag=True, help="Replay every dead message (of --channel, if given).")
+@click.option("--channel", help="With --all-dead: only this channel.")
+@click.option("--reason", help="Why (kept with the message's history).")
+@pass_cli
+def replay(ctx: CliContext, ids: tuple[int, ...], all_dead: bool, channel: str | None, reason: str | None) -> None:
+    """Send dead messages again, with a fresh set of attempts. Exit 1 if an ID was not dead."""
+    if bool(ids) == all_dead:
+        raise click.UsageError("give message IDs or --all-dead (not both)")
+    done = replay_messages(ctx.app().engine, ids, channel=channel, all_dead=all_dead, actor=_actor(), reason=reason)
+    click.echo(f"replayed {len(done)} message(s)" + (f": {', '.join(map(str, done))}" if done else ""))
+    missing = sorted(set(ids) - set(done))
+    if missing:
+        click.echo(f"not dead (or unknown), not replayed: {', '.join(map(str, missing))}", err=True)
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@click.option("--reason", required=True, help="Why these messages will never be delivered (kept in the history).")
+@pass_cli
+def discard(ctx: CliContext, ids: tuple[int, ...], reason: str) -> None:
+    """Give up dead or pending messages for good; later messages of their keys go on. Exit 1 if
+    an ID could not be discarded."""
+    try:
+        done = discard_messages(ctx.app().engine, ids, actor=_actor(), reason=reason)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
+    click.echo(f"discarded {len(done)} message(s)" + (f": {', '.join(map(str, done))}" if done else ""))
+    missing = sorted(set(ids) - set(done))
+    if missing:
+        click.echo(f"not dead or pending (or unknown), not discarded: {', '.join(map(str, missing))}", err=True)
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--older-than", "older_than", type=click.FloatRange(0), help="Minutes (default: outbox.reconcile_after_minutes).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
+    """Find accepted orders without an ERP id and queue them again (seed 003).
+
+    Exit 1 when an order needed repair (re-queued, or waiting on a dead message).
+    """
+    report = reconcile_orders(ctx.app(), older_than_minutes=older_than)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        click.echo(f"{len(report.found)} accepted order(s) older than {report.older_than_minutes:g} min "
+                   f"without an id in {report.system}")
+        for label, numbers in (("re-queued", report.requeued), ("already queued", report.already_queued),
+                               ("dead message (replay or discard it)", report.dead),
+                               ("delivered, ERP id not yet reported", report.unconfirmed),
+                               ("message discarded", report.discarded)):
+            if numbers:
+                click.echo(f"  {label}: {', '.join(numbers[:50])}" + (" ..." if len(numbers) > 50 else ""))
+    if report.needs_repair:
+        raise SystemExit(1)

@@ -1,0 +1,116 @@
+"""The file connector's outbound side: each outbox message becomes one file in the ERP's outbox
+folder, for the ERP to pick up (orders, customers, cancellations, returns).
+
+A file appears whole or not at all: it is written under a temporary name in the same folder
+(starting with ``.`` and ending in ``.tmp``, which ERP import jobs ignore), flushed to disk,
+then renamed into place (``os.replace`` is atomic within one filesystem). Its name comes from
+the message's idempotency key (by default ``<channel>:<operation>:<business key>:<sequence>``),
+so delivering the same message again after a crash rewrites the same file rather than adding a
+second order.
+
+JSON: ``{"operation", "idempotency_key", "payload"}``. XML: the payload under a root element
+named after the operation, with the idempotency key as an attribute; lists become a wrapper
+element with one child per item (``<lines><line>...</line></lines>``).
+
+A folder that cannot be written (missing share, full disk, no permission) is a general error:
+the semaphore takes the system offline and the messages wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+
+import orjson
+from lxml import etree
+
+from erpbridge.connectors.base import DeliveryResult, GeneralError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(idempotency_key: str, extension: str) -> str:
+    """A portable file name for a message; keys that needed changing get a short hash, so two
+    different keys never share a file."""
+    readable = idempotency_key.replace(":", "-")
+    safe = _UNSAFE.sub("_", readable).strip("._") or "message"
+    if safe != readable:
+        safe += "-" + hashlib.blake2b(idempotency_key.encode(), digest_size=4).hexdigest()
+    return f"{safe[:180]}.{extension}"
+
+
+def to_xml(operation: str, payload: dict, idempotency_key: str) -> bytes:
+    root = etree.Element(operation, idempotency_key=idempotency_key)
+    _fill(root, payload)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes")):
+        return name[:-2]
+    if name.endswith("s"):
+        return name[:-1]
+    return "item"
+
+
+def _fill(element, value) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is not None:
+                _fill(etree.SubElement(element, key), item)
+    elif isinstance(value, list):
+        for item in value:
+            _fill(etree.SubElement(element, _singular(element.tag)), item)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    else:
+        element.text = str(value)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
+
+
+class FileOutbox:
+    """Delivers messages as files into ``folder``."""
+
+    def __init__(self, folder: Path, fmt: str = "json"):
+        self.folder = folder
+        self.format = fmt
+
+    def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
+        if self.format == "xml":
+            data = to_xml(operation, payload, idempotency_key)
+        else:
+            data = orjson.dumps({"operation": operation, "idempotency_key": idempotency_key, "payload": payload},
+                                option=orjson.OPT_INDENT_2)
+        path = self.folder / file_name(idempotency_key, self.format)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, data)
+        except OSError as exc:
+            raise GeneralError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return DeliveryResult(response={"file": path.name, "bytes": len(data)})
+
+
+def create_outbound(app, name: str, cfg) -> FileOutbox:
+    """The connector for ``connector: files`` systems (relative folders are relative to the config file)."""
+    return FileOutbox(app.config.resolve(cfg.outbox), cfg.format)
