@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 #: Flows every installation has; a flow of the same name under ``flows:`` replaces it.
 BUILTIN_FLOWS: dict[str, FlowConfig] = {"prune": FlowConfig(schedule="30 3 * * *", mode="full")}
 #: Missed slots counted at most (a minutely flow after a month offline).
-MAX_COUNTED = 100_000
+MAX_COUNTED = 10_000
 
 
 def flows_of(app: App) -> dict[str, FlowConfig]:
