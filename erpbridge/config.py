@@ -23,6 +23,8 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from erpbridge.api.config import ApiConfig
+from erpbridge.connectors.webhooks import WebhooksSystem
 from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.config import OutboxConfig
@@ -86,8 +88,6 @@ class TrytonSystem(SystemBase):
     database: str
     user: str
     password: SecretStr
-
-
     timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
     language: str = "en"
     warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
@@ -97,7 +97,9 @@ class TrytonSystem(SystemBase):
     payment_methods: dict[str, str] = Field(default_factory=dict, description="shop payment method -> Tryton payment term name")
     fee_products: list[str] = Field(default_factory=list, description="Tryton product codes billed as fees (invoice fee...)")
     price_list: str | None = Field(default=None, description="Tryton price list whose quantity tiers are the volume prices")
-SystemConfig = Annotated[Union[FilesSystem, TrytonSystem], Field(discriminator="connector")]
+
+
+SystemConfig = Annotated[Union[FilesSystem, TrytonSystem, WebhooksSystem], Field(discriminator="connector")]
 
 
 class WarehouseConfig(Section):
@@ -162,6 +164,7 @@ class Config(Section):
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
     mappings: Mappings = Mappings()
     exchange_log: ExchangeLogConfig = ExchangeLogConfig()
+    api: ApiConfig = ApiConfig()
     outbox: OutboxConfig = OutboxConfig()
 
     #: Where the file was read from (None for the built-in default); relative paths are resolved against its folder.

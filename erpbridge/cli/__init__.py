@@ -34,6 +34,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 from erpbridge.cli import store_commands  # noqa: E402,F401
 from erpbridge.cli import delivery  # noqa: E402,F401
 from erpbridge.cli import ops  # noqa: E402,F401
+from erpbridge.cli import api_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -11,3 +11,4 @@ with context.begin_transaction():
 
 import erpbridge.exchange.tables, erpbridge.flows.tables  # noqa: E401,E402,F401  (the ops branch's tables)
 import erpbridge.outbox.tables  # noqa: E402,F401  (the outbox branch's tables)
+import erpbridge.api.tables  # noqa: E402,F401  (the api branch's tables)

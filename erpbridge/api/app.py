@@ -1,0 +1,76 @@
+"""Building the FastAPI application from an erpbridge :class:`~erpbridge.bootstrap.App`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from erpbridge import __version__
+from erpbridge.api import problems
+from erpbridge.api.keys import KeyRing
+from erpbridge.api.limits import BodySizeLimit
+from erpbridge.api.realtime import RealTimeGateway
+from erpbridge.api.routes import catalog, customers, health, orders
+from erpbridge.connectors.base import RealTime
+from erpbridge.outbox.semaphore import Semaphore
+
+DESCRIPTION = """The shop's API of erpbridge.
+
+Reads (catalog, prices, stock, customers) are answered from erpbridge's store, whatever state
+the ERP is in; writes (customers, orders, payments, cancellations, returns) are committed with
+their outbox message before the answer and reach the ERP through the outbox.
+
+Authenticate with `Authorization: Bearer <key>` (create keys with `erpbridge keys create`).
+Errors are `application/problem+json` with the failing field paths in `errors`.
+"""
+
+
+def erp_realtime(hub) -> RealTime | None:
+    """The ERP connector, when it offers real-time lookups (get_customer, get_price,
+    get_document); None when it cannot (e.g. the file exchange) or cannot be built."""
+    from erpbridge.flows.runners import import_connector
+
+    name, cfg = hub.config.erp
+    try:
+        module = import_connector(cfg.connector)
+        connector = module.create(hub, name, cfg) if hasattr(module, "create") else None
+    except Exception:
+        return None
+    if connector is None:
+        return None
+    return connector if all(callable(getattr(connector, m, None))
+                            for m in ("get_customer", "get_price", "get_document")) else None
+
+
+_UNSET = object()
+
+
+def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
+    """The API over ``hub`` (the bootstrapped App). ``erp`` is the seam for real-time lookups:
+    by default the ERP system's connector (when it offers them); tests pass their own."""
+    config = hub.config.api
+    @asynccontextmanager
+    async def lifespan(api: FastAPI):
+        yield
+        api.state.realtime.close()
+
+    api = FastAPI(title="erpbridge shop API", version=__version__, description=DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    api.state.hub = hub
+    api.state.keys = KeyRing(hub.engine, config.key_cache_seconds)
+    name, system = hub.config.erp
+    api.state.semaphore = Semaphore(hub.engine, name, system.semaphore.max_lock_time)
+    api.state.realtime = RealTimeGateway(erp_realtime(hub) if erp is _UNSET else erp, api.state.semaphore,
+                                         config.realtime)
+    problems.install(api)
+    for module in (health, catalog, customers, orders):
+        api.include_router(module.router)
+    if config.cors_origins:
+        api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+                           expose_headers=["ETag", "Location", "X-Erpbridge-Source", "X-Erpbridge-Fallback"])
+    api.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
+
+    return api

@@ -1,0 +1,1 @@
+"""The API's endpoints, one module per area (catalog, customers, orders, documents, health)."""

@@ -1,0 +1,167 @@
+"""Catalog reads (scope ``read:catalog``): products, the group tree, prices and stock.
+
+All of them answer from the store and never wait on the ERP, except a customer's price in a
+configured real-time context (:mod:`erpbridge.api.realtime`). They are ``async`` and query the
+store directly: each is one indexed read well under a millisecond, cheaper than a hop to the
+thread pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import or_, select
+
+from erpbridge.api.auth import require
+from erpbridge.api.problems import Problem
+from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
+from erpbridge.api.schemas import GroupTree, PriceAnswer, ProductOut, ProductPage, StockAnswer
+from erpbridge.connectors.base import PriceQuery
+from erpbridge.records.base import canonical_decimal
+from erpbridge.store.tables import prices, product_groups, products, stock
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"], dependencies=[Depends(require("read:catalog"))])
+
+Sku = Annotated[str, Query(min_length=1, max_length=128)]
+
+
+@router.get("/products", response_model=ProductPage, summary="List products (enabled only unless asked)")
+async def list_products(
+    request: Request,
+    group: Annotated[str | None, Query(max_length=128, description="only products of this group")] = None,
+    changed_since: Annotated[dt.datetime | None, Query(description="only products changed at or after this time")] = None,
+    include_disabled: bool = False,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+):
+    hub = request.app.state.hub
+    limit = limit or hub.config.api.page_size
+    after = decode_cursor(cursor)
+    t = products
+    stmt = select(t.c.key, t.c.data, t.c.enabled).order_by(t.c.key).limit(limit + 1)
+    if not include_disabled:
+        stmt = stmt.where(t.c.enabled.is_(True))
+    if group is not None:
+        stmt = stmt.where(t.c.group == group)
+    if changed_since is not None:
+        if changed_since.tzinfo is None:
+            changed_since = changed_since.replace(tzinfo=dt.timezone.utc)
+        stmt = stmt.where(t.c.updated_at >= changed_since)
+    if after is not None:
+        stmt = stmt.where(t.c.key > after)
+    with hub.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    items = [{**orjson.loads(r.data), "enabled": bool(r.enabled)} for r in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].key) if len(rows) > limit else None
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.get("/products/{sku}", response_model=ProductOut, summary="One product by SKU (ETag)")
+async def get_product(request: Request, sku: str, include_disabled: bool = False):
+    hub = request.app.state.hub
+    with hub.engine.connect() as conn:
+        row = conn.execute(select(products.c.data, products.c.enabled).where(products.c.key == sku)).first()
+    if row is None or not (row.enabled or include_disabled):
+        raise Problem(404, f"no {'' if include_disabled else 'enabled '}product with SKU {sku!r}")
+    return etag_response(request, {**orjson.loads(row.data), "enabled": bool(row.enabled)})
+
+
+@router.get("/product-groups", response_model=GroupTree, summary="The product group tree (ETag)")
+async def group_tree(request: Request):
+    hub = request.app.state.hub
+    with hub.engine.connect() as conn:
+        rows = [orjson.loads(d) for d in conn.execute(select(product_groups.c.data)).scalars()]
+    nodes = {g["code"]: {**g, "children": []} for g in rows}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["parent"]) if node["parent"] else None
+        # A group whose parent is unknown (or itself) is shown at the top rather than lost.
+        (parent["children"] if parent is not None and parent is not node else roots).append(node)
+    order = lambda n: (n["position"], n["code"])  # noqa: E731
+    for node in nodes.values():
+        node["children"].sort(key=order)
+    roots.sort(key=order)
+    return etag_response(request, {"groups": roots})
+
+
+def _kind(customer: str | None, min_quantity: Decimal) -> str:
+    return "customer" if customer else ("volume" if min_quantity > 1 else "list")
+
+
+def price_from_store(conn, sku: str, customer: str | None, currency: str, quantity: Decimal, on: dt.date) -> dict | None:
+    """The store's price for a quantity: the customer's own tiers win over list and volume tiers;
+    within them the tier with the highest minimum quantity not above ``quantity``, valid on ``on``."""
+    t = prices
+    who = or_(t.c.customer.is_(None), t.c.customer == customer) if customer else t.c.customer.is_(None)
+    rows = conn.execute(select(t.c.customer, t.c.min_quantity, t.c.amount, t.c.valid_from, t.c.valid_to)
+                        .where(t.c.sku == sku, t.c.currency == currency, who)).all()
+    tiers = sorted(
+        ({"kind": _kind(r.customer, r.min_quantity), "min_quantity": canonical_decimal(r.min_quantity),
+          "amount": canonical_decimal(r.amount), "valid_from": r.valid_from, "valid_to": r.valid_to}
+         for r in rows if (r.valid_from is None or r.valid_from <= on) and (r.valid_to is None or on <= r.valid_to)),
+        key=lambda tier: (tier["kind"] == "customer", tier["min_quantity"]))
+    fitting = [tier for tier in tiers if tier["min_quantity"] <= quantity]
+    if not fitting:
+        return None
+    own = [tier for tier in fitting if tier["kind"] == "customer"]
+    best = (own or fitting)[-1]
+    return {"kind": best["kind"], "unit_price": best["amount"], "tiers": tiers}
+
+
+@router.get("/prices/{sku}", response_model=PriceAnswer,
+            summary="The price of a SKU for a quantity (list, volume and customer tiers)")
+async def get_price(
+    request: Request,
+    sku: str,
+    quantity: Annotated[Decimal, Query(gt=0, le=Decimal("1e12"), max_digits=18, decimal_places=6)] = Decimal(1),
+    customer: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    on: Annotated[dt.date | None, Query(description="the date the price must be valid on (default: today)")] = None,
+    context: Annotated[str, Query(pattern=r"^[a-z_]{1,32}$", description="where the shop shows the price: "
+                                  "product_page, basket, checkout, listing")] = "product_page",
+):
+    hub = request.app.state.hub
+    currency = currency or hub.config.catalog.default_currency
+    quantity = canonical_decimal(quantity)
+    realtime = request.app.state.realtime
+    fallback = None
+    if realtime.wants_price(customer, context):
+        answer = await realtime.price(PriceQuery(sku=sku, customer=customer, quantity=quantity, context=context))
+        if answer.from_erp and answer.value is not None:
+            p = answer.value
+            unit = canonical_decimal(p.amount)
+            body = {"sku": sku, "currency": p.currency, "quantity": quantity, "customer": customer,
+                    "kind": "customer", "unit_price": unit, "total": canonical_decimal(unit * quantity),
+                    "tiers": [], "source": "erp", "fallback": None}
+            return json_response(body, headers={"X-Erpbridge-Source": "erp"})
+        fallback = answer.fallback or "erp_no_price"
+    with hub.engine.connect() as conn:
+        found = price_from_store(conn, sku, customer, currency, quantity, on or dt.date.today())
+    if found is None:
+        raise Problem(404, f"no price for SKU {sku!r} in {currency} for quantity {quantity}")
+    body = {"sku": sku, "currency": currency, "quantity": quantity, "customer": customer, **found,
+            "total": canonical_decimal(found["unit_price"] * quantity), "source": "store", "fallback": fallback}
+    headers = {"X-Erpbridge-Source": "store"}
+    if fallback:
+        headers["X-Erpbridge-Fallback"] = fallback
+    return etag_response(request, body, headers) if not fallback else json_response(body, headers=headers)
+
+
+@router.get("/stock/{sku}", response_model=StockAnswer, summary="Stock per warehouse and the salable total (ETag)")
+async def get_stock(request: Request, sku: str):
+    hub = request.app.state.hub
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(stock.c.warehouse, stock.c.quantity).where(stock.c.sku == sku)
+                            .order_by(stock.c.warehouse)).all()
+        if not rows and conn.execute(select(products.c.key).where(products.c.key == sku)).first() is None:
+            raise Problem(404, f"no product with SKU {sku!r}")
+    total = sum((r.quantity for r in rows), Decimal(0))
+    # Never oversell: a negative warehouse (backorders) counts against the others, and the total
+    # offered is never below zero.
+    body = {"sku": sku, "warehouses": [{"warehouse": r.warehouse, "quantity": canonical_decimal(r.quantity)} for r in rows],
+            "salable": canonical_decimal(max(total, Decimal(0)))}
+    return etag_response(request, body)
