@@ -1,0 +1,129 @@
+"""Exactly once into a real Tryton through the outbox: Tryton stopped while orders wait, and a
+worker process killed with SIGKILL in the middle of its deliveries. Counted in Tryton itself."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from erpbridge.bootstrap import bootstrap
+from erpbridge.config import load_config
+from erpbridge.outbox import enqueue
+from erpbridge.outbox.semaphore import Semaphore
+from erpbridge.outbox.tables import outbox_messages as m
+from erpbridge.outbox.worker import Worker
+from erpbridge.records import Order
+from erpbridge.store.records import prepare
+
+from conftest import system_config
+from test_order_to_cash import order
+
+WORKER = Path(__file__).with_name("worker_process.py")
+
+
+@pytest.fixture
+def make_app(tmp_path, tryton_server, monkeypatch):
+    """An app from a YAML file (a worker process opens the same one); the password comes from
+    the environment, as it should in production."""
+    apps = []
+    monkeypatch.setenv("TRYTON_TEST_PASSWORD", tryton_server.password)
+
+    def make(**outbox):
+        erp = system_config(tryton_server).model_dump(mode="json")
+        erp.update(password="${TRYTON_TEST_PASSWORD}", semaphore={"max_lock_time": 1})
+        path = tmp_path / "erpbridge.yaml"
+        path.write_text(yaml.safe_dump({
+            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "systems": {"erp": erp},
+            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
+                       "backoff_max": 0.5, **outbox}}))
+        app = bootstrap(load_config(path))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+def place(app, number: str, sku: str) -> int:
+    """What the shop API does: the order and its message in one transaction."""
+    record = Order.model_validate(order(number, None, [(sku, 1, "9.50")]))
+    with app.engine.begin() as conn:
+        app.records.write_in(conn, "orders", [prepare(record)])
+        return enqueue(conn, channel="erp", operation="send_order", business_key=number,
+                       payload=record.model_dump(mode="json"), record_kind="orders", record_key=number)
+
+
+def messages(app) -> dict[str, dict]:
+    with app.engine.connect() as conn:
+        return {r.business_key: dict(r._mapping) for r in conn.execute(select(m))}
+
+
+def drain_until_done(app, worker: Worker, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker.drain()
+        if all(row["state"] == "done" for row in messages(app).values()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not delivered in {timeout} s: {messages(app)}")
+
+
+@pytest.mark.slow
+def test_orders_wait_while_tryton_is_down_and_arrive_once(make_app, tryton_server, erp, prefix):
+    app = make_app()
+    sku = f"{prefix}-OUT"
+    erp.receive(erp.product(sku, "Outage item", "9.50"), 50)
+    numbers = [f"SO-{prefix}-{i}" for i in range(4)]
+
+    tryton_server.stop()
+    try:
+        for number in numbers:
+            place(app, number, sku)  # the shop keeps accepting orders
+        worker = Worker(app)
+        worker.drain()
+        assert Semaphore(app.engine, "erp", 1).is_offline()
+        assert {row["state"] for row in messages(app).values()} == {"pending"}
+    finally:
+        tryton_server.start()
+
+    drain_until_done(app, worker)
+    assert [erp.count_sales(n) for n in numbers] == [1] * len(numbers)
+    assert not Semaphore(app.engine, "erp", 1).is_offline()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_delivery_leaves_every_order_in_tryton_once(make_app, tryton_server, erp, prefix):
+    app = make_app()
+    sku = f"{prefix}-KILL"
+    erp.receive(erp.product(sku, "Kill item", "9.50"), 50)
+    numbers = [f"SO-{prefix}-{i}" for i in range(6)]
+    for number in numbers:
+        place(app, number, sku)
+
+    process = subprocess.Popen([sys.executable, str(WORKER), str(app.config.source)])
+    try:
+        # Kill it the moment Tryton holds the third sale: that delivery is still running
+        # (quote and confirm follow the create), its message not yet done.
+        deadline = time.monotonic() + 60
+        while erp.count_sales(numbers[2]) == 0:
+            assert time.monotonic() < deadline and process.poll() is None, "the worker never reached the third order"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(10) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert messages(app)[numbers[2]]["state"] == "running"
+
+    drain_until_done(app, Worker(app))  # claims the dead worker's message once its lease ran out
+    assert [erp.count_sales(n) for n in numbers] == [1] * len(numbers)
+    assert messages(app)[numbers[2]]["attempts"] == 2
+    assert {erp.sale(n)["state"] for n in numbers} == {"processing"}
