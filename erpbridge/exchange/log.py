@@ -15,7 +15,9 @@ How to use it::
 
 Writing the log never gets in the way of the work it describes: each entry is written in its own
 short transaction (never the caller's, so a rolled-back business transaction still leaves its
-exchange visible), and a failure to write is logged and swallowed. Old entries are removed by
+exchange visible), and a failure to write is logged and swallowed. On SQLite, which has one
+writer at a time, record outside your own write transaction (or use ``buffered=True``): the
+log's transaction would otherwise wait for yours. Old entries are removed by
 :meth:`ExchangeLog.prune` in bounded chunks, so a large backlog never holds a long lock.
 """
 
@@ -178,8 +180,10 @@ class ExchangeLog:
         request, response = plain(request), plain(response)
         size = len(_dumps(request)) + len(_dumps(response)) if (request is not None or response is not None) else 0
         return {
-            "at": at or _now(), "system": system, "flow": flow, "point": point, "direction": direction,
-            "duration_ms": round(float(duration_ms), 3), "outcome": outcome, "size": size,
+            # cut to the column widths: PostgreSQL refuses longer text, and the entry must not be lost
+            "at": at or _now(), "system": str(system)[:64], "flow": str(flow)[:64], "point": str(point)[:128],
+            "direction": direction, "duration_ms": round(float(duration_ms), 3), "outcome": str(outcome)[:16],
+            "size": size,
             "error": self._error(error),
             "request": self._payload(request), "response": self._payload(response),
         }

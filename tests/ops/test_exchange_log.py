@@ -111,6 +111,13 @@ def test_prune_deletes_only_old_entries_in_chunks(engine, monkeypatch):
     assert log.prune(30) == 0
 
 
+def test_overlong_names_are_cut_to_fit_rather_than_losing_the_entry(engine):
+    log = ExchangeLog(engine)
+    log.record("s" * 100, "f" * 100, "p" * 300)
+    [entry] = log.query()
+    assert (len(entry["system"]), len(entry["flow"]), len(entry["point"])) == (64, 64, 128)
+
+
 def test_large_payloads_are_truncated_with_a_note(engine):
     log = ExchangeLog(engine, max_payload_bytes=1024)
     log.record("erp", "catalog", "fetch", response={"products": [{"sku": f"SKU-{i}"} for i in range(1000)]})
