@@ -25,7 +25,7 @@ from erpbridge.outbox import enqueue
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.records import Cancellation, Order, Return
 from erpbridge.services.errors import Conflict, NotFound, Rejected
-from erpbridge.services.transaction import retrying
+from erpbridge.services.transaction import Raced, retrying
 from erpbridge.store.records import prepare
 from erpbridge.store.tables import (
     bindings, cancellations, credit_memos, invoices, order_statuses, orders, products, returns, shipments,
@@ -69,7 +69,8 @@ def place_order(app, order: Order) -> tuple[str, bool]:
             if existing.content_hash != row.content_hash:
                 raise Conflict(f"order {order.number} was already placed with different content")
             return existing.state, False
-        app.records.write_in(conn, "orders", [row], state=state)
+        if app.records.write_in(conn, "orders", [row], state=state)[0].new != 1:
+            raise Raced()  # another transaction committed this number since the check above
         if state == "accepted":
             _send(conn, app, "send_order", order.number, orjson.loads(row.data), "orders", order.number)
         publish(conn, app.config, "order.accepted", order.number, {"order": order.number, "state": state})
@@ -133,7 +134,8 @@ def _idempotent_write(conn, app, kind: str, table, record) -> bool:
         if existing != row.content_hash:
             raise Conflict(f"{kind} {record.key} already exists with different content")
         return False
-    app.records.write_in(conn, kind, [row])
+    if app.records.write_in(conn, kind, [row])[0].new != 1:
+        raise Raced()
     return True
 
 

@@ -3,7 +3,7 @@
 SQLite: ``BEGIN IMMEDIATE`` takes the write lock before the first read, so a check-then-insert
 (is this order number new?) cannot race another writer. PostgreSQL: a unique violation from a
 concurrent insert of the same key surfaces as IntegrityError, which callers answer by reading
-again (the retry in :func:`retrying`).
+again (the retry in :func:`retrying`), or as a write that finds the key taken (:class:`Raced`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 T = TypeVar("T")
+
+
+class Raced(Exception):
+    """Raise inside ``work`` when a write found its key already taken by a concurrent commit
+    (READ COMMITTED lets a later statement see it): the transaction is rolled back and rerun."""
 
 
 @contextmanager
@@ -31,6 +36,6 @@ def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
     try:
         with write_transaction(engine) as conn:
             return work(conn)
-    except IntegrityError:
+    except (IntegrityError, Raced):
         with write_transaction(engine) as conn:
             return work(conn)
