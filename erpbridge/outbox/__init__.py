@@ -27,6 +27,6 @@ How to use it::
 and run ``erpbridge worker`` (or ``erpbridge run``).
 """
 
-from erpbridge.outbox.messages import discard, enqueue, replay
+from erpbridge.outbox.messages import NewMessage, discard, enqueue, enqueue_many, replay
 
-__all__ = ["enqueue", "replay", "discard"]
+__all__ = ["enqueue", "enqueue_many", "NewMessage", "replay", "discard"]

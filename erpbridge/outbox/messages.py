@@ -7,15 +7,19 @@ not at all, so an accepted order can never lack its message (DESIGN: nothing los
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from erpbridge.outbox.tables import outbox_actions, outbox_messages
+from erpbridge.store.records import LOOKUP_CHUNK
 
 #: PostgreSQL NOTIFY channel that wakes idle workers when a message is enqueued.
 NOTIFY_CHANNEL = "erpbridge_outbox"
+
+m = outbox_messages
 
 
 def now() -> dt.datetime:
@@ -32,28 +36,77 @@ def enqueue(conn: Connection, *, channel: str, operation: str, business_key: str
     moment cannot both take the same sequence: the unique constraint fails one of them rather
     than letting them race for the order.
     """
-    m = outbox_messages
-    last = conn.execute(select(func.max(m.c.sequence)).where(m.c.channel == channel,
-                                                             m.c.business_key == business_key)).scalar()
-    sequence = (last or 0) + 1
+    last = conn.execute(_LAST_SEQUENCE, {"channel": channel, "key": business_key}).scalar()
+    row = _row(channel, operation, business_key, payload, idempotency_key, record_kind, record_key, (last or 0) + 1)
+    message_id = conn.execute(_INSERT_RETURNING_ID, row).scalar_one()
+    _notify(conn, {channel})
+    return message_id
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    channel: str
+    operation: str
+    business_key: str
+    payload: dict
+    idempotency_key: str | None = None
+    record_kind: str | None = None
+    record_key: str | None = None
+
+
+def enqueue_many(conn: Connection, messages: Sequence[NewMessage]) -> list[int]:
+    """:func:`enqueue` for many messages at once (one look-up of the last sequences, one insert),
+    for accepting a group of orders in one transaction; returns the ids in the given order."""
+    last: dict[tuple[str, str], int] = {}
+    pairs = {(n.channel, n.business_key) for n in messages}
+    for channel in {c for c, _ in pairs}:
+        keys = [k for c, k in pairs if c == channel]
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start:start + LOOKUP_CHUNK]
+            last.update(((channel, k), seq) for k, seq in conn.execute(
+                select(m.c.business_key, func.max(m.c.sequence))
+                .where(m.c.channel == channel, m.c.business_key.in_(chunk)).group_by(m.c.business_key)))
+    rows = []
+    for n in messages:
+        sequence = last.get((n.channel, n.business_key), 0) + 1
+        last[(n.channel, n.business_key)] = sequence
+        rows.append(_row(n.channel, n.operation, n.business_key, n.payload, n.idempotency_key, n.record_kind,
+                         n.record_key, sequence))
+    if not rows:
+        return []
+    ids = conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    _notify(conn, {n.channel for n in messages})
+    return list(ids)
+
+
+_LAST_SEQUENCE = select(func.max(m.c.sequence)).where(m.c.channel == bindparam("channel"),
+                                                       m.c.business_key == bindparam("key"))
+_INSERT_RETURNING_ID = insert(m).returning(m.c.id)
+
+
+def _row(channel, operation, business_key, payload, idempotency_key, record_kind, record_key, sequence) -> dict:
     at = now()
-    message_id = conn.execute(insert(m).values(
-        channel=channel, business_key=business_key, sequence=sequence,
-        idempotency_key=idempotency_key or f"{channel}:{operation}:{business_key}:{sequence}",
-        operation=operation, payload=orjson.dumps(payload, default=str).decode(), state="pending", attempts=0,
-        next_run_at=at, record_kind=record_kind, record_key=record_key, created_at=at, updated_at=at,
-    ).returning(m.c.id)).scalar_one()
+    return {"channel": channel, "business_key": business_key, "sequence": sequence,
+            "idempotency_key": idempotency_key or f"{channel}:{operation}:{business_key}:{sequence}",
+            "operation": operation, "payload": orjson.dumps(payload, default=str).decode(), "state": "pending",
+            "attempts": 0, "next_run_at": at, "record_kind": record_kind, "record_key": record_key,
+            "created_at": at, "updated_at": at}
+
+
+def _notify(conn: Connection, channels: set[str]) -> None:
     if conn.dialect.name == "postgresql":
         # Delivered at commit, and only then: a worker woken by it sees the message.
-        conn.execute(text("SELECT pg_notify(:name, :channel)"), {"name": NOTIFY_CHANNEL, "channel": channel})
-    return message_id
+        for channel in channels:
+            conn.execute(_NOTIFY, {"name": NOTIFY_CHANNEL, "channel": channel})
+
+
+_NOTIFY = text("SELECT pg_notify(:name, :channel)")
 
 
 def replay(engine: Engine, ids: Sequence[int] = (), *, channel: str | None = None, all_dead: bool = False,
            actor: str, reason: str | None = None) -> list[int]:
     """Give dead messages (by id, or all dead ones, optionally of one channel) a fresh set of
     attempts, due now; returns the ids replayed. Each replay is recorded with its actor."""
-    m = outbox_messages
     where = [m.c.state == "dead"]
     if channel is not None:
         where.append(m.c.channel == channel)
@@ -74,7 +127,6 @@ def discard(engine: Engine, ids: Iterable[int], *, actor: str, reason: str) -> l
     later messages of their key; returns the ids discarded. A reason is required."""
     if not reason or not reason.strip():
         raise ValueError("discard needs a reason: say why this message will never be delivered")
-    m = outbox_messages
     with engine.begin() as conn:
         chosen = conn.execute(select(m.c.id).where(m.c.id.in_(list(ids)), m.c.state.in_(("dead", "pending")))
                               .order_by(m.c.id)).scalars().all()
@@ -93,7 +145,6 @@ def _record(conn: Connection, ids: Sequence[int], action: str, actor: str, reaso
 def list_messages(engine: Engine, *, state: str | None = None, channel: str | None = None,
                   limit: int = 100) -> list[dict]:
     """Messages newest first, for `erpbridge messages`."""
-    m = outbox_messages
     stmt = select(m).order_by(m.c.id.desc()).limit(limit)
     if state is not None:
         stmt = stmt.where(m.c.state == state)
@@ -105,7 +156,6 @@ def list_messages(engine: Engine, *, state: str | None = None, channel: str | No
 
 def counts(engine: Engine) -> dict[tuple[str, str], int]:
     """Messages per (channel, state)."""
-    m = outbox_messages
     with engine.connect() as conn:
         rows = conn.execute(select(m.c.channel, m.c.state, func.count()).group_by(m.c.channel, m.c.state)).all()
     return {(channel, state): n for channel, state, n in rows}

@@ -45,7 +45,9 @@ class Worker:
         self.app = app
         self.config = app.config.outbox
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.exchange_log = ExchangeLog.for_app(app)
+        # Buffered: one log transaction per interval instead of one per delivery; a killed worker
+        # loses at most the last interval's entries, never a message.
+        self.exchange_log = ExchangeLog.for_app(app, buffered=True)
         self._connectors: dict[str, Connector] = dict(connectors or {})
         self._broken: set[str] = set()
         self._lock = threading.Lock()
@@ -128,7 +130,8 @@ class Worker:
             else:
                 group = pending[:1]
                 outcomes.append(self._deliver_one(channel, connector, group[0]))
-            pending = [m for m in pending if m not in group]
+            sent = {m.id for m in group}
+            pending = [m for m in pending if m.id not in sent]
             if outcomes[-1].general_error is not None:
                 # The system is down: the rest wait with it, their attempts given back.
                 outcomes += [Outcome(m, general_error=outcomes[-1].general_error) for m in pending]
@@ -179,6 +182,7 @@ class Worker:
                 if count == 0:
                     stop.wait(retry_in)
             stop.set()
+        self.exchange_log.close()
         return total
 
     def run(self, stop: threading.Event, *, concurrency: int = 1) -> None:
@@ -190,6 +194,7 @@ class Worker:
                 thread.start()
             for thread in threads:
                 thread.join()
+        self.exchange_log.close()
 
     def _loop(self, stop: threading.Event, wake: threading.Event) -> None:
         while not stop.is_set():

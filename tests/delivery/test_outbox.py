@@ -199,3 +199,15 @@ def test_a_crashing_connector_fails_the_message_not_the_worker(make_app):
     assert Worker(app, connectors={"erp": Buggy()}).drain() == 1
     row = message(app, first)
     assert row["state"] == "dead" and row["last_error"].startswith("KeyError")
+
+
+def test_enqueue_many_continues_each_keys_sequence(make_app):
+    from erpbridge.outbox import NewMessage, enqueue_many
+
+    app = make_app()
+    first = place_order(app, "1001")
+    with app.engine.begin() as conn:
+        ids = enqueue_many(conn, [NewMessage("erp", "cancel_order", "1001", {}), NewMessage("erp", "send_order", "1002", {}),
+                                  NewMessage("erp", "cancel_order", "1002", {})])
+    assert [(message(app, i)["business_key"], message(app, i)["sequence"]) for i in [first, *ids]] == [
+        ("1001", 1), ("1001", 2), ("1002", 1), ("1002", 2)]
