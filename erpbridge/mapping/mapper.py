@@ -92,7 +92,9 @@ class _Op:
 class _Plan:
     """The compiled operations for one model (a record or a nested item such as an address)."""
 
-    def __init__(self, model: type[BaseModel], fields: dict[str, FieldSpec], defaults: dict[str, Any], where: str):
+    def __init__(self, model: type[BaseModel], fields: dict[str, FieldSpec], defaults: dict[str, Any], where: str,
+                 decimal_comma: bool = False):
+        self.decimal_comma = decimal_comma
         self.ops: list[_Op] = []
         self.sources: dict[str, str] = {}
         mapped_tops = {name.split(".")[0] for name in fields}
@@ -115,12 +117,13 @@ class _Plan:
             annotation = model.model_fields[target.split(".")[0]].annotation
             item = _item_model(annotation)
             if item is not None:
-                nested = _Plan(item, spec.fields or {}, {}, f"{where}{target}.")
+                nested = _Plan(item, spec.fields or {}, {}, f"{where}{target}.", self.decimal_comma)
             elif spec.fields:
                 raise MappingError(f"{where}{target}: `fields` needs a list of records, such as delivery_addresses")
         convert = None
-        if spec.values is not None or spec.scale is not None:
-            convert = _converter(spec.values, spec.scale)
+        decimal_comma = self.decimal_comma and "." not in target and _is_decimal(model.model_fields[target].annotation)
+        if spec.values is not None or spec.scale is not None or decimal_comma:
+            convert = _converter(spec.values, spec.scale, decimal_comma)
         return _Op(tuple(target.split(".")), source, _getter(source), convert,
                    spec.default if spec.default is not None else default, nested)
 
@@ -166,8 +169,15 @@ class _Plan:
         return best
 
 
-def _converter(values: dict[str, Any] | None, scale: Decimal | None) -> Callable[[Any], Any]:
+def _is_decimal(annotation: Any) -> bool:
+    return annotation is Decimal or Decimal in get_args(annotation) or any(
+        get_args(a) and get_args(a)[0] is Decimal for a in get_args(annotation))
+
+
+def _converter(values: dict[str, Any] | None, scale: Decimal | None, decimal_comma: bool = False) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
+        if decimal_comma and isinstance(value, str):
+            value = value.strip().replace(".", "").replace(",", ".")
         if values is not None:
             code = str(value).strip()
             if code not in values:
@@ -208,7 +218,8 @@ class Mapper:
     def __init__(self, record: type[Record], spec: MappingSpec | None = None):
         spec = spec or MappingSpec()
         self.record = record
-        self._plan = _Plan(record, spec.fields, spec.defaults, f"mappings.{record.kind}.fields.")
+        self._plan = _Plan(record, spec.fields, spec.defaults, f"mappings.{record.kind}.fields.",
+                           spec.decimal_separator == ",")
         self._validate = record.model_validate
 
     def map(self, raw: dict) -> tuple[Record | None, list[FieldError]]:

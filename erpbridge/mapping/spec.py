@@ -69,4 +69,7 @@ class MappingSpec(_Spec):
     xml: XmlOptions = XmlOptions()
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
+    decimal_separator: Literal[".", ","] = Field(
+        default=".", description='"," reads 1.234,50 as 1234.50 in number fields (German, French... exports)'
+    )
     patterns: list[str] | None = Field(default=None, description="inbox file name globs; `<kind>*` when unset")
