@@ -69,7 +69,7 @@ def _as_list(value: Any) -> list:
 
 
 def _is_list_field(annotation: Any) -> bool:
-    return get_origin(annotation) is list
+    return get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
 
 
 def _item_model(annotation: Any) -> type[BaseModel] | None:
@@ -87,6 +87,8 @@ class _Op:
     convert: Callable[[Any], Any] | None
     default: Any
     nested: "_Plan | None" = None
+    #: ``nested`` maps each item of a list (delivery_addresses), else one record (invoice_address).
+    many: bool = False
 
 
 class _Plan:
@@ -112,20 +114,22 @@ class _Plan:
 
     def _compile(self, model: type[BaseModel], target: str, spec: FieldMap, default: Any, where: str) -> _Op:
         source = spec.each or spec.source or target
-        nested = None
+        nested, many = None, False
         if spec.each is not None or spec.fields:
             annotation = model.model_fields[target.split(".")[0]].annotation
             item = _item_model(annotation)
             if item is not None:
                 nested = _Plan(item, spec.fields or {}, {}, f"{where}{target}.", self.decimal_comma)
+                many = _is_list_field(annotation)
             elif spec.fields:
-                raise MappingError(f"{where}{target}: `fields` needs a list of records, such as delivery_addresses")
+                raise MappingError(f"{where}{target}: `fields` needs a record or a list of records, such as "
+                                   "invoice_address or delivery_addresses")
         convert = None
         decimal_comma = self.decimal_comma and "." not in target and _is_decimal(model.model_fields[target].annotation)
         if spec.values is not None or spec.scale is not None or decimal_comma:
             convert = _converter(spec.values, spec.scale, decimal_comma)
         return _Op(tuple(target.split(".")), source, _getter(source), convert,
-                   spec.default if spec.default is not None else default, nested)
+                   spec.default if spec.default is not None else default, nested, many)
 
     def build(self, raw: dict, errors: list[FieldError], prefix: str) -> dict:
         data: dict[str, Any] = {}
@@ -141,7 +145,10 @@ class _Plan:
                 except ValueError as exc:
                     errors.append(FieldError(prefix + ".".join(op.target), op.source, str(exc)))
                     continue
-            if op.nested is not None:
+            if op.nested is not None and not op.many:
+                if isinstance(value, dict):
+                    value = op.nested.build(value, errors, f"{prefix}{op.target[0]}.")
+            elif op.nested is not None:
                 value = [
                     op.nested.build(item, errors, f"{prefix}{op.target[0]}.{i}.") if isinstance(item, dict) else item
                     for i, item in enumerate(_as_list(value))
@@ -163,9 +170,14 @@ class _Plan:
             if path == target or path.startswith(target + "."):
                 best = source
         for op in self.ops:
-            if op.nested is not None and len(loc) > 2 and loc[0] == op.target[0]:
+            if op.nested is None or loc[0] != op.target[0]:
+                continue
+            if op.many and len(loc) > 2:
                 inner = op.nested.source_of(loc[2:])
                 return f"{op.source}[{loc[1]}].{inner}" if inner else best
+            if not op.many and len(loc) > 1:
+                inner = op.nested.source_of(loc[1:])
+                return f"{op.source}.{inner}" if inner else best
         return best
 
 
