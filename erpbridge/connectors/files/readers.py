@@ -237,7 +237,12 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
             counter_key = (parent_key, element.tag)
             counters[counter_key] = counters.get(counter_key, 0) + 1
             where = f"line {element.sourceline} {parent_paths[parent_key]}/{element.tag}[{counters[counter_key]}]"
-            yield where, _element_to_dict(element)
+            entity = next(element.iter(etree.Entity), None)
+            if entity is not None:
+                yield where, Unreadable(f"entity reference {entity.text} is not expanded: entities are off for "
+                                        "untrusted XML")
+            else:
+                yield where, _element_to_dict(element)
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=False)
             while element.getprevious() is not None:
