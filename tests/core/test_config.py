@@ -1,0 +1,96 @@
+"""The config file (issue 2, bullet 2): validated on load, errors name the file, the key path and
+what was expected; secrets come from the environment or from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from erpbridge.config import Config, ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "erpbridge.yaml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return str(caught.value)
+
+
+def test_a_wrong_key_names_the_file_the_path_and_the_keys_allowed(tmp_path):
+    path = write(tmp_path, "catalog:\n  new_product_enabled: true\n")
+    assert error_of(path) == (f"{path}: catalog.new_product_enabled: unknown key, expected one of: "
+                              "new_products_enabled, default_currency, warehouses")
+
+
+def test_wrong_types_and_values_are_all_reported_at_once(tmp_path):
+    path = write(tmp_path, "orders: {send_order_to_erp: maybe}\nflows:\n  stock: {schedule: every 5 min}\n"
+                           "systems:\n  erp: {connector: files, semaphore: {max_lock_time: -1}}\n")
+    assert error_of(path).splitlines() == [
+        f"{path}: systems.erp.semaphore.max_lock_time: Input should be greater than 0, got -1",
+        f"{path}: orders.send_order_to_erp: Input should be a valid boolean, unable to interpret input, got 'maybe'",
+        f"{path}: flows.stock.schedule: expected a cron expression like '*/5 * * * *', got 'every 5 min'",
+    ]
+
+
+def test_an_unsupported_store_url_is_refused(tmp_path):
+    path = write(tmp_path, "store: {url: 'mysql://root@127.0.0.1/x'}\n")
+    assert error_of(path) == (f"{path}: store.url: expected a sqlite:///path or postgresql+psycopg://user@host/db "
+                              "URL, got 'mysql://root@127.0.0.1/x'")
+
+
+def test_secrets_come_from_the_environment_or_from_files(tmp_path, monkeypatch):
+    (tmp_path / "erp-password").write_text("from-a-file\n")
+    path = write(tmp_path, (
+        "store: {url: 'postgresql+psycopg://hub:${PGPASSWORD}@127.0.0.1/hub'}\n"
+        "systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:8000', database: '${TRYTON_DB:-shop}',"
+        " user: admin, password: '${file:" + str(tmp_path / "erp-password") + "}'}\n"))
+    monkeypatch.setenv("PGPASSWORD", "pg-secret")
+    config = load_config(path)
+    assert config.store.url == "postgresql+psycopg://hub:pg-secret@127.0.0.1/hub"
+    erp = config.systems["erp"]
+    assert erp.database == "shop" and erp.password.get_secret_value() == "from-a-file"
+    assert "from-a-file" not in repr(config) and "from-a-file" not in str(erp)
+
+
+def test_a_missing_secret_stops_start_up_by_name(tmp_path, monkeypatch):
+    monkeypatch.delenv("ERP_PASSWORD", raising=False)
+    path = write(tmp_path, "systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:8000', database: shop,"
+                           " user: admin, password: '${ERP_PASSWORD}'}\n")
+    assert error_of(path) == f"{path}: systems.erp.password: environment variable ERP_PASSWORD is not set"
+
+
+def test_broken_yaml_and_missing_files_are_config_errors(tmp_path):
+    assert error_of(tmp_path / "nope.yaml") == f"{tmp_path / 'nope.yaml'}: cannot read the config file: No such file or directory"
+    assert error_of(write(tmp_path, "store: [1\n")).startswith(f"{tmp_path / 'erpbridge.yaml'}: not valid YAML: ")
+
+
+def test_the_file_is_found_by_flag_then_environment_then_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ERPBRIDGE_CONFIG", raising=False)
+    assert load_config() == Config()  # built-in default: SQLite in ./erpbridge.db, files ERP in ./erp/
+    write(tmp_path, "catalog: {default_currency: CHF}\n")
+    assert load_config().catalog.default_currency == "CHF"
+    other = tmp_path / "other.yaml"
+    other.write_text("catalog: {default_currency: USD}\n")
+    monkeypatch.setenv("ERPBRIDGE_CONFIG", str(other))
+    assert load_config().catalog.default_currency == "USD"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    config = load_config(write(tmp_path, "systems:\n  erp: {connector: files, inbox: exports}\n"))
+    assert config.resolve(config.systems["erp"].inbox) == tmp_path / "exports"
+
+
+def test_a_mapping_to_a_field_the_record_lacks_is_refused_on_use(tmp_path):
+    from erpbridge.mapping.mapper import MappingError, Mapper
+    from erpbridge.records import Product
+
+    config = load_config(write(tmp_path, "mappings:\n  products:\n    fields: {colour: FARBE}\n"))
+    with pytest.raises(MappingError, match=r"mappings.products.fields.colour: Product has no field 'colour'"):
+        Mapper(Product, config.mapping("products"))
