@@ -5,6 +5,7 @@ store, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from erpbridge.connectors.files.feedback import feedback_kind, import_feedback_file
@@ -85,3 +86,33 @@ def test_credit_memos_and_documents_are_read(make_app, tmp_path):
         {"type": "invoice", "number": "I1", "order": "1001", "customer": "C1", "path": "docs/I1.pdf"}]))
     assert report.new == 1
     assert app.records.find("documents")[0].path == "docs/I1.pdf"
+
+
+def test_a_shipments_file_dropped_into_the_inbox_ends_in_the_store_and_in_done(make_app, tmp_path):
+    from erpbridge.connectors.files.inbox import process_inbox
+
+    app = make_app()
+    place_order(app, "1001")
+    inbox = tmp_path / "erp" / "inbox"
+    inbox.mkdir(parents=True)
+    write(inbox / "shipments-2026-11-24.json", [
+        {"id": "S1", "order": "1001", "carrier": "DHL", "tracking_numbers": ["JJD01"],
+         "lines": [{"sku": "SKU-1", "quantity": "1"}]},
+        {"id": "S2", "order": "1001", "lines": []},  # a shipment without lines is refused, named
+    ])
+    [report] = process_inbox(app, now=time.time() + 60)  # past the settle time
+    assert (report.kind, report.new, report.rejected) == ("shipments", 1, 1)
+    assert (report.rejections[0].location, report.rejections[0].field) == ("$[1]", "lines")
+    assert app.records.get("shipments", "S1").tracking_numbers == ["JJD01"]
+    # A file with a rejected record goes to failed/ with its report; the good record is stored.
+    assert sorted(p.name.split("-", 1)[1] for p in (inbox / "failed").iterdir()) == [
+        "shipments-2026-11-24.json", "shipments-2026-11-24.json.report.json"]
+
+    write(inbox / "shipments-2026-11-25.json", [
+        {"id": "S2", "order": "1001", "tracking_numbers": ["JJD02"], "lines": [{"sku": "SKU-1", "quantity": "1"}]}])
+    [report] = process_inbox(app, now=time.time() + 60)
+    assert (report.new, report.rejected) == (1, 0)
+    done = sorted(p.name.split("-", 1)[1] for p in (inbox / "done").iterdir())
+    assert done == ["shipments-2026-11-25.json", "shipments-2026-11-25.json.report.json"]
+    assert list(inbox.glob("*.json")) == [] and list((inbox / "processing").iterdir()) == []
+    assert app.records.get("shipments", "S2").tracking_numbers == ["JJD02"]
