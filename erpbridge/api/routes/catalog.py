@@ -14,10 +14,12 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import or_, select
+from pydantic import BaseModel, Field
+from sqlalchemy import bindparam, or_, select
 
 from erpbridge.api.auth import require
 from erpbridge.api.problems import Problem
+from erpbridge.api.query import documented, parse_query
 from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
 from erpbridge.api.schemas import GroupTree, PriceAnswer, ProductOut, ProductPage, StockAnswer
 from erpbridge.connectors.base import PriceQuery
@@ -92,13 +94,20 @@ def _kind(customer: str | None, min_quantity: Decimal) -> str:
     return "customer" if customer else ("volume" if min_quantity > 1 else "list")
 
 
+_PRICE_COLUMNS = (prices.c.customer, prices.c.min_quantity, prices.c.amount, prices.c.valid_from, prices.c.valid_to)
+# Built once: constructing the statement per request costs more than running it.
+_LIST_TIERS = select(*_PRICE_COLUMNS).where(prices.c.sku == bindparam("sku"), prices.c.currency == bindparam("currency"),
+                                            prices.c.customer.is_(None))
+_CUSTOMER_TIERS = select(*_PRICE_COLUMNS).where(
+    prices.c.sku == bindparam("sku"), prices.c.currency == bindparam("currency"),
+    or_(prices.c.customer.is_(None), prices.c.customer == bindparam("customer")))
+
+
 def price_from_store(conn, sku: str, customer: str | None, currency: str, quantity: Decimal, on: dt.date) -> dict | None:
     """The store's price for a quantity: the customer's own tiers win over list and volume tiers;
     within them the tier with the highest minimum quantity not above ``quantity``, valid on ``on``."""
-    t = prices
-    who = or_(t.c.customer.is_(None), t.c.customer == customer) if customer else t.c.customer.is_(None)
-    rows = conn.execute(select(t.c.customer, t.c.min_quantity, t.c.amount, t.c.valid_from, t.c.valid_to)
-                        .where(t.c.sku == sku, t.c.currency == currency, who)).all()
+    stmt = _CUSTOMER_TIERS if customer else _LIST_TIERS
+    rows = conn.execute(stmt, {"sku": sku, "currency": currency, "customer": customer}).all()
     tiers = sorted(
         ({"kind": _kind(r.customer, r.min_quantity), "min_quantity": canonical_decimal(r.min_quantity),
           "amount": canonical_decimal(r.amount), "valid_from": r.valid_from, "valid_to": r.valid_to}
@@ -112,21 +121,27 @@ def price_from_store(conn, sku: str, customer: str | None, currency: str, quanti
     return {"kind": best["kind"], "unit_price": best["amount"], "tiers": tiers}
 
 
+class PriceParams(BaseModel):
+    """The price lookup's query (see :mod:`erpbridge.api.query`); other parameters are ignored,
+    as on every read."""
+
+    quantity: Decimal = Field(Decimal(1), gt=0, le=Decimal("1e12"), max_digits=18, decimal_places=6)
+    customer: str | None = Field(None, min_length=1, max_length=128)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    on: dt.date | None = Field(None, description="the date the price must be valid on (default: today)")
+    context: str = Field("product_page", pattern=r"^[a-z_]{1,32}$",
+                         description="where the shop shows the price: product_page, basket, checkout, listing")
+
+
 @router.get("/prices/{sku}", response_model=PriceAnswer,
-            summary="The price of a SKU for a quantity (list, volume and customer tiers)")
-async def get_price(
-    request: Request,
-    sku: str,
-    quantity: Annotated[Decimal, Query(gt=0, le=Decimal("1e12"), max_digits=18, decimal_places=6)] = Decimal(1),
-    customer: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    on: Annotated[dt.date | None, Query(description="the date the price must be valid on (default: today)")] = None,
-    context: Annotated[str, Query(pattern=r"^[a-z_]{1,32}$", description="where the shop shows the price: "
-                                  "product_page, basket, checkout, listing")] = "product_page",
-):
+            summary="The price of a SKU for a quantity (list, volume and customer tiers)",
+            openapi_extra=documented(PriceParams))
+async def get_price(request: Request, sku: str):
     hub = request.app.state.hub
-    currency = currency or hub.config.catalog.default_currency
-    quantity = canonical_decimal(quantity)
+    params = parse_query(request, PriceParams)
+    customer, on, context = params.customer, params.on, params.context
+    currency = params.currency or hub.config.catalog.default_currency
+    quantity = canonical_decimal(params.quantity)
     realtime = request.app.state.realtime
     fallback = None
     if realtime.wants_price(customer, context):
