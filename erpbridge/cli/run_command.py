@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import click
@@ -34,49 +35,55 @@ def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = ctx.app(migrate=True)
     stop = threading.Event()
+    failed: list[str] = []
     parts = {
         "inbox": lambda: watch_inbox(app, stop),
         "scheduler": lambda: run_scheduler(app, stop),
         "workers": lambda: run_workers(app, stop, concurrency=concurrency),
     }
-    threads = [threading.Thread(target=_until_stopped(name, part, stop), name=name, daemon=True)
+    threads = [threading.Thread(target=_until_stopped(name, part, stop, failed), name=name, daemon=True)
                for name, part in parts.items()]
     for thread in threads:
         thread.start()
     api = ctx.config.api
-    try:
-        if api.enabled and not no_api:
-            _serve(app, host or api.host, port or api.port)  # returns on Ctrl-C / SIGTERM
-        else:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: stop.set())
-            log.info("running without the API; stop with Ctrl-C")
-            while not stop.wait(1):
-                pass
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+    server = _api_server(app, host or api.host, port or api.port) if api.enabled and not no_api else None
+    if server is not None:
+        # Off the main thread uvicorn leaves signals alone: they are this command's to handle.
+        threads.append(threading.Thread(target=server.run, name="api", daemon=True))
+        threads[-1].start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("running%s; stop with Ctrl-C", "" if server else " without the API")
+    while not stop.wait(0.5):
+        if server is not None and not threads[-1].is_alive():
+            log.error("the API server stopped (is the port taken?); stopping")
+            failed.append("api")
+            stop.set()
+    if server is not None:
+        server.should_exit = True
+    for thread in threads:
+        thread.join(timeout=30)
     log.info("stopped")
+    if failed:
+        sys.exit(1)
 
 
-def _until_stopped(name: str, part, stop: threading.Event):
-    """A part that fails stops the whole process rather than leaving it half alive."""
+def _until_stopped(name: str, part, stop: threading.Event, failed: list[str]):
+    """A part that fails stops the whole process (exit code 1) rather than leaving it half alive."""
     def target() -> None:
         try:
             part()
         except Exception:
             log.exception("%s failed; stopping", name)
+            failed.append(name)
             stop.set()
-            signal.raise_signal(signal.SIGTERM)
     return target
 
 
-def _serve(app, host: str, port: int) -> None:
+def _api_server(app, host: str, port: int):
     import uvicorn
 
     from erpbridge.api import create_api
 
-    server = uvicorn.Server(uvicorn.Config(create_api(app), host=host, port=port, log_level="info",
-                                           proxy_headers=False, server_header=False))
-    server.run()
+    return uvicorn.Server(uvicorn.Config(create_api(app), host=host, port=port, log_level="info",
+                                         proxy_headers=False, server_header=False))
