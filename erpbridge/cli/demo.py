@@ -7,6 +7,7 @@ Run it twice: the second run finds every record unchanged and writes nothing (de
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -107,13 +108,11 @@ def _print_served(served: list[dict]) -> None:
 
 def _short(body: dict) -> str:
     """Enough of an answer to see its shape: lists cut to three items, long text cut."""
-    import json
-
-    def cut(value, depth=0):
+    def cut(value):
         if isinstance(value, list):
-            return [cut(v, depth + 1) for v in value[:3]] + ([f"... {len(value) - 3} more"] if len(value) > 3 else [])
+            return [cut(v) for v in value[:3]] + ([f"... {len(value) - 3} more"] if len(value) > 3 else [])
         if isinstance(value, dict):
-            return {k: cut(v, depth + 1) for k, v in value.items() if v not in (None, [], {})}
+            return {k: cut(v) for k, v in value.items() if v not in (None, [], {})}
         return value
 
     text = json.dumps(cut(body), indent=2, ensure_ascii=False, default=str)
