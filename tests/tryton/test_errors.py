@@ -3,6 +3,9 @@ expired sessions, and every call in the exchange log."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 
 from erpbridge.connectors.base import GeneralError, MessageError
@@ -27,6 +30,22 @@ def test_every_call_is_in_the_exchange_log(app, connector, erp, prefix):
     points = [e["point"] for e in ExchangeLog(app.engine).query(system="erp", flow="create_customer")]
     assert "tryton.party.party.create" in points and "tryton.party.identifier.search_read" in points
     assert all(e["request"] is None or "admin-secret-pw" not in str(e["request"]) for e in ExchangeLog(app.engine).query())
+
+
+def test_a_user_warning_is_skipped_and_the_call_repeated(app, connector, erp, prefix):
+    """A UserWarning asks a human to confirm; the integration has decided already, so the adapter
+    records the warning as skipped and repeats the call instead of failing the message."""
+    product = erp.product(f"{prefix}-LATE", "Booked ahead", "1.00")
+    move, = erp.rpc.model("stock.move", "create", [{
+        "product": product, "quantity": 1.0, "unit": erp.unit, "from_location": erp.supplier_location,
+        "to_location": erp.warehouses["WH"]["storage_location"], "unit_price": Decimal("1.00"),
+        "currency": erp.currency(), "effective_date": dt.date.today() + dt.timedelta(days=3)}])
+    with pytest.raises(RuntimeError, match="UserWarning"):
+        erp.rpc.model("stock.move", "do", [move])  # a plain client is asked to confirm
+    connector.adapter.model("warning_test", "stock.move", "do", [move])
+    assert erp.rpc.model("stock.move", "read", [move], ["state"])[0]["state"] == "done"
+    points = [e["point"] for e in ExchangeLog(app.engine).query(flow="warning_test")]
+    assert points == ["tryton.stock.move.do"]  # one exchange: the skip and the repeat are inside it
 
 
 def test_expired_session_logs_in_again(connector, erp):

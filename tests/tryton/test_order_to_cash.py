@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from erpbridge.connectors.base import MessageError
-from erpbridge.records import Shipment
+from erpbridge.records import Order, Shipment
 
 ADDRESS = {"name": "Jane Doe", "street": "Main St 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
 
@@ -105,6 +105,19 @@ def test_cancel_before_and_after_processing(connector, erp, prefix, catalog):
 
     with pytest.raises(MessageError, match="no sale with reference"):
         connector.deliver("cancel_order", {"id": "C-x", "order": f"NOPE-{prefix}"}, "c2")
+    with pytest.raises(MessageError, match="cancelling single items is not supported"):
+        connector.deliver("cancel_order", {"id": "C-y", "order": number, "lines": [{"sku": f"{prefix}-A", "quantity": 1}]},
+                          "c3")
+
+    # A delivery that died after creating the sale left it a draft; quoted in Tryton meanwhile.
+    early = f"SO-{prefix}-Q"
+    sale_id = connector._create_sale(Order.model_validate(order(early, customer, [(f"{prefix}-B", 1, "9.50")])), "test")
+    erp.rpc.model("sale.sale", "quote", [sale_id])
+    connector.deliver("cancel_order", {"id": f"CQ-{prefix}", "order": early}, "c4")
+    assert erp.sale(early)["state"] == "cancelled"
+    with pytest.raises(MessageError, match="is cancelled"):  # the order's own message, redelivered late
+        connector.deliver("send_order", order(early, customer, [(f"{prefix}-B", 1, "9.50")]), "o2")
+    assert erp.count_sales(early) == 1
 
 
 def test_guest_order_and_unmapped_methods(connector, erp, prefix, catalog):

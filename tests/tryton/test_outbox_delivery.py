@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from erpbridge.bootstrap import bootstrap
+from erpbridge.cli import cli
 from erpbridge.config import load_config
 from erpbridge.outbox import enqueue
 from erpbridge.outbox.semaphore import Semaphore
@@ -74,6 +76,28 @@ def drain_until_done(app, worker: Worker, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"not delivered in {timeout} s: {messages(app)}")
+
+
+def test_a_user_error_fails_only_its_order_with_trytons_message_in_erpbridge_messages(make_app, erp, prefix):
+    app = make_app(max_attempts=1)
+    good, old = f"{prefix}-OK", f"{prefix}-OLD"
+    erp.receive(erp.product(good, "In range", "9.50"), 5)
+    erp.product(old, "Discontinued", "9.50", salable=False)
+    place(app, f"SO-{prefix}-BAD", old)
+    place(app, f"SO-{prefix}-GOOD", good)
+
+    Worker(app).drain()
+    rows = messages(app)
+    assert (rows[f"SO-{prefix}-GOOD"]["state"], rows[f"SO-{prefix}-BAD"]["state"]) == ("done", "dead")
+    assert (erp.count_sales(f"SO-{prefix}-GOOD"), erp.count_sales(f"SO-{prefix}-BAD")) == (1, 0)
+    assert not Semaphore(app.engine, "erp", 1).is_offline()  # a business error is not an outage
+
+    listed = CliRunner().invoke(cli, ["--config", str(app.config.source), "messages", "--state", "dead", "--json"],
+                                catch_exceptions=False)
+    dead, = [r for r in yaml.safe_load(listed.output) if r["business_key"] == f"SO-{prefix}-BAD"]
+    assert "is not valid according to its domain" in dead["last_error"]  # Tryton's own words
+    table = CliRunner().invoke(cli, ["--config", str(app.config.source), "messages", "--state", "dead"]).output
+    assert f"SO-{prefix}-BAD" in table and "send_order" in table
 
 
 @pytest.mark.slow
