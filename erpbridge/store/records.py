@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Engine, func, select, update
 
 from erpbridge.records import RECORD_KINDS, Record, content_hash
 from erpbridge.store.tables import RECORD_TABLES
@@ -31,9 +31,9 @@ _STORE_OWNED_COLUMNS = {c for owned in _STORE_OWNED.values() for c in owned}
 LOOKUP_CHUNK = 900
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A record as the store keeps it."""
+class Row(NamedTuple):
+    """A record as the store keeps it (a named tuple: a million of them cross from the import's
+    worker processes to its writer, and tuples pickle cheaply)."""
 
     key: str
     content_hash: str
@@ -75,6 +75,64 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class _Statements:
+    """A kind's write statements for one dialect, as plain driver SQL with positional
+    parameters: a batch of a million rows then costs the driver's ``executemany`` and no
+    per-row work in SQLAlchemy. Values go through the column types' bind processors (SQLite
+    keeps datetimes and decimals as text), once per batch for the shared ones."""
+
+    def __init__(self, dialect: Dialect, kind: str):
+        table = RECORD_TABLES[kind]
+        quote = dialect.identifier_preparer.quote
+        name = dialect.identifier_preparer.format_table(table)
+        mark = {"qmark": "?", "numeric": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        self._mark = mark
+        self._lookup = f"SELECT {quote('key')}, content_hash FROM {name} WHERE {quote('key')} IN "
+        self._lookups: dict[int, str] = {}
+        owned = tuple(_STORE_OWNED.get(kind, {}))
+        names = _QUERY_COLUMNS[kind]
+        inserted = ("key", "content_hash", "data", "created_at", "updated_at", *owned, *names)
+        self.insert = (f"INSERT INTO {name} ({', '.join(quote(c) for c in inserted)}) "
+                       f"VALUES ({', '.join([mark] * len(inserted))})")
+        assigned = ", ".join(f"{quote(c)} = {mark}" for c in ("content_hash", "data", "updated_at", *names))
+        self.update = f"UPDATE {name} SET {assigned} WHERE {quote('key')} = {mark}"
+
+        def processor(column: str):
+            return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+
+        self._now = processor("updated_at")
+        self._owned = {c: processor(c) for c in owned}
+        processors = tuple(processor(c) for c in names)
+
+        def convert_columns(values: tuple) -> tuple:
+            return tuple(v if p is None or v is None else p(v) for p, v in zip(processors, values))
+
+        self.convert_columns = convert_columns if any(processors) else None
+
+    def lookup(self, count: int) -> str:
+        sql = self._lookups.get(count)
+        if sql is None:
+            sql = self._lookups[count] = f"{self._lookup}({', '.join([self._mark] * count)})"
+        return sql
+
+    def process_now(self, now: dt.datetime) -> object:
+        return self._now(now) if self._now else now
+
+    def process_owned(self, values: dict[str, object]) -> tuple:
+        return tuple(self._owned[c](v) if self._owned[c] and v is not None else v for c, v in values.items())
+
+
+_STATEMENTS: dict[tuple, _Statements] = {}
+
+
+def _statements(dialect: Dialect, kind: str) -> _Statements:
+    key = (type(dialect), dialect.paramstyle, kind)
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        statements = _STATEMENTS[key] = _Statements(dialect, kind)
+    return statements
+
+
 class RecordStore:
     def __init__(self, engine: Engine, *, new_products_enabled: bool = False):
         self.engine = engine
@@ -91,46 +149,40 @@ class RecordStore:
         """Like :meth:`write`, in the caller's transaction (so an order and its outbox message
         commit together). ``initial`` overrides store-owned columns of new rows, e.g.
         ``state="awaiting_payment"``."""
-        table = RECORD_TABLES[kind]
+        sql = _statements(conn.dialect, kind)
         latest: dict[str, Row] = {}
         for row in rows:  # within one batch the later row of a key wins
             latest[row.key] = row
         stored: dict[str, str] = {}
         keys = list(latest)
         for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start : start + LOOKUP_CHUNK]
-            stored.update(conn.execute(select(table.c.key, table.c.content_hash).where(table.c.key.in_(chunk))).all())
+            chunk = tuple(keys[start : start + LOOKUP_CHUNK])
+            stored.update(conn.exec_driver_sql(sql.lookup(len(chunk)), chunk).all())
 
         result = WriteResult()
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        now = _now()
-        names = _QUERY_COLUMNS[kind]
-        owned = {column: initial.get(column, default(self)) for column, default in _STORE_OWNED.get(kind, {}).items()}
+        new: list[tuple] = []
+        changed: list[tuple] = []
+        now = sql.process_now(_now())
+        owned = sql.process_owned({column: initial.get(column, default(self))
+                                   for column, default in _STORE_OWNED.get(kind, {}).items()})
+        convert = sql.convert_columns
         for key, row in latest.items():
             old = stored.get(key)
             if old == row.content_hash:
                 result.unchanged += 1
                 continue
-            values = {"key": key, "content_hash": row.content_hash, "data": row.data, "updated_at": now}
-            values.update(zip(names, row.columns))
+            columns = convert(row.columns) if convert else row.columns
             if old is None:
-                values["created_at"] = now
-                values.update(owned)
-                new.append(values)
+                new.append((key, row.content_hash, row.data, now, now, *owned, *columns))
             else:
-                values["b_key"] = values.pop("key")
-                changed.append(values)
+                changed.append((row.content_hash, row.data, now, *columns, key))
         result.unchanged += len(rows) - len(latest)
         if new:
-            conn.execute(insert(table), new)
+            conn.exec_driver_sql(sql.insert, new)
         if changed:
-            stmt = update(table).where(table.c.key == bindparam("b_key")).values(
-                {c: bindparam(c) for c in ("content_hash", "data", "updated_at", *names)}
-            )
-            conn.execute(stmt, changed)
+            conn.exec_driver_sql(sql.update, changed)
         result.new, result.changed = len(new), len(changed)
-        return result, [v["key"] for v in new] + [v["b_key"] for v in changed]
+        return result, [v[0] for v in new] + [v[-1] for v in changed]
 
     def put(self, records: Iterable[Record]) -> WriteResult:
         """Write records of any kinds (each kind in its own batch), e.g. from an API or connector."""

@@ -19,7 +19,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import ijson
 import orjson
@@ -157,20 +157,27 @@ def _sniff_delimiter(header: str) -> str:
 # -- JSON Lines -------------------------------------------------------------------------------
 
 def _read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
+    for number, value in read_jsonl_lines(stream):
+        yield f"line {number}", value
+
+
+def read_jsonl_lines(lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, dict | Unreadable]]:
+    """``(line number, record)`` for JSON Lines; also used on a byte range of a file that
+    starts at line ``first`` (an import's worker processes each read their own range)."""
     loads = orjson.loads
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
             value = loads(line)
         except orjson.JSONDecodeError as exc:
             reason = "not valid UTF-8" if "utf-8" in str(exc).lower() else f"not valid JSON: {exc}"
-            yield f"line {number}", Unreadable(reason)
+            yield number, Unreadable(reason)
             continue
         if not isinstance(value, dict):
-            yield f"line {number}", Unreadable(f"expected a JSON object, got {type(value).__name__}")
+            yield number, Unreadable(f"expected a JSON object, got {type(value).__name__}")
             continue
-        yield f"line {number}", value
+        yield number, value
 
 
 # -- JSON -------------------------------------------------------------------------------------
