@@ -17,6 +17,7 @@ from erpbridge.outbox.tables import outbox_messages
 from erpbridge.records import Customer
 from erpbridge.services.errors import Conflict, NotFound
 from erpbridge.services.transaction import retrying
+from erpbridge.services.views import message_query, message_view
 from erpbridge.store.tables import bindings
 
 OPERATION = "create_customer"
@@ -55,8 +56,7 @@ def customer_request(app, reference: str) -> dict:
     system = app.config.erp[0]
     m = outbox_messages
     with app.engine.connect() as conn:
-        message = conn.execute(select(m.c.id, m.c.operation, m.c.state, m.c.attempts, m.c.last_error, m.c.updated_at)
-                               .where(m.c.channel == system, m.c.operation == OPERATION,
+        message = conn.execute(message_query().where(m.c.channel == system, m.c.operation == OPERATION,
                                       m.c.business_key == _key(reference))
                                .order_by(m.c.sequence.desc())).mappings().first()
         number = conn.execute(select(bindings.c.external_id).where(
@@ -65,4 +65,4 @@ def customer_request(app, reference: str) -> dict:
         raise NotFound(f"no customer request with reference {reference!r}")
     status = "created" if number else ("failed" if message["state"] in ("dead", "discarded") else "pending")
     return {"reference": reference, "status": status, "number": number,
-            "message": {str(k): v for k, v in message.items()} if message else None}
+            "message": message_view(message) if message else None}

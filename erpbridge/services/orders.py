@@ -26,6 +26,7 @@ from erpbridge.outbox.tables import outbox_messages
 from erpbridge.records import Cancellation, Order, Return
 from erpbridge.services.errors import Conflict, NotFound, Rejected
 from erpbridge.services.transaction import Raced, retrying
+from erpbridge.services.views import message_query, message_view
 from erpbridge.store.records import prepare
 from erpbridge.store.tables import (
     bindings, cancellations, credit_memos, invoices, order_statuses, orders, products, returns, shipments,
@@ -211,9 +212,8 @@ def order_view(app, number: str) -> dict:
                 select(table.c.data).where(table.c.order == number).order_by(table.c.created_at, table.c.key)).scalars()]
 
         m = outbox_messages
-        messages = [{str(k): v for k, v in r.items()} for r in conn.execute(
-            select(m.c.id, m.c.operation, m.c.state, m.c.attempts, m.c.last_error, m.c.updated_at)
-            .where(m.c.channel == system, m.c.business_key == number).order_by(m.c.sequence)).mappings()]
+        messages = [message_view(r) for r in conn.execute(
+            message_query().where(m.c.channel == system, m.c.business_key == number).order_by(m.c.sequence)).mappings()]
         view = {
             "number": number, "state": row.state,
             "erp_id": erp_id or (status or {}).get("erp_id"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Annotated, Literal
 
 import orjson
@@ -53,7 +54,7 @@ async def get_customer(request: Request, number: str, context: Literal["login"] 
 
 
 def _poll_link(reference: str) -> str:
-    return f"/api/v1/customer-requests/{reference}"
+    return f"/api/v1/customer-requests/{quote(reference, safe='')}"
 
 
 @router.post("/customers", status_code=201, response_model=CustomerRequestView,

@@ -7,6 +7,7 @@ so they run in the thread pool and never hold up the event loop that serves the 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Request
 
@@ -32,7 +33,7 @@ def place_order(request: Request, order: Annotated[Order, Body()]):
         _state, created = service.place_order(hub, order)
         view = service.order_view(hub, order.number)
     return json_response(view, status=201 if created else 200,
-                         headers={"Location": f"/api/v1/orders/{order.number}",
+                         headers={"Location": f"/api/v1/orders/{quote(order.number, safe='')}",
                                   **({} if created else {"Idempotent-Replay": "true"})})
 
 

@@ -1,0 +1,23 @@
+"""How a service shows an outbox message to the shop (the ``messages`` of an order view)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, select
+
+from erpbridge.outbox.tables import outbox_messages as m
+
+
+def message_query() -> Select:
+    return select(m.c.id, m.c.operation, m.c.state, m.c.attempts, m.c.last_error, m.c.updated_at)
+
+
+def message_view(row) -> dict:
+    """A message row as JSON-able fields; times in UTC with their offset (SQLite hands them back
+    without one)."""
+    view = {str(k): v for k, v in row.items()}
+    updated = view["updated_at"]
+    if updated is not None and updated.tzinfo is None:
+        view["updated_at"] = updated.replace(tzinfo=dt.timezone.utc)
+    return view
