@@ -27,6 +27,7 @@ from erpbridge.outbox.binder import bind
 from erpbridge.outbox.config import ChannelConfig, OutboxConfig
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
+from erpbridge.services.transaction import write_transaction
 from erpbridge.store.records import prepare
 
 m = outbox_messages
@@ -58,13 +59,6 @@ class Claim:
     retry_in: float | None = None
 
 
-def _begin(engine: Engine) -> Connection:
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    return conn
-
-
 def _insert(conn: Connection, table):
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
@@ -72,7 +66,7 @@ def _insert(conn: Connection, table):
 def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds: float,
           limits: ChannelConfig | None = None) -> Claim:
     limits = limits or ChannelConfig()
-    with _begin(engine) as conn, conn.begin():
+    with write_transaction(engine) as conn:
         at = now()
         if limits.capacity is not None or limits.rate_limit is not None:
             slot = _lock_channel(conn, channel)

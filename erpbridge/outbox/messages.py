@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from erpbridge.outbox.tables import outbox_actions, outbox_messages
+from erpbridge.services.transaction import write_transaction
 from erpbridge.store.records import LOOKUP_CHUNK
 
 #: PostgreSQL NOTIFY channel that wakes idle workers when a message is enqueued.
@@ -112,7 +113,7 @@ def replay(engine: Engine, ids: Sequence[int] = (), *, channel: str | None = Non
         where.append(m.c.channel == channel)
     if not all_dead:
         where.append(m.c.id.in_(list(ids)))
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         chosen = conn.execute(select(m.c.id).where(*where).order_by(m.c.id)).scalars().all()
         if chosen:
             at = now()
@@ -127,7 +128,7 @@ def discard(engine: Engine, ids: Iterable[int], *, actor: str, reason: str) -> l
     later messages of their key; returns the ids discarded. A reason is required."""
     if not reason or not reason.strip():
         raise ValueError("discard needs a reason: say why this message will never be delivered")
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         chosen = conn.execute(select(m.c.id).where(m.c.id.in_(list(ids)), m.c.state.in_(("dead", "pending")))
                               .order_by(m.c.id)).scalars().all()
         if chosen:

@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, select
 
 from erpbridge.outbox.messages import enqueue, now
 from erpbridge.outbox.tables import outbox_messages
+from erpbridge.services.transaction import write_transaction
 from erpbridge.store.tables import bindings, orders
 
 SEND_ORDER = "send_order"
@@ -56,7 +57,7 @@ def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileRepor
     m = outbox_messages
     has_binding = exists().where(bindings.c.kind == "orders", bindings.c.key == orders.c.key,
                                  bindings.c.system == system)
-    with app.engine.begin() as conn:
+    with write_transaction(app.engine) as conn:  # reads, then queues: SQLite's write lock first
         candidates = conn.execute(
             select(orders.c.key, orders.c.data)
             .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~has_binding)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import semaphores
+from erpbridge.services.transaction import write_transaction
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -71,8 +72,8 @@ class Semaphore:
         stays offline to everyone else for ``window`` seconds (if the prober dies, the next
         probe comes after that)."""
         s = semaphores
-        at = now()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:  # read, then write: SQLite's lock first
+            at = now()
             until = conn.execute(select(s.c.offline_until).where(s.c.system == self.system)).scalar()
             if until is None or _utc(until) > at:
                 return False

@@ -49,3 +49,7 @@ class ErpConnector:
         if self.kill_at == "after":
             os.kill(os.getpid(), signal.SIGKILL)
         return DeliveryResult(external_id=result["id"], response=result)
+
+    def get_customer(self, number: str) -> dict:
+        """A real-time lookup (what the shop API asks at login)."""
+        return self._call("GET", f"/customers/{number}")[1]

@@ -4,7 +4,8 @@ a rate limit, or answer slowly. It counts what it was asked.
 
 Wire protocol (what :mod:`.erp_connector` speaks):
 ``GET /orders/<number>`` -> 200 {"id"} or 404; ``POST /orders`` {"number", ...} -> 201 {"id"};
-``POST /cancellations`` {"order"} -> 201, or 422 when the order does not exist.
+``POST /cancellations`` {"order"} -> 201, or 422 when the order does not exist;
+``GET /customers/<number>`` -> 200 {"number", "name"} (a real-time lookup).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class TestErp:
             if method == "GET" and path.startswith("/orders/"):
                 number = path.removeprefix("/orders/")
                 return (200, {"id": self.orders[number]}) if number in self.orders else (404, {})
+            if method == "GET" and path.startswith("/customers/"):
+                return 200, {"number": path.removeprefix("/customers/"), "name": "Jane Doe"}
             if method == "POST" and path == "/orders":
                 number = body["number"]
                 left = self.reject.get(number, 0)

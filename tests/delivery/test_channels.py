@@ -3,6 +3,7 @@ connections, answers 500, hangs, enforces a rate limit), on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -198,3 +199,59 @@ def test_an_idle_worker_wakes_for_a_new_message(make_app, erp, db_url):
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_while_offline_real_time_requests_fail_fast_without_calling_the_erp(make_app, erp):
+    from erpbridge.api.config import RealTimeConfig
+    from erpbridge.api.realtime import RealTimeGateway
+
+    app = make_app(max_lock_time=1.0)
+    place_order(app, "1001")
+    erp.fail_with = 500
+    w = worker(app, erp)
+    w.drain()  # the worker meets the 500 and takes the ERP offline for every process
+    erp.fail_with = None
+    erp.latency = 2.0  # were it asked, the ERP would now take 2 s to answer
+    gateway = RealTimeGateway(ErpConnector(erp.port), Semaphore(app.engine, "erp", 1.0), RealTimeConfig(timeout=5))
+    try:
+        calls, started = erp.requests, time.monotonic()
+        answer = asyncio.run(gateway.customer("C1"))
+        assert answer.fallback == "erp_offline"
+        assert time.monotonic() - started < 0.5 and erp.requests == calls  # fast, and the ERP was not asked
+
+        erp.latency = 0.0
+        time.sleep(1.1)
+        assert w.run_pass() == (1, None)  # the probe gets through: the ERP is back
+        answer = asyncio.run(gateway.customer("C1"))
+        assert answer.from_erp and answer.value["number"] == "C1"
+    finally:
+        gateway.close()
+        w.exchange_log.close()
+
+
+def test_of_several_workers_exactly_one_sends_the_probe(make_app, erp):
+    app = make_app(max_lock_time=LOCK, outbox={"channels": {"erp": {"batch_size": 10}}})
+    for n in ("1001", "1002", "1003"):
+        place_order(app, n)
+    erp.stop()
+    workers = [worker(app, erp) for _ in range(4)]
+    workers[0].drain()
+    time.sleep(LOCK + 0.1)
+    erp.start()
+    erp.fail_with = 503  # still broken: each probe would show up as one request
+    barrier, results = threading.Barrier(len(workers)), []
+
+    def probe(w: Worker) -> None:
+        barrier.wait()
+        results.append(w.run_pass())
+
+    threads = [threading.Thread(target=probe, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    for w in workers:
+        w.exchange_log.close()
+    assert sorted(results) == [(0, None)] * 3 + [(1, None)]
+    assert erp.requests == 1
+    assert Semaphore(app.engine, "erp", LOCK).is_offline()
