@@ -95,3 +95,10 @@ def test_customers_with_addresses_and_contacts(app, connector, erp, prefix):
     # Delivered again (the outbox delivers at least once): the same party, no second one.
     assert connector.deliver("create_customer", {"number": f"W{prefix}", "name": "Jane Doe"}, "key-1").external_id == number
     assert erp.rpc.model("party.party", "search_count", [["name", "=", "Jane Doe"], ["code", "=", number]], 0, None) == 1
+
+    # Deactivated in Tryton: the shop learns the customer is blocked (at login and in the delta).
+    since = _now() - dt.timedelta(seconds=1)
+    party, = erp.rpc.model("party.party", "search", [["code", "=", number]], 0, 1, None)
+    erp.rpc.model("party.party", "write", [party], {"active": False})
+    assert connector.get_customer(number).status == "blocked"
+    assert [c.status for c in connector.fetch("customers", since) if c.number == number] == ["blocked"]

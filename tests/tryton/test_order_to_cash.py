@@ -120,6 +120,18 @@ def test_cancel_before_and_after_processing(connector, erp, prefix, catalog):
     assert erp.count_sales(early) == 1
 
 
+def test_a_coupon_is_spread_over_the_lines(connector, erp, prefix, catalog):
+    """An order-level discount lowers the unit prices in proportion, so Tryton bills what the shop charged."""
+    number = f"SO-{prefix}-D"
+    message = order(number, None, [(f"{prefix}-A", 2, "19.90"), (f"{prefix}-B", 3, "9.50")])
+    message.update(discount_amount="10.00", coupon_code="SUMMER10",
+                   grand_total=str(Decimal(message["grand_total"]) - Decimal(10)))
+    connector.deliver("send_order", message, "d")
+    sale, = erp.rpc.model("sale.sale", "read", [erp.sale(number)["id"]], ["untaxed_amount", "description"])
+    assert sale["untaxed_amount"] == Decimal("63.20")  # 68.30 of goods - 10.00 + 4.90 freight
+    assert sale["description"] == f"Shop order {number}, coupon SUMMER10"
+
+
 def test_guest_order_and_unmapped_methods(connector, erp, prefix, catalog):
     number = f"SO-{prefix}-G"
     connector.deliver("send_order", order(number, None, [(f"{prefix}-B", 1, "9.50")]), "g")

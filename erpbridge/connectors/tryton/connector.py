@@ -115,9 +115,11 @@ class TrytonConnector:
         rows = self._m(flow, "product.category", "read", ids, ["customer_taxes_used"]) if ids else []
         return {r["id"]: r["customer_taxes_used"] for r in rows}
 
-    def _party_by_code(self, flow: str, code: str) -> dict | None:
+    def _party_by_code(self, flow: str, code: str, *, inactive: bool = False) -> dict | None:
+        """The party with this code; with ``inactive``, also one deactivated in Tryton (which
+        Tryton's searches leave out unless told otherwise)."""
         rows = self._m(flow, "party.party", "search_read", [["code", "=", code]], 0, 1, None,
-                       mapper.PARTY_FIELDS + ["sale_price_list"])
+                       mapper.PARTY_FIELDS + ["sale_price_list"], context={"active_test": False} if inactive else None)
         return rows[0] if rows else None
 
     def _sale_by_reference(self, flow: str, reference: str, returns: bool = False) -> dict | None:
@@ -209,14 +211,14 @@ class TrytonConnector:
                 values["description"] = description
             return values
 
-        lines = [line(l.sku, l.quantity, mapper.unit_price(l), l.name) for l in order.lines]
+        lines = [line(l.sku, l.quantity, price, l.name) for l, price in zip(order.lines, mapper.unit_prices(order))]
         if freight_code:
             lines.append(line(freight_code, Decimal(1), order.shipping_amount, f"Shipping: {order.shipping_method}"))
         values = {
             "party": party["id"], "reference": order.number, "invoice_address": invoice_address,
             "shipment_address": shipment_address, "warehouse": self._warehouse_id(),
             "sale_date": order.placed_at.date(), "lines": [["create", lines]],
-            "description": f"Shop order {order.number}",
+            "description": f"Shop order {order.number}" + (f", coupon {order.coupon_code}" if order.coupon_code else ""),
         }
         payment_term = self._payment_term(flow, order, where)
         if payment_term:
@@ -452,7 +454,9 @@ class TrytonConnector:
         company_party = self._lookup("company")["party"]
         domain = [["code", "!=", None], ["id", "!=", company_party],
                   *self._since_domain(since, "addresses.", "contact_mechanisms.")]
-        for party in self._search_read("customers", "party.party", domain, mapper.PARTY_FIELDS):
+        # Deactivated parties too: the shop must learn that a customer is blocked.
+        for party in self._search_read("customers", "party.party", domain, mapper.PARTY_FIELDS,
+                                       context={"active_test": False}):
             yield self._customer(party, "customers")
 
     def _customer(self, party: dict, flow: str) -> Customer:
@@ -537,7 +541,7 @@ class TrytonConnector:
     # -- real time ------------------------------------------------------------------------
 
     def get_customer(self, number: str) -> Customer | None:
-        party = self._party_by_code("customer_lookup", number)
+        party = self._party_by_code("customer_lookup", number, inactive=True)
         return self._customer(party, "customer_lookup") if party else None
 
     def get_price(self, query: PriceQuery) -> Price | None:

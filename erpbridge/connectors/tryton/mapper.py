@@ -122,10 +122,14 @@ def same_address(row: dict, values: dict) -> bool:
     return all((row.get(k) or "") == (values.get(k) or "") for k in ("party_name", "street", "postal_code", "city", "country"))
 
 
-def unit_price(line) -> Decimal:
-    """The net price per unit the shop agreed (discount spread over the quantity), 4 decimals
-    as Tryton's ``unit_price`` keeps it."""
-    return (line.total / line.quantity).quantize(Decimal("0.0001"))
+def unit_prices(order) -> list[Decimal]:
+    """The net price per unit the shop agreed for each line, 4 decimals as Tryton's
+    ``unit_price`` keeps it: the line's own discount spread over its quantity, and an order-level
+    discount (a coupon) spread over the lines in proportion to their totals, so the sale's
+    untaxed amount is what the shop charged for the goods (to a cent of rounding)."""
+    goods = sum((line.total for line in order.lines), Decimal(0))
+    share = order.discount_amount / goods if goods and order.discount_amount else Decimal(0)
+    return [(line.total * (1 - share) / line.quantity).quantize(Decimal("0.0001")) for line in order.lines]
 
 
 def order_status(sale: dict, changed_at: dt.datetime | None) -> OrderStatusUpdate:
