@@ -19,6 +19,7 @@ path; only the speed differs.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import queue as queues
@@ -98,7 +99,7 @@ def _read_range(path: str, start: int, end: int) -> tuple[Chunk, int]:
         stream.seek(start)
         data = stream.read(end - start)
     chunk = Chunk(position=end)
-    for number, raw in read_jsonl_lines(data.split(b"\n")):
+    for number, raw in read_jsonl_lines(io.BytesIO(data)):  # lines as the in-process reader sees them
         chunk.add(number, raw, _steps)
     return chunk, data.count(b"\n")
 
