@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -14,7 +16,11 @@ from erpbridge.api.limits import BodySizeLimit
 from erpbridge.api.realtime import RealTimeGateway
 from erpbridge.api.routes import catalog, customers, health, orders
 from erpbridge.connectors.base import RealTime
+from erpbridge.connectors.webhooks import webhook_systems
 from erpbridge.outbox.semaphore import Semaphore
+from erpbridge.services.webhook_events import publish_changes
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """The shop's API of erpbridge.
 
@@ -44,6 +50,18 @@ def erp_realtime(hub) -> RealTime | None:
                             for m in ("get_customer", "get_price", "get_document")) else None
 
 
+async def publish_webhook_changes(hub) -> None:
+    """Run the webhook change publisher (:mod:`erpbridge.services.webhook_events`) every
+    ``scan_interval`` seconds while the server runs; a failed pass is logged and retried."""
+    interval = min(s.scan_interval for s in webhook_systems(hub.config).values())
+    while True:
+        try:
+            await asyncio.to_thread(publish_changes, hub)
+        except Exception:
+            logger.exception("webhook change publisher: the pass failed; retrying in %s s", interval)
+        await asyncio.sleep(interval)
+
+
 _UNSET = object()
 
 
@@ -51,9 +69,13 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     """The API over ``hub`` (the bootstrapped App). ``erp`` is the seam for real-time lookups:
     by default the ERP system's connector (when it offers them); tests pass their own."""
     config = hub.config.api
+
     @asynccontextmanager
     async def lifespan(api: FastAPI):
+        publisher = asyncio.create_task(publish_webhook_changes(hub)) if webhook_systems(hub.config) else None
         yield
+        if publisher is not None:
+            publisher.cancel()
         api.state.realtime.close()
 
     api = FastAPI(title="erpbridge shop API", version=__version__, description=DESCRIPTION,

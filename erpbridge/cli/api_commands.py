@@ -1,4 +1,5 @@
-"""`erpbridge keys ...` (API keys for the shop) and `erpbridge serve` (the shop's API alone)."""
+"""`erpbridge keys ...` (API keys for the shop), `erpbridge serve` (the shop's API alone) and
+`erpbridge webhooks publish` (one pass of the webhook change publisher)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,30 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     config = ctx.config.api
     uvicorn.run(create_api(ctx.app()), host=host or config.host, port=port or config.port,
                 log_level="info", proxy_headers=False, server_header=False)
+
+
+@cli.group()
+def webhooks() -> None:
+    """The shop's webhooks (signed events delivered through the outbox)."""
+
+
+@webhooks.command("publish")
+@click.option("--settle", type=float, help="Leave changes younger than this many seconds for the next pass "
+                                           "(default: the webhooks system's settle).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def webhooks_publish(ctx: CliContext, settle: float | None, as_json: bool) -> None:
+    """Announce what changed in the store since the last pass (order feedback, products, prices,
+    stock) to the subscribers; `erpbridge run` and `serve` do this every scan_interval."""
+    from erpbridge.connectors.webhooks import webhook_systems
+    from erpbridge.services.webhook_events import publish_changes
+
+    app = ctx.app()
+    if not webhook_systems(app.config):
+        click.echo("erpbridge: no system with connector: webhooks is configured", err=True)
+        sys.exit(2)
+    counts = publish_changes(app, settle=settle)
+    if as_json:
+        print_json(counts)
+    else:
+        click.echo(", ".join(f"{kind} {n}" for kind, n in counts.items()) + " event(s) enqueued")

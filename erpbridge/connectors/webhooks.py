@@ -82,6 +82,10 @@ class WebhooksSystem(BaseModel):
     connector: Literal["webhooks"]
     subscribers: list[Subscriber] = Field(min_length=1)
     timeout: float = Field(default=10, gt=0, description="seconds per POST")
+    scan_interval: float = Field(default=5, gt=0, description="seconds between passes of the change publisher "
+                                                              "(feedback and catalog events)")
+    settle: float = Field(default=2, ge=0, description="the publisher leaves changes younger than this for the "
+                                                       "next pass (a transaction may still be committing)")
     semaphore: WebhookSemaphore = WebhookSemaphore()
 
 
@@ -112,11 +116,13 @@ def webhook_systems(config) -> dict[str, WebhooksSystem]:
     return {name: cfg for name, cfg in config.systems.items() if isinstance(cfg, WebhooksSystem)}
 
 
-def publish(conn, config, event: str, key: str, data: dict) -> list[int]:
+def publish(conn, config, event: str, key: str, data: dict, *, event_id: str | None = None) -> list[int]:
     """Enqueue ``event`` for every subscriber that wants it, in the caller's transaction.
 
     ``key`` is the business key (e.g. the order number): a subscriber gets the events of one key
-    in the order they were published. Returns the message ids.
+    in the order they were published. ``event_id`` (default: a new one) is the ``id`` receivers
+    deduplicate by; a caller that may publish the same change again passes a stable one, and the
+    outbox refuses the repeat (its idempotency key is unique). Returns the message ids.
     """
     from erpbridge.outbox import enqueue
 
@@ -124,12 +130,12 @@ def publish(conn, config, event: str, key: str, data: dict) -> list[int]:
         raise ValueError(f"unknown webhook event {event!r}, expected one of {', '.join(EVENTS)}")
     ids = []
     created_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    event_id = event_id or f"evt_{uuid.uuid4().hex}"
     for system, cfg in webhook_systems(config).items():
         for subscriber in cfg.subscribers:
             if subscriber.wants(event):
-                event_id = f"evt_{uuid.uuid4().hex}"
                 ids.append(enqueue(conn, channel=system, operation=OPERATION, business_key=f"{subscriber.name}:{key}",
-                                   idempotency_key=event_id,
+                                   idempotency_key=f"{system}:{subscriber.name}:{event_id}",
                                    payload={"subscriber": subscriber.name, "id": event_id, "type": event,
                                             "created_at": created_at, "data": data}))
     return ids
