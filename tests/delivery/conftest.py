@@ -35,17 +35,19 @@ def erp():
 
 @pytest.fixture
 def make_app(db_url, tmp_path):
-    """``make_app(outbox={...}, max_lock_time=...)`` -> app (its config file is ``app.config.source``)."""
+    """``make_app(outbox={...}, max_lock_time=...)`` -> app (its config file is ``app.config.source``);
+    ``url_options`` are added to the store URL (e.g. ``application_name=...`` to find its connections)."""
     apps = []
 
-    def make(*, outbox: dict | None = None, max_lock_time: float = 60, erp_connector: dict | None = None):
+    def make(*, outbox: dict | None = None, max_lock_time: float = 60, erp_connector: dict | None = None,
+             url_options: str | None = None):
         settings = {"lease_seconds": 30, "heartbeat_seconds": 10, "poll_interval": 0.1, "backoff_base": 0.05,
                     "backoff_max": 0.2, **(outbox or {})}
         erp_system = {"connector": "files", "inbox": str(tmp_path / "erp" / "inbox"),
                       "outbox": str(tmp_path / "erp" / "outbox"), "semaphore": {"max_lock_time": max_lock_time},
                       **(erp_connector or {})}
         path = tmp_path / f"erpbridge-{len(apps)}.yaml"
-        path.write_text(yaml.safe_dump({"store": {"url": db_url}, "systems": {"erp": erp_system}, "outbox": settings}))
+        path.write_text(yaml.safe_dump({"store": {"url": _with(db_url, url_options)}, "systems": {"erp": erp_system}, "outbox": settings}))
         app = bootstrap(load_config(path))
         apps.append(app)
         return app
@@ -53,6 +55,10 @@ def make_app(db_url, tmp_path):
     yield make
     for app in apps:
         app.close()
+
+
+def _with(url: str, options: str | None) -> str:
+    return url if not options else url + ("&" if "?" in url else "?") + options
 
 
 def order(number: str) -> Order:

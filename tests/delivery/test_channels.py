@@ -7,8 +7,10 @@ import asyncio
 import datetime as dt
 import threading
 import time
+import uuid
 
 import pytest
+from sqlalchemy import text
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.exchange import ExchangeLog
@@ -255,3 +257,42 @@ def test_of_several_workers_exactly_one_sends_the_probe(make_app, erp):
     assert sorted(results) == [(0, None)] * 3 + [(1, None)]
     assert erp.requests == 1
     assert Semaphore(app.engine, "erp", LOCK).is_offline()
+
+
+def test_when_listen_breaks_polling_still_delivers_and_the_listener_comes_back(make_app, erp, db_url):
+    """PostgreSQL: the LISTEN connection is killed by the server; a message enqueued while nobody
+    listens is found by the poll, and the worker listens again."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite workers poll (test_an_idle_worker_wakes_for_a_new_message)")
+    name = f"erpbridge-test-{uuid.uuid4().hex[:8]}"
+    app = make_app(outbox={"poll_interval": 1.0}, url_options=f"application_name={name}")
+    listeners = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name AND query LIKE 'LISTEN%'")
+
+    def listening() -> list[int]:
+        with app.engine.connect() as conn:
+            return list(conn.execute(listeners, {"name": name}).scalars())
+
+    def wait_for(condition, timeout: float) -> float:
+        started = time.monotonic()
+        while not condition() and time.monotonic() - started < timeout:
+            time.sleep(0.01)
+        assert condition()
+        return time.monotonic() - started
+
+    stop = threading.Event()
+    w = worker(app, erp)
+    thread = threading.Thread(target=w.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: len(listening()) == 1, 5)
+        with app.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": listening()[0]})
+        first = place_order(app, "1001")  # its NOTIFY reaches nobody
+        assert wait_for(lambda: states(app)[first] == "done", 5) < 2.5  # the next poll (1 s) finds it
+        wait_for(lambda: len(listening()) == 1, 5)  # listening again
+        for number in ("1002", "1003", "1004"):  # woken by NOTIFY again, well before a poll
+            later = place_order(app, number)
+            assert wait_for(lambda: states(app)[later] == "done", 5) < 0.4
+    finally:
+        stop.set()
+        thread.join(10)
