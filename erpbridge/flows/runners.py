@@ -100,7 +100,7 @@ def pull_flow(ctx: FlowContext) -> dict:
         for kind in kinds:
             counts = {"fetched": 0, "new": 0, "changed": 0, "unchanged": 0}
             for batch in _batches(connector.fetch(kind, ctx.since), BATCH):
-                result = _store(ctx.app, kind, batch)
+                result = _store(ctx.app, batch)
                 counts["fetched"] += len(batch)
                 counts["new"] += result.new
                 counts["changed"] += result.changed
@@ -115,18 +115,25 @@ def pull_flow(ctx: FlowContext) -> dict:
     return summary
 
 
-def _store(app: App, kind: str, batch: list[Record]) -> WriteResult:
-    """Write one batch of one kind; announce what is new or changed in the same transaction, so
-    the shop hears of exactly the changes that were committed (and of an unchanged one never)."""
-    event = FEEDBACK_EVENTS.get(kind)
+def _store(app: App, batch: list[Record]) -> WriteResult:
+    """Write one batch (each kind its own write, as a connector may answer related records of
+    other kinds too); announce what is new or changed in the same transaction, so the shop hears
+    of exactly the changes that were committed (and of an unchanged one never)."""
+    by_kind: dict[str, list[Record]] = {}
+    for record in batch:
+        by_kind.setdefault(record.kind, []).append(record)
+    total = WriteResult()
     with app.engine.begin() as conn:
-        result, keys = app.records.write_in(conn, kind, [prepare(record) for record in batch])
-        if event:
-            by_key = {record.key: record for record in batch}
-            for key in keys:
-                record = by_key[key]
-                publish(conn, app.config, event, record.order, orjson.loads(record.canonical_json()))
-    return result
+        for kind, records in by_kind.items():
+            result, keys = app.records.write_in(conn, kind, [prepare(record) for record in records])
+            total.add(result)
+            event = FEEDBACK_EVENTS.get(kind)
+            if event:
+                by_key = {record.key: record for record in records}
+                for key in keys:
+                    record = by_key[key]
+                    publish(conn, app.config, event, record.order, orjson.loads(record.canonical_json()))
+    return total
 
 
 def inbox_flow(ctx: FlowContext) -> dict:

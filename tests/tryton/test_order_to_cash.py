@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from erpbridge.connectors.base import MessageError
-from erpbridge.records import Order, Shipment
+from erpbridge.records import CreditMemo, Document, Invoice, Order, Shipment
 
 ADDRESS = {"name": "Jane Doe", "street": "Main St 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
 
@@ -60,8 +60,12 @@ def test_order_to_cash_with_part_deliveries(app, connector, erp, prefix, catalog
     assert [s.tracking_numbers for s in shipments] == [["TRACK-1"], ["TRACK-2"]]
     assert [{l.sku: l.quantity for l in s.lines} for s in shipments] == [
         {f"{prefix}-A": 1, f"{prefix}-B": 3}, {f"{prefix}-A": 1}]
-    invoices = sorted((i for i in connector.fetch("invoices") if i.order == number), key=lambda i: int(i.id))
+    fetched = [r for r in connector.fetch("invoices") if r.order == number]
+    invoices = sorted((i for i in fetched if isinstance(i, Invoice)), key=lambda i: int(i.id))
     assert len(invoices) == 2
+    # With each invoice, the document for the customer's order history.
+    assert sorted((d.number, d.customer) for d in fetched if isinstance(d, Document)) == \
+        sorted((i.id, customer.external_id) for i in invoices)
     assert [i.shipment for i in invoices] == [s.id for s in shipments]
     assert [i.freight_amount for i in invoices] == [Decimal("4.9"), 0]  # freight on the first (seed 002)
     assert [i.total for i in invoices] == [Decimal("63.43"), Decimal("23.68")]
@@ -84,7 +88,7 @@ def test_order_to_cash_with_part_deliveries(app, connector, erp, prefix, catalog
     assert erp.rpc.model("sale.sale", "search_count", [["reference", "=", f"RMA-{prefix}"]], 0, None) == 1
     assert [m for m in connector.fetch("credit_memos") if m.order == number] == []
     erp.receive_return(f"RMA-{prefix}")
-    memo, = [m for m in connector.fetch("credit_memos") if m.order == number]
+    memo, = [m for m in connector.fetch("credit_memos") if m.order == number and isinstance(m, CreditMemo)]
     assert memo.total == Decimal("23.68") and [(l.sku, l.quantity) for l in memo.lines] == [(f"{prefix}-A", 1)]
 
 

@@ -156,6 +156,11 @@ def test_order_to_cash_through_the_api_with_webhooks(shop, erp, prefix):
     assert document.status_code == 200 and document.headers["X-Erpbridge-Source"] == "erp"
     assert document.content[:2] == b"PK"  # Tryton's OpenDocument report
 
+    # The customer's order history lists them (and Tryton renders each on demand).
+    history = api.get(f"/api/v1/customers/{customer}/documents").json()["items"]
+    assert [(d["type"], d["number"], d["order"]) for d in history] == \
+        sorted(("invoice", i["id"], number) for i in invoices)
+
     # The same news reached the shop's webhook endpoint, signed.
     hooks = shop.receiver
     eventually(lambda: len(hooks.of(number, "order.invoice")) == 2, what="the invoice webhooks")

@@ -498,11 +498,13 @@ class TrytonConnector:
             if order and own:
                 yield mapper.shipment(shipment, order, [(m["product."]["code"], Decimal(str(m["quantity"]))) for m in own])
 
-    def _posted_invoices(self, flow: str, since) -> Iterator[tuple[dict, str, list[dict], str | None]]:
+    def _posted_invoices(self, flow: str, since) -> Iterator[tuple[dict, str | None, list[dict], str | None]]:
+        """Posted customer invoices with their shop order number (None for one that no shop order
+        led to, e.g. an order taken by phone), lines and the shipment they bill."""
         domain = [["type", "=", "out"], ["state", "in", ["posted", "paid"]], *self._since_domain(since)]
         invoices = list(self._search_read(flow, "account.invoice", domain,
                                           ["number", "invoice_date", "total_amount", "tax_amount", "sales", "lines",
-                                           "currency.code"]))
+                                           "currency.code", "party.code"]))
         line_ids = [l for i in invoices for l in i["lines"]]
         lines = {l["id"]: l for l in (self._m(flow, "account.invoice.line", "read", line_ids,
                                               ["product.code", "description", "quantity", "amount", "type", "stock_moves"])
@@ -518,8 +520,6 @@ class TrytonConnector:
         references = self._references(flow, (s for i in invoices for s in i["sales"]))
         for invoice in invoices:
             order = next((references[s] for s in invoice["sales"] if s in references), None)
-            if order is None:
-                continue
             rows = [{"sku": (lines[l].get("product.") or {}).get("code"), "description": lines[l]["description"],
                      "quantity": lines[l]["quantity"], "amount": lines[l]["amount"]}
                     for l in invoice["lines"] if lines[l]["type"] == "line"]
@@ -528,15 +528,21 @@ class TrytonConnector:
             yield invoice, order, rows, shipment
 
     def _fetch_invoices(self, since):
+        """Invoices of shop orders, and for the customers' order history the invoice documents
+        of every order, also those taken by phone (fetched in real time by :meth:`get_document`)."""
         freight, fees = set(self.cfg.shipping_methods.values()), set(self.cfg.fee_products)
         for invoice, order, rows, shipment in self._posted_invoices("invoices", since):
             if invoice["total_amount"] >= 0:
-                yield mapper.invoice(invoice, order, shipment, rows, freight, fees, invoice["currency."]["code"])
+                if order:
+                    yield mapper.invoice(invoice, order, shipment, rows, freight, fees, invoice["currency."]["code"])
+                yield mapper.document("invoice", invoice, order)
 
     def _fetch_credit_memos(self, since):
         for invoice, order, rows, _ in self._posted_invoices("credit_memos", since):
             if invoice["total_amount"] < 0:
-                yield mapper.credit_memo(invoice, order, rows, invoice["currency."]["code"])
+                if order:
+                    yield mapper.credit_memo(invoice, order, rows, invoice["currency."]["code"])
+                yield mapper.document("credit_memo", invoice, order)
 
     # -- real time ------------------------------------------------------------------------
 
@@ -572,11 +578,7 @@ class TrytonConnector:
         ext, content, *_ = self.adapter.call(flow, "report.account.invoice.execute", ids, {"model": "account.invoice", "id": ids[0], "ids": ids})
         if isinstance(content, str):
             content = content.encode()
-        return bytes(content), _MEDIA_TYPES.get(ext, "application/octet-stream")
-
-
-_MEDIA_TYPES = {"pdf": "application/pdf", "odt": "application/vnd.oasis.opendocument.text",
-                "html": "text/html", "txt": "text/plain"}
+        return bytes(content), mapper.MEDIA_TYPES.get(ext, "application/octet-stream")
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

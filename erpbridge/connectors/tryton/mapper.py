@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from erpbridge.records import (
-    Address, Contact, CreditMemo, Customer, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment,
+    Address, Contact, CreditMemo, Customer, Document, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment,
     StockLevel,
 )
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
@@ -25,6 +25,9 @@ CATEGORY_FIELDS = ["code", "name", "parent"]
 PARTY_FIELDS = ["code", "name", "active", "addresses", "contact_mechanisms", "tax_identifier.code", "write_date"]
 ADDRESS_FIELDS = ["party_name", "street", "postal_code", "city", "country", "invoice", "delivery", "active"]
 MECHANISM_FIELDS = ["type", "value", "name", "active", "address"]
+#: Report file extension -> media type; Tryton renders its invoice report as OpenDocument text.
+MEDIA_TYPES = {"pdf": "application/pdf", "odt": "application/vnd.oasis.opendocument.text",
+               "html": "text/html", "txt": "text/plain"}
 SALE_FIELDS = ["number", "reference", "state", "shipment_state", "invoice_state", "write_date", "origin", "untaxed_amount"]
 
 
@@ -183,3 +186,10 @@ def credit_memo(row: dict, order: str, lines: list[dict], currency: str) -> Cred
                            amount=abs(l["amount"])) for l in lines],
     )
 
+
+
+def document(doc_type: str, row: dict, order: str | None) -> Document:
+    """An invoice or credit memo in the customer's order history; its content is Tryton's report."""
+    return Document(type=doc_type, number=row["number"] or str(row["id"]), order=order,
+                    customer=(row.get("party.") or {}).get("code"), issued_at=row["invoice_date"],
+                    media_type=MEDIA_TYPES["odt"])
