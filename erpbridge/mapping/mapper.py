@@ -111,6 +111,14 @@ class _Plan:
                 spec = FieldMap(source=spec)
             self.ops.append(self._compile(model, target, spec, defaults.get(target), where))
             self.sources[target] = spec.each or spec.source or target
+        # Most fields are a plain copy of one source key: those run in one tight loop, the rest
+        # (translated, nested, dotted) through their operations. No field is in both, and the
+        # plain ones cannot fail, so the errors come out as before.
+        dotted_tops = {op.target[0] for op in self.ops if len(op.target) > 1}
+        plain = [op for op in self.ops if len(op.target) == 1 and op.target[0] not in dotted_tops and op.convert is None
+                 and op.nested is None and "." not in op.source]
+        self._plain = tuple((op.target[0], op.source, op.default) for op in plain)
+        self._other = [op for op in self.ops if all(op is not p for p in plain)]
 
     def _compile(self, model: type[BaseModel], target: str, spec: FieldMap, default: Any, where: str) -> _Op:
         source = spec.each or spec.source or target
@@ -133,7 +141,15 @@ class _Plan:
 
     def build(self, raw: dict, errors: list[FieldError], prefix: str) -> dict:
         data: dict[str, Any] = {}
-        for op in self.ops:
+        get = raw.get
+        for target, source, default in self._plain:
+            value = get(source, _ABSENT)
+            if value is _ABSENT or value is None or value == "":
+                if default is None:
+                    continue
+                value = default
+            data[target] = value
+        for op in self._other:
             value = op.get(raw)
             if value is _ABSENT or value is None or value == "":
                 if op.default is None:

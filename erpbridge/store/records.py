@@ -9,13 +9,15 @@ ones. A row whose hash is unchanged costs no write, and produces no downstream w
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import orjson
 from sqlalchemy import Connection, Dialect, Engine, func, select, update
 
-from erpbridge.records import RECORD_KINDS, Record, content_hash
+from erpbridge.records import RECORD_KINDS, Record, content_hash, key_of
 from erpbridge.store.tables import RECORD_TABLES
 
 _BASE_COLUMNS = {"key", "content_hash", "data", "created_at", "updated_at"}
@@ -63,12 +65,38 @@ _QUERY_COLUMNS = {kind: query_columns(kind) for kind in RECORD_TABLES}
 
 def prepare(record: Record) -> Row:
     canonical = record.canonical_json()
-    return Row(
-        key=record.key,
-        content_hash=content_hash(canonical),
-        data=canonical.decode(),
-        columns=tuple(getattr(record, c) for c in _QUERY_COLUMNS[record.kind]),
-    )
+    key, columns = _row_parts(type(record))
+    return Row(key(record), content_hash(canonical), canonical.decode(), columns(record))
+
+
+@functools.cache
+def _row_parts(cls: type[Record]) -> tuple[Callable[[Record], str], Callable[[Record], tuple]]:
+    """The key and the query columns of a record class, as fast getters (prepare runs for
+    every record of an import)."""
+    if len(cls.key_fields) == 1:
+        field = operator.attrgetter(cls.key_fields[0])
+
+        def key(record: Record) -> str:
+            return key_of((field(record),))
+    else:
+        fields = operator.attrgetter(*cls.key_fields)
+
+        def key(record: Record) -> str:
+            return key_of(fields(record))
+
+    names = _QUERY_COLUMNS[cls.kind]
+    if len(names) > 1:
+        columns = operator.attrgetter(*names)
+    elif names:
+        one = operator.attrgetter(names[0])
+
+        def columns(record: Record) -> tuple:
+            return (one(record),)
+    else:
+        def columns(record: Record) -> tuple:
+            return ()
+
+    return key, columns
 
 
 def _now() -> dt.datetime:
@@ -148,11 +176,12 @@ class RecordStore:
     def write_in(self, conn: Connection, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
         """Like :meth:`write`, in the caller's transaction (so an order and its outbox message
         commit together). ``initial`` overrides store-owned columns of new rows, e.g.
-        ``state="awaiting_payment"``."""
+        ``state="awaiting_payment"``. ``rows`` may also be plain tuples in :class:`Row`'s order
+        (what import workers send: they unpickle faster)."""
         sql = _statements(conn.dialect, kind)
         latest: dict[str, Row] = {}
         for row in rows:  # within one batch the later row of a key wins
-            latest[row.key] = row
+            latest[row[0]] = row
         stored: dict[str, str] = {}
         keys = list(latest)
         for start in range(0, len(keys), LOOKUP_CHUNK):
@@ -166,16 +195,17 @@ class RecordStore:
         owned = sql.process_owned({column: initial.get(column, default(self))
                                    for column, default in _STORE_OWNED.get(kind, {}).items()})
         convert = sql.convert_columns
-        for key, row in latest.items():
+        for key, (_, digest, data, columns) in latest.items():
             old = stored.get(key)
-            if old == row.content_hash:
+            if old == digest:
                 result.unchanged += 1
                 continue
-            columns = convert(row.columns) if convert else row.columns
+            if convert:
+                columns = convert(columns)
             if old is None:
-                new.append((key, row.content_hash, row.data, now, now, *owned, *columns))
+                new.append((key, digest, data, now, now, *owned, *columns))
             else:
-                changed.append((row.content_hash, row.data, now, *columns, key))
+                changed.append((digest, data, now, *columns, key))
         result.unchanged += len(rows) - len(latest)
         if new:
             conn.exec_driver_sql(sql.insert, new)

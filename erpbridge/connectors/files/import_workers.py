@@ -46,7 +46,7 @@ Reason = tuple[str, "str | None", "str | None"]
 
 @dataclass(slots=True)
 class Chunk:
-    rows: list[Row] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # Row's fields
     #: (location, reasons) of each rejected record, in file order.
     rejections: list[tuple[str, tuple[Reason, ...]]] = field(default_factory=list)
     #: Bytes of the file read when the chunk ends (for progress).
@@ -60,7 +60,7 @@ class Chunk:
             return
         row = steps.run(raw)
         if type(row) is Row:
-            self.rows.append(row)
+            self.rows.append(tuple(row))  # a plain tuple unpickles faster; the store takes both
         else:
             self.rejections.append((location, tuple((e.reason, e.field, e.source) for e in row)))
 
