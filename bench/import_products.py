@@ -8,7 +8,7 @@
   re-import  the JSON Lines file again with 1% of the products changed: asserts the report says
              exactly N/100 changed and the rest unchanged, and prints the time beyond a pass
              that only parses the file (orjson, no mapping)
-  memory     peak RSS of the import (its process and its workers, sampled from /proc) at N/10
+  memory     peak RSS of the import (its process and its workers: their summed PSS, sampled from /proc) at N/10
              and N products: flat when it does not grow with the file
 
 Targets (issue 2): jsonl >= 50,000/s and >= 40% of baseline; xml >= 25,000/s; re-import under
@@ -150,7 +150,8 @@ def parse_only(path: Path) -> float:
 
 
 def _tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc."""
+    """Memory of a process and all its descendants, from /proc: the sum of their proportional
+    set sizes (PSS), so pages that forked workers share are counted once, not once each."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -165,9 +166,9 @@ def _tree_rss(root: int) -> int:
         pid = todo.pop()
         todo.extend(children.get(pid, ()))
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError):
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration):
             pass
     return total
 
