@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 from lxml import etree
@@ -12,6 +17,7 @@ from lxml import etree
 from erpbridge.connectors.base import GeneralError
 from erpbridge.connectors.files import create
 from erpbridge.connectors.files.outbound import FileOutbox, write_atomically
+from erpbridge.outbox import enqueue
 from erpbridge.outbox.worker import Worker
 
 from .conftest import cancel_order, place_order
@@ -71,3 +77,61 @@ def test_relative_outbox_folders_follow_the_config_file(make_app, tmp_path):
     app = make_app(erp_connector={"outbox": "to-erp"})
     _, system = app.config.erp
     assert create(app, "erp", system).folder == tmp_path / "to-erp"
+
+
+@pytest.mark.slow
+def test_an_erp_reading_the_folder_never_sees_a_half_written_file_even_when_the_worker_is_killed(make_app, tmp_path):
+    """`erpbridge worker` writes large order files while a reader (the ERP's import job) keeps
+    reading the folder; the worker is SIGKILLed mid-stream; afterwards every message is one whole file."""
+    app = make_app(outbox={"lease_seconds": 2, "heartbeat_seconds": 0.5})
+    lines = [{"sku": f"SKU-{i}", "quantity": "1", "unit_price": "9.50", "description": "x" * 1500} for i in range(300)]
+    with app.engine.begin() as conn:
+        for i in range(30):
+            enqueue(conn, channel="erp", operation="send_order", business_key=f"{1000 + i}",
+                    payload={"number": f"{1000 + i}", "lines": lines})
+    folder = tmp_path / "erp" / "outbox"
+    folder.mkdir(parents=True)
+    seen, torn, stop = {}, [], threading.Event()
+
+    def erp_import_job() -> None:
+        while not stop.is_set():
+            for path in folder.iterdir():
+                if path.name.startswith("."):
+                    continue  # a temporary name: ERP import jobs skip these
+                try:
+                    version = path.stat().st_mtime_ns
+                    if seen.get(path.name) == version:
+                        continue
+                    content = json.loads(path.read_bytes())
+                    assert len(content["payload"]["lines"]) == 300
+                    seen[path.name] = version
+                except FileNotFoundError:
+                    pass
+                except (ValueError, AssertionError) as exc:
+                    torn.append(f"{path.name}: {exc}")
+            time.sleep(0.002)
+
+    reader = threading.Thread(target=erp_import_job)
+    reader.start()
+    command = [sys.executable, "-m", "erpbridge", "--config", str(app.config.source), "worker"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(10) == -signal.SIGKILL
+        assert 3 <= len(seen) < 30, "the worker should be killed mid-stream"
+
+        time.sleep(2.1)  # the killed worker's lease runs out
+        subprocess.run(command + ["--once"], check=True, capture_output=True)
+        assert set(states(app).values()) == {"done"}
+    finally:
+        stop.set()
+        reader.join(10)
+        process.kill()
+    assert torn == []
+    visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert visible == [f"erp-send_order-{1000 + i}-1.json" for i in range(30)]
+    for name in visible:
+        assert len(json.loads((folder / name).read_bytes())["payload"]["lines"]) == 300
