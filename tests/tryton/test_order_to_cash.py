@@ -124,6 +124,18 @@ def test_cancel_before_and_after_processing(connector, erp, prefix, catalog):
     assert erp.count_sales(early) == 1
 
 
+def test_an_order_taken_by_phone_is_in_the_customers_documents(connector, erp, prefix, catalog):
+    customer = connector.deliver("create_customer", {"number": f"W{prefix}", "name": "Phone Buyer",
+                                                     "invoice_address": ADDRESS}, "c").external_id
+    sale = erp.phone_sale(customer, catalog["B"], 2, "9.50")
+    number, = erp.rpc.model("account.invoice", "read", erp.rpc.model("sale.sale", "read", [sale], ["invoices"])[0]["invoices"],
+                            ["number"])
+    fetched = [r for r in connector.fetch("invoices") if getattr(r, "customer", None) == customer]
+    assert [(type(r).__name__, r.type, r.number, r.order) for r in fetched] == [("Document", "invoice", number["number"], None)]
+    content, _ = connector.get_document("invoice", number["number"])
+    assert content[:2] == b"PK"
+
+
 def test_a_coupon_is_spread_over_the_lines(connector, erp, prefix, catalog):
     """An order-level discount lowers the unit prices in proportion, so Tryton bills what the shop charged."""
     number = f"SO-{prefix}-D"
