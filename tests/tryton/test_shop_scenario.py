@@ -166,8 +166,7 @@ def test_order_to_cash_through_the_api_with_webhooks(shop, erp, prefix):
     eventually(lambda: len(hooks.of(number, "order.invoice")) == 2, what="the invoice webhooks")
     assert [e["tracking_numbers"] for e in hooks.of(number, "order.shipment")] == [["TRACK-1"], ["TRACK-2"]]
     assert [e["id"] for e in hooks.of(number, "order.invoice")] == [i["id"] for i in invoices]
-    assert [e["status"] for e in hooks.of(number, "order.status")][-1] == "shipped"
-    assert "partially_shipped" in [e["status"] for e in hooks.of(number, "order.status")]
+    assert [e["status"] for e in hooks.of(number, "order.status")] == ["partially_shipped", "shipped"]
     assert len(hooks.of(number, "order.accepted")) == 1
 
     # One A comes back; once Tryton received it, the credit note is in the view and announced.
@@ -195,4 +194,5 @@ def test_order_to_cash_through_the_api_with_webhooks(shop, erp, prefix):
     eventually(lambda: hooks.of(other, "order.status"), what="the cancelled status webhook")
     assert hooks.of(other, "order.status")[-1]["status"] == "cancelled"
     assert len(hooks.of(other, "order.cancelled")) == 1
+    assert [e["status"] for e in hooks.of(number, "order.status")] == ["partially_shipped", "shipped"]  # once each
     assert hooks.refused == 0

@@ -469,7 +469,7 @@ class TrytonConnector:
     def _fetch_order_statuses(self, since):
         domain = [["reference", "!=", None], ["origin", "=", None], *self._since_domain(since)]
         for sale in self._search_read("order_statuses", "sale.sale", domain, mapper.SALE_FIELDS):
-            yield mapper.order_status(sale, _utc(sale["write_date"]))
+            yield mapper.order_status(sale)
 
     def _references(self, flow: str, sale_ids: Iterable[int]) -> dict[int, str]:
         """Sale id -> the shop order number; a return sale maps to its original order's number."""

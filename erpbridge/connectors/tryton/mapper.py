@@ -28,7 +28,7 @@ MECHANISM_FIELDS = ["type", "value", "name", "active", "address"]
 #: Report file extension -> media type; Tryton renders its invoice report as OpenDocument text.
 MEDIA_TYPES = {"pdf": "application/pdf", "odt": "application/vnd.oasis.opendocument.text",
                "html": "text/html", "txt": "text/plain"}
-SALE_FIELDS = ["number", "reference", "state", "shipment_state", "invoice_state", "write_date", "origin", "untaxed_amount"]
+SALE_FIELDS = ["number", "reference", "state", "shipment_state", "invoice_state", "origin", "untaxed_amount"]
 
 
 def group_code(category: dict) -> str:
@@ -135,7 +135,10 @@ def unit_prices(order) -> list[Decimal]:
     return [(line.total * (1 - share) / line.quantity).quantize(Decimal("0.0001")) for line in order.lines]
 
 
-def order_status(sale: dict, changed_at: dt.datetime | None) -> OrderStatusUpdate:
+def order_status(sale: dict) -> OrderStatusUpdate:
+    """The shop's status of a sale. No ``changed_at``: Tryton's ``write_date`` moves with any
+    edit of the sale (an invoice posted, a note added), not with its status, and carrying it
+    would make every such edit a "changed" status, announced to the shop again and again."""
     state, shipped = sale["state"], sale.get("shipment_state")
     if state == "cancelled" or (state == "done" and shipped not in ("sent", "partially shipped")):
         status = "cancelled"  # a processed sale whose shipments were cancelled ends "done" in Tryton
@@ -149,8 +152,7 @@ def order_status(sale: dict, changed_at: dt.datetime | None) -> OrderStatusUpdat
         status = "processing"
     else:
         status = "received"
-    return OrderStatusUpdate(order=sale["reference"], status=status, erp_id=sale["number"] or str(sale["id"]),
-                             changed_at=changed_at)
+    return OrderStatusUpdate(order=sale["reference"], status=status, erp_id=sale["number"] or str(sale["id"]))
 
 
 def shipment(row: dict, order: str, lines: Iterable[tuple[str, Decimal]]) -> Shipment:
