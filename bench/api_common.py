@@ -216,3 +216,58 @@ def wrk(url: str, *, token: str | None = None, seconds: int = 10, connections: i
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared machine)"
+
+
+def small_store(folder: Path, n: int = 10_000) -> Path:
+    """A private copy of a seeded store of n products, for benchmarks that write (orders)."""
+    copy = Path(folder) / "store.db"
+    shutil.copyfile(seeded_store(n), copy)
+    return copy
+
+
+def order_body(number: str) -> dict:
+    """A valid order of three seeded products (amounts add up)."""
+    address = {"name": "Erika Muster", "street": "Hauptstr. 5", "postcode": "80331", "city": "Berlin", "country": "DE"}
+    lines = [{"sku": sku(i), "quantity": "2", "unit_price": "19.90", "total": "39.80"} for i in (1, 2, 3)]
+    return {"number": number, "placed_at": "2026-11-23T10:00:00Z", "customer": CUSTOMER, "currency": "EUR",
+            "billing_address": address, "shipping_address": address, "lines": lines, "shipping_method": "dhl",
+            "payment_method": "invoice", "shipping_amount": "4.90", "grand_total": "124.30"}
+
+
+def order_script(folder: Path, prefix: str) -> Path:
+    """A wrk script POSTing orders with numbers unique per run, thread and request."""
+    import json
+
+    body = json.dumps(order_body("@NUMBER@"))
+    head, tail = body.split("@NUMBER@")
+    script = Path(folder) / "orders.lua"
+    script.write_text(f"""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+local headers = nil
+request = function()
+  if headers == nil then  -- wrk.format replaces wrk.headers (Host, the -H key) with what it is given
+    headers = {{["Content-Type"] = "application/json"}}
+    for k, v in pairs(wrk.headers) do headers[k] = v end
+  end
+  n = n + 1
+  local body = [[{head}]] .. "{prefix}-" .. tid .. "-" .. n .. [[{tail}]]
+  return wrk.format("POST", "/api/v1/orders", headers, body)
+end
+""")
+    return script
+
+
+def count_accepted(db: Path, prefix: str) -> tuple[int, int]:
+    """(orders, send_order messages) whose number starts with ``prefix``, read from the store."""
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        orders = con.execute("SELECT count(*) FROM orders WHERE key LIKE ?", (prefix + "%",)).fetchone()[0]
+        messages = con.execute("SELECT count(*) FROM outbox_messages WHERE operation = 'send_order' "
+                               "AND business_key LIKE ?", (prefix + "%",)).fetchone()[0]
+    return orders, messages

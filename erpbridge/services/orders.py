@@ -17,7 +17,7 @@ import hashlib
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from erpbridge.connectors.webhooks import publish
 from erpbridge.exchange.log import ExchangeLog
@@ -37,11 +37,17 @@ def _erp(app) -> str:
     return app.config.erp[0]
 
 
-def _check_products(app, order: Order) -> None:
+# Built once: on the order path, building a statement costs about as much as running it.
+_PRODUCTS_ENABLED = select(products.c.key, products.c.enabled).where(products.c.key.in_(bindparam("skus",
+                                                                                              expanding=True)))
+_ORDER_STORED = select(orders.c.content_hash, orders.c.state).where(orders.c.key == bindparam("number"))
+_MESSAGE_BY_ID = message_query().where(outbox_messages.c.id == bindparam("id"))
+
+
+def _check_products(conn, order: Order) -> None:
     """Every line's SKU must exist in the store and be enabled for the shop."""
-    skus = {line.sku for line in order.lines}
-    with app.engine.connect() as conn:
-        known = dict(conn.execute(select(products.c.key, products.c.enabled).where(products.c.key.in_(skus))).all())
+    skus = sorted({line.sku for line in order.lines})
+    known = dict(conn.execute(_PRODUCTS_ENABLED, {"skus": skus}).all())
     errors = []
     for i, line in enumerate(order.lines):
         if line.sku not in known:
@@ -58,24 +64,33 @@ def _send(conn, app, operation: str, number: str, payload: dict, kind: str, key:
                 record_kind=kind, record_key=key)
 
 
-def place_order(app, order: Order) -> tuple[str, bool]:
-    """Accept an order; returns its state and whether it was new (False: the same order again)."""
-    _check_products(app, order)
+def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
+    """Accept an order; returns its state, whether it was new (False: the same order again) and,
+    when new, its :func:`order_view` (built from what was just written: a new order has no
+    feedback yet, so the answer costs no further queries)."""
     row = prepare(order)
     state = "awaiting_payment" if order.payment_method in app.config.orders.wait_for_payment else "accepted"
 
-    def work(conn) -> tuple[str, bool]:
-        existing = conn.execute(select(orders.c.content_hash, orders.c.state).where(orders.c.key == order.number)).first()
+    def work(conn) -> tuple[str, bool, dict | None]:
+        _check_products(conn, order)
+        existing = conn.execute(_ORDER_STORED, {"number": order.number}).first()
         if existing is not None:
             if existing.content_hash != row.content_hash:
                 raise Conflict(f"order {order.number} was already placed with different content")
-            return existing.state, False
+            return existing.state, False, None
         if app.records.write_in(conn, "orders", [row], state=state)[0].new != 1:
             raise Raced()  # another transaction committed this number since the check above
-        if state == "accepted":
-            _send(conn, app, "send_order", order.number, orjson.loads(row.data), "orders", order.number)
+        payload = orjson.loads(row.data)
+        messages = []
+        if state == "accepted" and app.config.orders.send_order_to_erp:
+            message_id = enqueue(conn, channel=_erp(app), operation="send_order", business_key=order.number,
+                                 payload=payload, record_kind="orders", record_key=order.number)
+            messages.append(message_view(conn.execute(_MESSAGE_BY_ID, {"id": message_id}).mappings().one()))
         publish(conn, app.config, "order.accepted", order.number, {"order": order.number, "state": state})
-        return state, True
+        view = {"number": order.number, "state": state, "erp_id": None, "status": None, "order": payload,
+                "shipments": [], "invoices": [], "credit_memos": [], "cancellations": [], "returns": [],
+                "messages": messages}
+        return state, True, view
 
     return retrying(app.engine, work)
 

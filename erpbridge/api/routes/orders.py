@@ -30,8 +30,8 @@ _WRITE_RESPONSES = {409: {"description": "the same number was used for different
 def place_order(request: Request, order: Annotated[Order, Body()]):
     hub = request.app.state.hub
     with service_errors():
-        _state, created = service.place_order(hub, order)
-        view = service.order_view(hub, order.number)
+        _state, created, view = service.place_order(hub, order)
+        view = view or service.order_view(hub, order.number)
     return json_response(view, status=201 if created else 200,
                          headers={"Location": f"/api/v1/orders/{quote(order.number, safe='')}",
                                   **({} if created else {"Idempotent-Replay": "true"})})
