@@ -4,6 +4,7 @@ answer, validated with field paths, idempotent on the shop's numbers, and shown 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import datetime as dt
@@ -192,3 +193,44 @@ def test_customer_pending_with_a_poll_link_when_the_erp_is_slow(start_api):
         done = c.get(poll).json()
         assert (done["status"], done["number"]) == ("created", "ERP-web-43")
         assert c.get("/api/v1/customer-requests/unknown").status_code == 404
+
+
+def test_concurrent_orders_share_commits_but_fail_alone(api):
+    """Orders arriving together may share one commit (SQLite group commit): a refused or
+    conflicting order among them is answered alone, every accepted one is stored with its message."""
+    def place(i):
+        body = order_payload(f"SO-MIX-{i}")
+        if i % 4 == 1:
+            body["lines"][0]["sku"] = "NOPE"
+        with api.client("write:orders") as c:
+            first = c.post("/api/v1/orders", json=body).status_code
+            conflict = c.post("/api/v1/orders", json={**body, "shipping_method": "ups"}).status_code
+            return i, first, conflict
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(place, range(32)))
+    for i, first, conflict in results:
+        assert (first, conflict) == ((422, 422) if i % 4 == 1 else (201, 409)), (i, first, conflict)
+    accepted = sorted(f"SO-MIX-{i}" for i in range(32) if i % 4 != 1)
+    with api.hub.engine.connect() as conn:
+        stored = sorted(conn.execute(select(orders.c.key).where(orders.c.key.like("SO-MIX-%"))).scalars())
+    assert stored == accepted
+    assert sorted(key for _, op, key, seq, _ in messages(api.hub) if op == "send_order") == accepted
+
+
+def test_sqlite_writes_arriving_together_share_a_commit(api):
+    from erpbridge.services.transaction import retrying
+
+    if api.hub.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is for SQLite's single writer")
+    transactions = []
+
+    def work(conn):
+        transactions.append(conn.get_transaction())
+        time.sleep(0.01)
+        return len(transactions)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: retrying(api.hub.engine, work), range(32)))
+    assert sorted(answers) == list(range(1, 33))
+    assert len({id(t) for t in transactions}) < 32 / 2, "writes that arrived together did not share commits"
