@@ -199,7 +199,7 @@ class ExchangeLog:
     def _payload(self, value: Any) -> str | None:
         if value is None:
             return None
-        data = _dumps(self.redact(value))
+        data = _dumps(self.redact.redact_plain(value))  # made plain by _row
         if len(data) <= self.max_payload_bytes:
             return data.decode()
         head = data[: self.max_payload_bytes].decode("utf-8", errors="ignore")

@@ -58,6 +58,10 @@ class Redactor:
         """A JSON-able copy of ``value`` with secrets replaced and personal data masked."""
         return self._walk(plain(value))
 
+    def redact_plain(self, value: Any) -> Any:
+        """:meth:`__call__` for a value that is plain JSON data already (skips :func:`plain`)."""
+        return self._walk(value)
+
     def _kind(self, key: str) -> str | None:
         kind = self._kinds.get(key, "")
         if kind == "":
@@ -107,7 +111,12 @@ def mask(value: Any) -> Any:
 
 def plain(value: Any) -> Any:
     """Turn records, dataclasses and other objects into plain JSON-able data."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common case first: a plain payload is mostly scalars
+    if kind is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
@@ -127,6 +136,8 @@ def plain(value: Any) -> Any:
 
 
 def _json_in(text: str) -> Any:
+    if not text or (text[0] not in "{[" and not text[0].isspace()):  # most strings: one look, done
+        return None
     stripped = text.strip()
     if len(stripped) < 2 or stripped[0] + stripped[-1] not in ("{}", "[]"):
         return None

@@ -36,9 +36,9 @@ _BLOCKED = exists().where(_earlier.c.channel == m.c.channel, _earlier.c.business
                           _earlier.c.sequence < m.c.sequence, _earlier.c.state.in_(BLOCKING))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
-    """A claimed message, as a worker delivers it."""
+    """A claimed message, as a worker delivers it (not frozen: frozen dataclasses are slow to build)."""
 
     id: int
     channel: str
@@ -99,8 +99,10 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
             start = max(slot, time.time())
             conn.execute(update(outbox_channels).where(outbox_channels.c.channel == channel)
                          .values(next_slot_at=start + len(rows) / limits.rate_limit))
-    return Claim([Message(r.id, r.channel, r.business_key, r.sequence, r.operation, orjson.loads(r.payload),
-                          r.idempotency_key, r.attempts + 1, r.record_kind, r.record_key) for r in rows])
+    return Claim([Message(id_, channel_, key, sequence, operation, orjson.loads(payload), idempotency_key,
+                          attempts + 1, record_kind, record_key)  # rows unpacked: a hot path at 10,000/s
+                  for id_, channel_, key, sequence, operation, payload, idempotency_key, attempts, record_kind,
+                  record_key in rows])
 
 
 def _lock_channel(conn: Connection, channel: str) -> float:
