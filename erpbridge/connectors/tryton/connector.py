@@ -377,12 +377,12 @@ class TrytonConnector:
             if since is None or _utc(category["write_date"]) > _utc(since):
                 yield mapper.product_group(category, codes)
 
-    def _products(self, flow: str, since) -> Iterator[dict]:
+    def _products(self, flow: str, since, fields: list[str] = mapper.PRODUCT_FIELDS) -> Iterator[dict]:
         """Salable products with a code, except the freight and fee products (not for the shop)."""
         billing = sorted({*self.cfg.shipping_methods.values(), *self.cfg.fee_products})
         domain = [["salable", "=", True], ["code", "!=", None], ["code", "not in", billing],
                   *self._since_domain(since, "template.")]
-        return self._search_read(flow, "product.product", domain, mapper.PRODUCT_FIELDS)
+        return self._search_read(flow, "product.product", domain, fields)
 
     def _fetch_products(self, since):
         codes = {c["id"]: mapper.group_code(c) for c in self._categories()}
@@ -395,13 +395,13 @@ class TrytonConnector:
         prices for every party with its own price list. Tryton computes each price itself
         (``sale_price_uom`` in the price list's context), so formulas are never re-implemented here."""
         currency = self.currency
-        rows = list(self._products("prices", since))
+        rows = list(self._products("prices", since, mapper.PRICE_FIELDS))
         for row in rows:
             yield mapper.list_price(row, currency)
         if since is not None:
             # Any product or price-list change may change a computed price: recompute all of them
             # and let the store's hash comparison keep only the real changes.
-            rows = list(self._products("prices", None))
+            rows = list(self._products("prices", None, mapper.PRICE_FIELDS))
         ids = {r["id"]: r["code"] for r in rows}
         if not ids:
             return

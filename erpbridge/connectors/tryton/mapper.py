@@ -21,6 +21,7 @@ from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Which fields the connector reads for each mapping.
 PRODUCT_FIELDS = ["code", "name", "description", "list_price_used", "categories", "salable", "active", "type", "write_date"]
+PRICE_FIELDS = ["code", "list_price_used"]
 CATEGORY_FIELDS = ["code", "name", "parent"]
 PARTY_FIELDS = ["code", "name", "active", "addresses", "contact_mechanisms", "tax_identifier.code", "write_date"]
 ADDRESS_FIELDS = ["party_name", "street", "postal_code", "city", "country", "invoice", "delivery", "active"]
