@@ -3,9 +3,7 @@
 * ``catalog``, ``prices``, ``stock``, ``customers``, ``feedback`` (or any flow with ``kinds:``):
   with an ERP whose connector can be asked (:class:`~erpbridge.connectors.base.ErpSource`),
   fetch those kinds, in ``delta`` mode only what changed since the start of the flow's last
-  successful run, and write them to the store (unchanged records cost nothing there). A new or
-  changed feedback record (status, shipment, invoice, credit memo) is announced to the shop's
-  webhook subscribers in the same transaction that stores it (:data:`FEEDBACK_EVENTS`).
+  successful run, and write them to the store (unchanged records cost nothing there).
 * with the files connector, every such flow imports what the ERP dropped into the inbox.
 * ``reconcile``: find accepted orders that never reached the ERP and queue them again (seed 003).
 * ``prune``: remove exchange log entries and flow runs older than ``exchange_log.retention_days``.
@@ -23,14 +21,9 @@ from itertools import islice
 from types import ModuleType
 from typing import Any, Callable, Iterable
 
-import orjson
-
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
 from erpbridge.connectors.base import ErpSource
-from erpbridge.connectors.webhooks import publish
-from erpbridge.records import Record
-from erpbridge.store.records import WriteResult, prepare
 
 #: The kinds each pull flow fetches, by flow name (seed 004: catalog daily, prices hourly, stock often).
 FLOW_KINDS: dict[str, tuple[str, ...]] = {
@@ -39,14 +32,6 @@ FLOW_KINDS: dict[str, tuple[str, ...]] = {
     "stock": ("stock",),
     "customers": ("customers",),
     "feedback": ("order_statuses", "shipments", "invoices", "credit_memos"),
-}
-#: The webhook event that announces a new or changed record of a feedback kind; its key (and so
-#: the order subscribers receive events in) is the record's order number.
-FEEDBACK_EVENTS: dict[str, str] = {
-    "order_statuses": "order.status",
-    "shipments": "order.shipment",
-    "invoices": "order.invoice",
-    "credit_memos": "order.credit_memo",
 }
 #: Records written to the store per transaction.
 BATCH = 1000
@@ -100,7 +85,7 @@ def pull_flow(ctx: FlowContext) -> dict:
         for kind in kinds:
             counts = {"fetched": 0, "new": 0, "changed": 0, "unchanged": 0}
             for batch in _batches(connector.fetch(kind, ctx.since), BATCH):
-                result = _store(ctx.app, batch)
+                result = ctx.app.records.put(batch)
                 counts["fetched"] += len(batch)
                 counts["new"] += result.new
                 counts["changed"] += result.changed
@@ -113,27 +98,6 @@ def pull_flow(ctx: FlowContext) -> dict:
         if callable(close):
             close()
     return summary
-
-
-def _store(app: App, batch: list[Record]) -> WriteResult:
-    """Write one batch (each kind its own write, as a connector may answer related records of
-    other kinds too); announce what is new or changed in the same transaction, so the shop hears
-    of exactly the changes that were committed (and of an unchanged one never)."""
-    by_kind: dict[str, list[Record]] = {}
-    for record in batch:
-        by_kind.setdefault(record.kind, []).append(record)
-    total = WriteResult()
-    with app.engine.begin() as conn:
-        for kind, records in by_kind.items():
-            result, keys = app.records.write_in(conn, kind, [prepare(record) for record in records])
-            total.add(result)
-            event = FEEDBACK_EVENTS.get(kind)
-            if event:
-                by_key = {record.key: record for record in records}
-                for key in keys:
-                    record = by_key[key]
-                    publish(conn, app.config, event, record.order, orjson.loads(record.canonical_json()))
-    return total
 
 
 def inbox_flow(ctx: FlowContext) -> dict:

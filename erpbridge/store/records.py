@@ -220,9 +220,15 @@ class RecordStore:
         for record in records:
             by_kind.setdefault(record.kind, []).append(prepare(record))
         total = WriteResult()
-        with self.engine.begin() as conn:
-            for kind, rows in by_kind.items():
-                total.add(self.write_in(conn, kind, rows)[0])
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Lock before reading the stored hashes: a deferred transaction that read first
+                # fails at once ("database is locked") if another writer (a worker, the webhook
+                # publisher) commits before its first write.
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                for kind, rows in by_kind.items():
+                    total.add(self.write_in(conn, kind, rows)[0])
         return total
 
     def set_enabled(self, skus: Sequence[str], enabled: bool) -> int:

@@ -70,8 +70,13 @@ class WebhookReceiver:
         self.thread.start()
 
     def of(self, order: str, type: str) -> list[dict]:
-        """The data of the events of one type about one order, in the order they arrived."""
-        return [e["data"] for e in list(self.events) if e["type"] == type and e["data"].get("order") == order]
+        """The records announced by the events of one type about one order, in the order they arrived."""
+        found = []
+        for event in list(self.events):
+            record = event["data"].get("record", event["data"])
+            if event["type"] == type and record.get("order") == order:
+                found.append(record)
+        return found
 
     def close(self) -> None:
         self.server.shutdown()
@@ -106,7 +111,8 @@ class Shop:
             "store": {"url": f"sqlite:///{folder / 'store.db'}"},
             "systems": {
                 "erp": {**erp_system, "semaphore": {"max_lock_time": 1}},
-                "shop_hooks": {"connector": "webhooks", "subscribers": [
+                # The API server's change publisher announces what the flows stored, every 0.2 s.
+                "shop_hooks": {"connector": "webhooks", "scan_interval": 0.2, "settle": 0.2, "subscribers": [
                     {"name": "shop", "url": self.receiver.url, "secret": WEBHOOK_SECRET}]},
             },
             "catalog": {"new_products_enabled": True},
