@@ -29,7 +29,12 @@ class ConnectorError(Exception):
 
 
 class GeneralError(ConnectorError):
-    """The whole system is unavailable: trips the semaphore."""
+    """The whole system is unavailable: trips the semaphore, for ``retry_after`` seconds when the
+    system said how long to wait (HTTP 429 or 503 with Retry-After), else for ``max_lock_time``."""
+
+    def __init__(self, *args, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class MessageError(ConnectorError):

@@ -152,6 +152,8 @@ class Outcome:
     records: tuple = ()
     message_error: str | None = None
     general_error: str | None = None
+    #: With a general error: the seconds the system asked us to wait (e.g. 429 Retry-After), if it said.
+    retry_after: float | None = None
 
 
 def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.datetime | None = None) -> None:

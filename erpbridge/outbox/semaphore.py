@@ -4,7 +4,9 @@ A general error (connection refused, timeout, 5xx, "ERP offline") trips it: the 
 offline for ``max_lock_time`` seconds. While offline, real-time requests fail fast
 (:meth:`Semaphore.is_offline`) and workers leave the system's messages waiting, attempts
 untouched. When the time is up, exactly one worker wins :meth:`Semaphore.try_probe` and sends
-one message: success resets the semaphore, another general error trips it again.
+one message: success resets the semaphore, another general error trips it again. A system that
+says how long to wait ("429 Too Many Requests, Retry-After: 1") is paused that long instead: a
+rate limit met is a reason to slow down, not an outage.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Semaphore:
 
     def trip(self, reason: str, *, seconds: float | None = None) -> None:
         at = now()
-        values = {"offline_until": at + dt.timedelta(seconds=seconds or self.max_lock_time), "reason": reason,
+        values = {"offline_until": at + dt.timedelta(seconds=self.max_lock_time if seconds is None else seconds), "reason": reason,
                   "tripped_at": at}
         s = semaphores
         with self.engine.begin() as conn:

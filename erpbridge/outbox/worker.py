@@ -107,12 +107,13 @@ class Worker:
                 semaphore.reset()
             return 0, claim.retry_in
         outcomes = self._deliver(channel, connector, claim.messages)
-        general = next((o.general_error for o in outcomes if o.general_error is not None), None)
+        general = next((o for o in outcomes if o.general_error is not None), None)
         resume_at = None
         if general is not None:
-            semaphore.trip(general)
+            # "Too many requests, retry after 1 s" pauses the system that long, not max_lock_time.
+            semaphore.trip(general.general_error, seconds=general.retry_after)
             resume_at = semaphore.state()["offline_until"]
-            log.warning("%s is offline until %s: %s", channel, resume_at, general)
+            log.warning("%s is offline until %s: %s", channel, resume_at, general.general_error)
         elif probe:
             semaphore.reset()
             log.info("%s is back online", channel)
@@ -134,7 +135,8 @@ class Worker:
             pending = [m for m in pending if m.id not in sent]
             if outcomes[-1].general_error is not None:
                 # The system is down: the rest wait with it, their attempts given back.
-                outcomes += [Outcome(m, general_error=outcomes[-1].general_error) for m in pending]
+                outcomes += [Outcome(m, general_error=outcomes[-1].general_error, retry_after=outcomes[-1].retry_after)
+                             for m in pending]
                 break
         return outcomes
 
@@ -161,8 +163,8 @@ class Worker:
                 exchange.response = [getattr(r, "response", str(r)) for r in results]
         except Exception as exc:
             failed = _failed(messages[0], exc)
-            return [Outcome(m, message_error=failed.message_error, general_error=failed.general_error)
-                    for m in messages]
+            return [Outcome(m, message_error=failed.message_error, general_error=failed.general_error,
+                            retry_after=failed.retry_after) for m in messages]
         return [_failed(m, r) if isinstance(r, Exception) else Outcome(m, r.external_id, tuple(r.records))
                 for m, r in zip(messages, results, strict=True)]
 
@@ -270,7 +272,7 @@ def _forward(stop: threading.Event, wake: threading.Event) -> None:
 def _failed(message: Message, exc: BaseException) -> Outcome:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, GeneralError):
-        return Outcome(message, general_error=text)
+        return Outcome(message, general_error=text, retry_after=exc.retry_after)
     if isinstance(exc, (MessageError, ConnectorError)):
         return Outcome(message, message_error=text)
     # A bug in a connector fails the message, never the worker; the message dies after its attempts.

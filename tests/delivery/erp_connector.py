@@ -26,12 +26,13 @@ class ErpConnector:
                          headers={"Content-Type": "application/json", "X-Worker": self.worker})
             response = conn.getresponse()
             status, data = response.status, json.loads(response.read() or b"{}")
+            retry_after = response.getheader("Retry-After")
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
             raise GeneralError(f"ERP unreachable: {type(exc).__name__}: {exc}") from exc
         finally:
             conn.close()
         if status >= 500 or status == 429:
-            raise GeneralError(f"ERP answered {status}")
+            raise GeneralError(f"ERP answered {status}", retry_after=float(retry_after) if retry_after else None)
         if status >= 400 and status != 404:
             raise MessageError(data.get("error", f"ERP answered {status}"))
         return status, data

@@ -139,6 +139,8 @@ def _handler(erp: TestErp):
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if status == 429:
+                self.send_header("Retry-After", "1")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

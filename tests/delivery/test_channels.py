@@ -296,3 +296,23 @@ def test_when_listen_breaks_polling_still_delivers_and_the_listener_comes_back(m
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_too_many_requests_pauses_the_system_for_its_retry_after_not_the_lock_time(make_app, erp):
+    erp.rate_limit = 2  # requests per second: the first order's look-up and create, then 429 "Retry-After: 1"
+    app = make_app(max_lock_time=60, outbox={"channels": {"erp": {"batch_size": 10}}})
+    ids = [place_order(app, n) for n in ("1001", "1002", "1003")]
+    w = worker(app, erp)
+    started = time.monotonic()
+    w.drain()
+    semaphore = Semaphore(app.engine, "erp", 60)
+    pause = (semaphore.state()["offline_until"] - semaphore.state()["tripped_at"]).total_seconds()
+    assert 0.9 < pause < 1.1  # the ERP's Retry-After, not the 60 s of an outage
+    assert [message(app, i)["attempts"] for i in ids[1:]] == [0, 0]  # waiting costs no attempt
+    deadline = time.monotonic() + 15
+    while set(states(app).values()) != {"done"} and time.monotonic() < deadline:
+        w.run_pass()
+        time.sleep(0.05)
+    w.exchange_log.close()
+    assert set(states(app).values()) == {"done"} and time.monotonic() - started < 10
+    assert sorted(erp.orders) == ["1001", "1002", "1003"] and erp.creates == 3
