@@ -15,6 +15,11 @@ hand back :class:`Chunk` s of prepared rows and rejections, in file order:
 At most a few chunks are in flight, so memory stays flat whatever the file size. The report,
 the rejections (file order), the batches and their transactions are those of the in-process
 path; only the speed differs.
+
+Caveat: as with any ``multiprocessing`` start method but ``fork``, the workers import the
+caller's main module, so a script that imports big files itself needs the usual
+``if __name__ == "__main__":`` guard (the ``erpbridge`` command has it). ``workers=0`` turns
+the workers off.
 """
 
 from __future__ import annotations

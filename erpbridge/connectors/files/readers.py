@@ -221,23 +221,19 @@ def _first_line(exc: Exception) -> str:
 
 def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict | Unreadable]]:
     tag = spec.xml.record
+    # Only end events, and with a record tag only those of records (lxml filters them): a
+    # Python step per element of a big file costs more than mapping its record.
     events = etree.iterparse(
-        stream, events=("start", "end"), resolve_entities=False, load_dtd=False, no_network=True,
+        stream, events=("end",), tag=tag, resolve_entities=False, load_dtd=False, no_network=True,
         huge_tree=False, remove_comments=True, remove_pis=True,
     )
-    depth = 0
     parent_paths: dict[int, str] = {}
     counters: dict[tuple[int, str], int] = {}
     try:
-        for event, element in events:
-            if event == "start":
-                depth += 1
-                continue
-            depth -= 1
-            is_record = element.tag == tag if tag else depth == 1
-            if not is_record:
-                continue
+        for _, element in events:
             parent = element.getparent()
+            if not tag and (parent is None or parent.getparent() is not None):
+                continue  # without a record tag, the records are the root's children
             parent_key = id(parent)
             if parent_key not in parent_paths:
                 parent_paths[parent_key] = element.getroottree().getpath(parent) if parent is not None else ""
