@@ -30,6 +30,10 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"], dependencies=[Depends(req
 
 Sku = Annotated[str, Query(min_length=1, max_length=128)]
 
+# Single-resource reads, built once (building a statement costs about as much as running it).
+_PRODUCT = select(products.c.data, products.c.enabled).where(products.c.key == bindparam("sku"))
+_STOCK = select(stock.c.warehouse, stock.c.quantity).where(stock.c.sku == bindparam("sku")).order_by(stock.c.warehouse)
+
 
 @router.get("/products", response_model=ProductPage, summary="List products (enabled only unless asked)")
 async def list_products(
@@ -66,7 +70,7 @@ async def list_products(
 async def get_product(request: Request, sku: str, include_disabled: bool = False):
     hub = request.app.state.hub
     with hub.engine.connect() as conn:
-        row = conn.execute(select(products.c.data, products.c.enabled).where(products.c.key == sku)).first()
+        row = conn.execute(_PRODUCT, {"sku": sku}).first()
     if row is None or not (row.enabled or include_disabled):
         raise Problem(404, f"no {'' if include_disabled else 'enabled '}product with SKU {sku!r}")
     return etag_response(request, {**orjson.loads(row.data), "enabled": bool(row.enabled)})
@@ -95,7 +99,7 @@ def _kind(customer: str | None, min_quantity: Decimal) -> str:
 
 
 _PRICE_COLUMNS = (prices.c.customer, prices.c.min_quantity, prices.c.amount, prices.c.valid_from, prices.c.valid_to)
-# Built once: constructing the statement per request costs more than running it.
+# Built once, like _PRODUCT above.
 _LIST_TIERS = select(*_PRICE_COLUMNS).where(prices.c.sku == bindparam("sku"), prices.c.currency == bindparam("currency"),
                                             prices.c.customer.is_(None))
 _CUSTOMER_TIERS = select(*_PRICE_COLUMNS).where(
@@ -170,9 +174,8 @@ async def get_price(request: Request, sku: str):
 async def get_stock(request: Request, sku: str):
     hub = request.app.state.hub
     with hub.engine.connect() as conn:
-        rows = conn.execute(select(stock.c.warehouse, stock.c.quantity).where(stock.c.sku == sku)
-                            .order_by(stock.c.warehouse)).all()
-        if not rows and conn.execute(select(products.c.key).where(products.c.key == sku)).first() is None:
+        rows = conn.execute(_STOCK, {"sku": sku}).all()
+        if not rows and conn.execute(_PRODUCT, {"sku": sku}).first() is None:
             raise Problem(404, f"no product with SKU {sku!r}")
     total = sum((r.quantity for r in rows), Decimal(0))
     # Never oversell: a negative warehouse (backorders) counts against the others, and the total
