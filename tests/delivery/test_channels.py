@@ -64,6 +64,7 @@ def test_a_general_error_takes_the_system_offline_and_messages_wait_with_their_a
     assert w.run_pass() == (1, None)  # the probe: one message first
     assert not semaphore.is_offline() and semaphore.state()["offline_until"] is None
     assert w.run_pass() == (2, None)
+    w.exchange_log.close()  # write its buffered entries before the store goes away
     assert set(states(app).values()) == {"done"}
     assert sorted(erp.orders) == ["1001", "1002", "1003"] and erp.creates == 3
 
@@ -81,6 +82,7 @@ def test_a_failed_probe_takes_the_system_offline_again_after_one_call(make_app, 
     erp.start()
     erp.fail_with = 503
     assert w.run_pass() == (1, None)  # one probe, not the whole batch
+    w.exchange_log.close()
     assert erp.requests == 1
     assert semaphore.is_offline() and semaphore.state()["offline_until"] > first_until
 
