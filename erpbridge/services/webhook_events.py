@@ -69,8 +69,29 @@ def publish_changes(app, *, settle: float | None = None, now: dt.datetime | None
         return {}
     settle = min(s.settle for s in systems.values()) if settle is None else settle
     horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=settle)
+    kinds = (*RECORD_EVENTS, *CATALOG_EVENTS)
+    # Look first, write only for kinds with news: on SQLite a pass must not take the one write
+    # lock seven times every few seconds while flows and orders are writing.
+    with app.engine.connect() as conn:
+        due = {kind for kind in kinds if _has_news(conn, kind, horizon)}
     return {kind: retrying(app.engine, lambda conn, kind=kind: _publish_kind(conn, app.config, kind, horizon))
-            for kind in (*RECORD_EVENTS, *CATALOG_EVENTS)}
+            if kind in due else 0 for kind in kinds}
+
+
+def _after(table, cursor):
+    after = _utc(cursor.updated_at)
+    return or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > cursor.key))
+
+
+def _has_news(conn, kind: str, horizon: dt.datetime) -> bool:
+    """Whether the kind has rows to publish (or no cursor yet)."""
+    cursor = conn.execute(select(webhook_cursors.c.updated_at, webhook_cursors.c.key)
+                          .where(webhook_cursors.c.kind == kind)).first()
+    if cursor is None:
+        return True
+    table = RECORD_TABLES[kind]
+    return conn.execute(select(table.c.key).where(_after(table, cursor), table.c.updated_at <= horizon)
+                        .limit(1)).first() is not None
 
 
 def _publish_kind(conn, config, kind: str, horizon: dt.datetime) -> int:
@@ -81,14 +102,12 @@ def _publish_kind(conn, config, kind: str, horizon: dt.datetime) -> int:
         conn.execute(insert(cursors).values(kind=kind, updated_at=horizon, key=""))
         return 0
     table = RECORD_TABLES[kind]
-    after, after_key = _utc(cursor.updated_at), cursor.key
     columns = [table.c.key, table.c.updated_at, table.c.content_hash, table.c.data]
     if kind in CATALOG_EVENTS:
         columns.append(table.c[CATALOG_EVENTS[kind][1]].label("sku"))
     rows = conn.execute(
         select(*columns)
-        .where(or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > after_key)),
-               table.c.updated_at <= horizon)
+        .where(_after(table, cursor), table.c.updated_at <= horizon)
         .order_by(table.c.updated_at, table.c.key).limit(ROWS_PER_PASS)).all()
     if not rows:
         return 0
