@@ -75,7 +75,8 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
                 m.c.channel == channel, m.c.state == "running", m.c.lease_until >= at)).scalar_one()
             limit = min(limit, limits.capacity - in_flight)
         if limits.rate_limit is not None:
-            allowed, retry_in = _paced(slot, time.time(), limits.rate_limit, limits.batch_size)
+            clock = time.time()  # one instant for the check and the new slot: the claim's own time is not lost
+            allowed, retry_in = _paced(slot, clock, limits.rate_limit, limits.batch_size)
             if not allowed:
                 return Claim([], retry_in)
             limit = min(limit, allowed)
@@ -96,7 +97,7 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
             state="running", lease_owner=owner, lease_until=at + dt.timedelta(seconds=lease_seconds),
             attempts=m.c.attempts + 1, updated_at=at))
         if limits.rate_limit is not None:
-            start = max(slot, time.time())
+            start = max(slot, clock)
             conn.execute(update(outbox_channels).where(outbox_channels.c.channel == channel)
                          .values(next_slot_at=start + len(rows) / limits.rate_limit))
     return Claim([Message(id_, channel_, key, sequence, operation, orjson.loads(payload), idempotency_key,
