@@ -8,10 +8,11 @@ with seconds last; times in UTC). Seed 004's rhythm is a good start::
       prices:   {schedule: "5 * * * *"}
       stock:    {schedule: "*/5 * * * *"}
       feedback: {schedule: "*/10 * * * *"}
-      reconcile: {schedule: "*/5 * * * *"}
 
-A built-in ``prune`` flow (03:30 UTC daily; configure a flow named ``prune`` to move it) keeps the
-exchange log and the run history within ``exchange_log.retention_days``.
+Two flows are built in (configure a flow of the same name to move or disable them): ``prune``
+(03:30 UTC daily) keeps the exchange log and the run history within
+``exchange_log.retention_days``; ``reconcile`` (every 5 minutes) re-queues accepted orders that
+have no ERP id after ``outbox.reconcile_after_minutes`` and are not queued (seed 003).
 
 How it works. Every process that runs the scheduler (``erpbridge run``) looks, about once a
 second, at the latest slot each flow is due for. The process that inserts the run row for
@@ -48,8 +49,10 @@ from erpbridge.flows.runs import FAILED, LEASE, OK, REJECTED, FlowBusy, FlowRun,
 
 logger = logging.getLogger(__name__)
 
-#: Flows every installation has; a flow of the same name under ``flows:`` replaces it.
-BUILTIN_FLOWS: dict[str, FlowConfig] = {"prune": FlowConfig(schedule="30 3 * * *", mode="full")}
+#: Flows every installation has; a flow of the same name under ``flows:`` replaces it (or, with
+#: ``enabled: false``, switches it off). Reconciliation is the safety net of seed 003: on by default.
+BUILTIN_FLOWS: dict[str, FlowConfig] = {"prune": FlowConfig(schedule="30 3 * * *", mode="full"),
+                                        "reconcile": FlowConfig(schedule="*/5 * * * *", mode="full")}
 #: Missed slots counted at most (a minutely flow after a month offline).
 MAX_COUNTED = 10_000
 

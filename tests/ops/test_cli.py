@@ -48,13 +48,14 @@ def test_flows_shows_each_flow_with_its_last_and_next_run(setup):
     result = invoke(config, "flows", "--json")
     assert result.exit_code == 0
     status = {flow["flow"]: flow for flow in json.loads(result.output)}
-    assert set(status) == {"catalog", "stock", "customers", "prune"}
+    assert set(status) == {"catalog", "stock", "customers", "prune", "reconcile"}
     assert status["stock"]["last_run"]["outcome"] == "ok"
     assert status["stock"]["last_run"]["summary"]["new"] == 1
     assert status["catalog"]["last_run"] is None
     next_stock = dt.datetime.fromisoformat(status["stock"]["next_run"])
     assert next_stock.minute % 5 == 0  # the latest due slot (not run by a scheduler yet) or the next
     assert status["customers"]["next_run"] is None and status["prune"]["builtin"] is True
+    assert status["reconcile"]["builtin"] is True and status["reconcile"]["schedule"] == "*/5 * * * *"
 
     table = invoke(config, "flows").output.splitlines()
     assert table[0].split() == ["FLOW", "SCHEDULE", "MODE", "LAST", "RUN", "OUTCOME", "NEXT", "RUN", "SUMMARY"]

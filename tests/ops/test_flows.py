@@ -4,8 +4,6 @@ inbox, reconciliation and pruning; on-demand runs."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 from decimal import Decimal
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from erpbridge.config import FilesSystem
 from erpbridge.connectors.base import GeneralError
 from erpbridge.exchange import ExchangeLog
-from erpbridge.flows import FlowBusy, FlowError, FlowRuns, run_flow
+from erpbridge.flows import FlowBusy, FlowError, FlowRuns, Scheduler, run_flow
 from erpbridge.records import Product, ProductGroup, StockLevel
 
 from . import fake_erp
@@ -68,7 +66,7 @@ def test_a_flow_with_kinds_fetches_those(make_app, fake):
 
 def test_unknown_and_busy_flows_are_refused_with_a_reason(make_app, fake):
     app = make_app({"mystery": {}, "stock": {}})
-    with pytest.raises(FlowError, match="no flow named 'nope'; configured flows: mystery, prune, stock"):
+    with pytest.raises(FlowError, match="no flow named 'nope'; configured flows: mystery, prune, reconcile, stock"):
         run_flow(app, "nope", load_connector=fake)
     failed = run_flow(app, "mystery", load_connector=fake)
     assert failed["outcome"] == "failed" and "no runner for this name" in failed["error"]
@@ -90,14 +88,31 @@ def test_with_the_files_connector_flows_import_the_inbox(make_app, tmp_path):
     assert app.records.get("products", "A1").name == "Lamp"
 
 
-def test_reconcile_flow_calls_the_outbox_reconciliation(make_app, monkeypatch):
-    calls = []
-    module = types.ModuleType("erpbridge.outbox.reconcile")
-    module.reconcile = lambda app: calls.append(app) or {"stuck": 2, "requeued": 1}
-    monkeypatch.setitem(sys.modules, "erpbridge.outbox.reconcile", module)
-    app = make_app({"reconcile": {"schedule": "*/5 * * * *"}})
-    run = run_flow(app, "reconcile")
-    assert calls == [app] and run["outcome"] == "ok" and run["summary"] == {"stuck": 2, "requeued": 1}
+def test_the_builtin_reconcile_flow_requeues_an_order_that_never_got_its_message(make_app, fake):
+    """Seed 003's lost order: accepted 11 minutes ago, no message, no ERP id; the scheduler's
+    built-in reconcile flow queues it once and says so in the run's summary."""
+    from sqlalchemy import update
+
+    from erpbridge.outbox.messages import list_messages
+    from erpbridge.records import Address, Order, OrderLine
+    from erpbridge.store.records import prepare
+    from erpbridge.store.tables import orders
+
+    app = make_app()
+    address = Address(name="Jane Doe", street="1 Main St", postcode="10115", city="Berlin", country="DE")
+    app.records.write("orders", [prepare(Order(
+        number="1001", placed_at=dt.datetime.now(dt.timezone.utc), currency="EUR", billing_address=address,
+        shipping_address=address, shipping_method="DHL", payment_method="invoice", grand_total=1, lines=[OrderLine(sku="A1", quantity=1, unit_price=1, total=1)]))])
+    with app.engine.begin() as conn:
+        conn.execute(update(orders).values(created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11)))
+    scheduler = Scheduler(app, load_connector=fake)
+    assert {run.flow for run in scheduler.tick()} == {"prune", "reconcile"}  # a new install runs both at once
+    scheduler.join()
+    run = FlowRuns(app.engine).last("reconcile")
+    assert run.outcome == "ok" and run.summary["requeued"] == ["1001"]
+    [message] = list_messages(app.engine)
+    assert (message["operation"], message["business_key"], message["state"]) == ("send_order", "1001", "pending")
+    assert run_flow(app, "reconcile")["summary"]["already_queued"] == ["1001"]  # queued once, not twice
 
 
 def test_the_builtin_prune_flow_keeps_the_log_within_its_retention(make_app):

@@ -72,7 +72,7 @@ def test_a_flow_running_elsewhere_holds_its_slot_which_runs_once_when_it_ends(ma
 
 def test_disabled_and_unscheduled_flows_are_not_scheduled(make_app, fake):
     app = make_app({"stock": {"schedule": "* * * * *", "enabled": False}, "prices": {}})
-    assert set(Scheduler(app, load_connector=fake).scheduled()) == {"prune"}
+    assert set(Scheduler(app, load_connector=fake).scheduled()) == {"prune", "reconcile"}
 
 
 def test_the_scheduler_loop_stops_promptly(make_app, fake):
