@@ -24,7 +24,8 @@ log = logging.getLogger("erpbridge.run")
 @pass_cli
 def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port: int | None) -> None:
     """Run erpbridge: upgrade the store's schema, then until stopped (Ctrl-C or SIGTERM) import
-    what arrives in the ERP inbox, run the scheduled flows, deliver the outbox and serve the API.
+    what arrives in the ERP inbox, run the scheduled flows, deliver the outbox, serve the API and
+    announce changes to webhook subscribers.
 
     Start as many as you like on PostgreSQL: they share the outbox and each flow slot runs once.
     """
@@ -41,12 +42,16 @@ def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port:
         "scheduler": lambda: run_scheduler(app, stop),
         "workers": lambda: run_workers(app, stop, concurrency=concurrency),
     }
+    api = ctx.config.api
+    server = _api_server(app, host or api.host, port or api.port) if api.enabled and not no_api else None
+    if server is None:
+        from erpbridge.services.webhook_events import run_publisher
+
+        parts["webhooks"] = lambda: run_publisher(app, stop)  # the API server publishes when it runs
     threads = [threading.Thread(target=_until_stopped(name, part, stop, failed), name=name, daemon=True)
                for name, part in parts.items()]
     for thread in threads:
         thread.start()
-    api = ctx.config.api
-    server = _api_server(app, host or api.host, port or api.port) if api.enabled and not no_api else None
     if server is not None:
         # Off the main thread uvicorn leaves signals alone: they are this command's to handle.
         threads.append(threading.Thread(target=server.run, name="api", daemon=True))

@@ -22,15 +22,17 @@ processes running it at once publish each change once.
 
 Caveats: the first pass for a kind publishes nothing and only sets the cursor to now (a new
 subscriber is not sent the whole history); a transaction that commits more than ``settle``
-seconds after stamping its rows is missed. `erpbridge run` and `erpbridge serve` run a pass
-every ``scan_interval`` seconds while a webhooks system is configured; `erpbridge webhooks
-publish` runs one.
+seconds after stamping its rows is missed. `erpbridge run` (with or without the API) and
+`erpbridge serve` run a pass every ``scan_interval`` seconds while a webhooks system is
+configured; `erpbridge webhooks publish` runs one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import threading
 from typing import Iterable
 
 import orjson
@@ -51,6 +53,8 @@ CATALOG_EVENTS = {"products": ("product.changed", "key"), "prices": ("price.chan
 BATCH = 500
 #: Rows read per kind and pass; the next pass goes on from there.
 ROWS_PER_PASS = 20_000
+
+log = logging.getLogger(__name__)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -76,6 +80,21 @@ def publish_changes(app, *, settle: float | None = None, now: dt.datetime | None
         due = {kind for kind in kinds if _has_news(conn, kind, horizon)}
     return {kind: retrying(app.engine, lambda conn, kind=kind: _publish_kind(conn, app.config, kind, horizon))
             if kind in due else 0 for kind in kinds}
+
+
+def run_publisher(app, stop: threading.Event) -> None:
+    """:func:`publish_changes` every ``scan_interval`` seconds until ``stop`` is set: what
+    `erpbridge run --no-api` runs (an API server runs its own, see ``erpbridge.api.app``)."""
+    systems = webhook_systems(app.config)
+    if not systems:
+        return
+    interval = min(s.scan_interval for s in systems.values())
+    while not stop.is_set():
+        try:
+            publish_changes(app)
+        except Exception:
+            log.exception("webhook change publisher: the pass failed; retrying in %s s", interval)
+        stop.wait(interval)
 
 
 def _after(table, cursor):

@@ -23,7 +23,7 @@ from erpbridge.connectors.webhooks import sign, verify_signature
 from erpbridge.exchange import ExchangeLog
 from erpbridge.outbox.worker import Worker
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, Shipment, StockLevel
-from erpbridge.services.webhook_events import publish_changes
+from erpbridge.services.webhook_events import publish_changes, run_publisher
 
 from .conftest import order_payload
 
@@ -175,6 +175,26 @@ def test_the_running_server_publishes_changes_by_itself(start_api, receiver, tmp
     api.hub.records.put([StockLevel(sku="DRILL-1", warehouse="MAIN", quantity=Decimal(1))])
     deliver(api.hub, lambda: len(receiver.events) >= 1)
     assert [(e["type"], e["data"]) for e in receiver.events] == [("stock.changed", {"skus": ["DRILL-1"]})]
+
+
+def test_without_the_api_run_publishes_changes_in_its_own_thread(db_url, receiver, tmp_path):
+    from erpbridge.bootstrap import bootstrap
+    from erpbridge.config import Config
+
+    hub = bootstrap(Config.model_validate({"store": {"url": db_url}, **hooks_config(tmp_path, receiver)}))
+    stop = threading.Event()
+    publisher = threading.Thread(target=run_publisher, args=(hub, stop))
+    publisher.start()
+    try:
+        time.sleep(0.5)  # the first pass starts the cursors
+        hub.records.put([StockLevel(sku="DRILL-2", warehouse="MAIN", quantity=Decimal(3))])
+        deliver(hub, lambda: len(receiver.events) >= 1)
+    finally:
+        stop.set()
+        publisher.join(timeout=10)
+        hub.close()
+    assert not publisher.is_alive()
+    assert [(e["type"], e["data"]) for e in receiver.events] == [("stock.changed", {"skus": ["DRILL-2"]})]
 
 
 def test_a_failing_receiver_is_retried_and_each_post_is_in_the_exchange_log(start_api, tmp_path):
