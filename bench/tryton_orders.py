@@ -1,7 +1,8 @@
 """Orders per second into a real Tryton: erpbridge's outbox + connector against a plain script.
 
 Starts its own Tryton 8.2 server (the tests' cached virtualenv and template database, on a
-free 127.0.0.1 port), then delivers N orders two ways and prints both rates and their ratio:
+free 127.0.0.1 port), then delivers N orders two ways, in alternating rounds so that both meet the
+same load, and prints both rates and their ratio:
 
   baseline   a plain sequential script over one HTTP session making the same JSON-RPC calls the
              connector makes per order (look up the sale by reference, the party, its addresses,
@@ -14,7 +15,7 @@ free 127.0.0.1 port), then delivers N orders two ways and prints both rates and 
 Tryton's server (werkzeug, threaded, one process under the GIL) is the limit: confirm runs the
 sale's processing (shipment, invoice) inside the request. The issue's bar is ratio >= 0.9.
 
-Run: .venv/bin/python bench/tryton_orders.py [--orders 40] [--threads 1]
+Run: .venv/bin/python bench/tryton_orders.py [--orders 40] [--threads 1] [--round 5]
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class PlainScript:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=1, help="erpbridge worker delivery threads")
+    parser.add_argument("--threads", type=int, default=1, help="erpbridge worker delivery threads (channel capacity)")
+    parser.add_argument("--round", type=int, default=5, help="orders per round; rounds alternate the two ways")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
 
@@ -144,48 +146,55 @@ def run(tryton: server.TrytonServer, folder: Path, args) -> None:
     plain = PlainScript(tryton)
     plain.send(order("WARMUP-0", customer, skus))
 
-    def run_baseline(tag: str) -> float:
-        orders = [order(f"PLAIN-{tag}-{i}", customer, skus[: 1 + i % 3]) for i in range(args.orders)]
-        started = time.perf_counter()
-        for o in orders:
-            plain.send(o)
-        return args.orders / (time.perf_counter() - started)
-
-    # Tryton slows down a little as its tables grow: measure the baseline before and after.
-    before = run_baseline("before")
-
-    orders = [order(f"HUB-{i}", customer, skus[: 1 + i % 3]) for i in range(args.orders)]
-    with app.engine.begin() as conn:
-        for o in orders:
-            app.records.write_in(conn, "orders", [prepare(o)])
-            enqueue(conn, channel="erp", operation="send_order", business_key=o.number,
-                    payload=o.model_dump(mode="json"), record_kind="orders", record_key=o.number)
-    stop = threading.Event()
-    worker = Worker(app)
-    started = time.perf_counter()
-    thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"concurrency": args.threads})
-    thread.start()
     m = outbox_messages
-    while True:
+    stop = threading.Event()
+    thread = threading.Thread(target=Worker(app).run, args=(stop,), kwargs={"concurrency": args.threads})
+    thread.start()
+
+    def done() -> int:
         with app.engine.connect() as conn:
-            left = conn.execute(select(func.count()).where(m.c.state.in_(("pending", "running")))).scalar_one()
-        if not left:
-            break
-        time.sleep(0.02)
-    hub = args.orders / (time.perf_counter() - started)
+            return conn.execute(select(func.count()).where(m.c.state == "done")).scalar_one()
+
+    # Rounds alternate between the two, so both see the same load on the shared machine and the
+    # same growth of Tryton's tables (which slows it down a little as the run goes on).
+    plain_time = hub_time = 0.0
+    sent = 0
+    while sent < args.orders:
+        size = min(args.round, args.orders - sent)
+        batch = [order(f"PLAIN-{sent + i}", customer, skus[: 1 + (sent + i) % 3]) for i in range(size)]
+        started = time.perf_counter()
+        for o in batch:
+            plain.send(o)
+        plain_time += time.perf_counter() - started
+
+        batch = [order(f"HUB-{sent + i}", customer, skus[: 1 + (sent + i) % 3]) for i in range(size)]
+        with app.engine.begin() as conn:
+            for o in batch:
+                app.records.write_in(conn, "orders", [prepare(o)])
+                enqueue(conn, channel="erp", operation="send_order", business_key=o.number,
+                        payload=o.model_dump(mode="json"), record_kind="orders", record_key=o.number)
+        started = time.perf_counter()
+        while done() < sent + size:
+            time.sleep(0.01)
+        hub_time += time.perf_counter() - started
+        sent += size
+        print(f"\r  {sent:>4}/{args.orders} orders each way: plain {sent / plain_time:5.2f}/s, "
+              f"erpbridge {sent / hub_time:5.2f}/s", end="", flush=True)
+    print()
     stop.set()
     thread.join()
-    after = run_baseline("after")
-    baseline = (before + after) / 2
     with app.engine.connect() as conn:
         states = dict(conn.execute(select(m.c.state, func.count()).group_by(m.c.state)).all())
     sales = rpc.model("sale.sale", "search_count", [["reference", "like", "HUB-%"]], 0, None)
     app.close()
     rpc.close()
 
-    print(f"orders: {args.orders}, lines 1-3 + freight, Tryton 8.2 on SQLite, werkzeug server")
-    print(f"baseline  plain sequential JSON-RPC script : {baseline:6.2f} orders/s (before {before:.2f}, after {after:.2f})")
-    print(f"erpbridge outbox worker, {args.threads} thread(s)        : {hub:6.2f} orders/s   (messages {states}, sales in Tryton {sales})")
+    baseline, hub = args.orders / plain_time, args.orders / hub_time
+    print(f"orders: {args.orders} each way in rounds of {args.round}, lines 1-3 + freight, Tryton 8.2 on SQLite, "
+          f"werkzeug server")
+    print(f"baseline  plain sequential JSON-RPC script : {baseline:6.2f} orders/s")
+    print(f"erpbridge outbox worker, {args.threads} thread(s)        : {hub:6.2f} orders/s   "
+          f"(messages {states}, sales in Tryton {sales})")
     print(f"ratio erpbridge / baseline                : {hub / baseline:6.2f}")
 
 
