@@ -114,14 +114,14 @@ def xml_head(n: int, lines: int) -> Path:
 
 # -- the measured passes --------------------------------------------------------------------------
 
-def baseline(path: Path, db: Path) -> float:
+def baseline(path: Path, db: Path) -> tuple[float, float]:
     """Parse with orjson and bulk-insert into a bare table, in batches of 5,000 per transaction."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"CREATE TABLE products ({', '.join(f'{c!r}' for c in BASELINE_COLUMNS)})")
     sql = f"INSERT INTO products VALUES ({', '.join('?' * len(BASELINE_COLUMNS))})"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with open(path, "rb") as stream:
         batch = []
         for line in stream:
@@ -135,9 +135,9 @@ def baseline(path: Path, db: Path) -> float:
         conn.execute("BEGIN")
         conn.executemany(sql, batch)
         conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    return seconds
+    return seconds, cpu
 
 
 def parse_only(path: Path) -> float:
@@ -149,9 +149,10 @@ def parse_only(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def _tree_rss(root: int) -> int:
-    """Memory of a process and all its descendants, from /proc: the sum of their proportional
-    set sizes (PSS), so pages that forked workers share are counted once, not once each."""
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """Each process of a tree (a process and its descendants, from /proc): its memory as the
+    proportional set size (PSS: pages that forked workers share are counted once, not once
+    each) and the CPU seconds it has used."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -161,28 +162,35 @@ def _tree_rss(root: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
+    found, todo = {}, [root]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, ()))
         try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-        except (OSError, StopIteration):
+                pss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+            found[pid] = (pss, (int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, StopIteration, IndexError, ValueError):
             pass
-    return total
+    return found
 
 
 def run_import(path: Path, db: Path) -> dict:
     """Import in a child process; its report, time and peak RSS (its own and its process tree's)."""
     child = subprocess.Popen([sys.executable, __file__, "--child", str(path), str(db)], stdout=subprocess.PIPE)
     peak = 0
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(child.pid))
+            tree = _tree(child.pid)
+            peak = max(peak, sum(pss for pss, _ in tree.values()))
+            cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -194,6 +202,7 @@ def run_import(path: Path, db: Path) -> dict:
         raise SystemExit(f"the import of {path.name} failed (exit code {child.returncode})")
     result = json.loads(out.decode().strip().splitlines()[-1])
     result["tree_peak"] = peak
+    result["tree_cpu"] = sum(cpu.values())  # short of the last 0.2 s of each process
     return result
 
 
@@ -240,7 +249,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=DATA) as folder:
         folder = Path(folder)
         print("  baseline: orjson + executemany into a bare table ...", flush=True)
-        base = n / baseline(files["jsonl"], folder / "baseline.db")
+        base_seconds, base_cpu = baseline(files["jsonl"], folder / "baseline.db")
+        base = n / base_seconds
         print("  import JSON Lines ...", flush=True)
         jsonl = run_import(files["jsonl"], folder / "jsonl.db")
         print("  re-import JSON Lines with 1% changed ...", flush=True)
@@ -269,6 +279,12 @@ def main() -> None:
           f"{again['changed']:,} changed, {again['unchanged']:,} unchanged")
     print(f"  {'  parse-only pass':<34} {parse:>13.2f} s")
     print(f"  {'  work beyond parsing':<34} {beyond:>13.2f} s   {'':>11}   < 3 s  {'ok' if beyond < 3 else 'MISSED'}")
+    print(f"  CPU per product (all the import's processes, start-up included; a shared machine stretches wall time, CPU less):")
+    print(f"  {'  baseline':<34} {base_cpu / n * 1e6:>12.1f} µs")
+    for label, result in (("import JSON Lines", jsonl), ("import XML", xml), ("re-import, 1% changed", again)):
+        cores = min(os.cpu_count() or 1, 2)
+        print(f"  {'  ' + label:<34} {result['tree_cpu'] / n * 1e6:>12.1f} µs   "
+              f"CPU-bound on {cores} free cores: {n / (result['tree_cpu'] / cores):,.0f}/s")
     for label, big, little in (("JSON Lines", jsonl, jsonl_small), ("XML", xml, xml_small)):
         worst = max(big["tree_peak"], big["self_peak"])
         print(f"  {'peak RSS ' + label:<34} {little['tree_peak'] / mb:>7.0f} MB at {small:,}, "
