@@ -65,8 +65,7 @@ def enqueue_many(conn: Connection, messages: Sequence[NewMessage]) -> list[int]:
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start:start + LOOKUP_CHUNK]
             last.update(((channel, k), seq) for k, seq in conn.execute(
-                select(m.c.business_key, func.max(m.c.sequence))
-                .where(m.c.channel == channel, m.c.business_key.in_(chunk)).group_by(m.c.business_key)))
+                _LAST_SEQUENCES, {"channel": channel, "keys": chunk}))
     rows = []
     for n in messages:
         sequence = last.get((n.channel, n.business_key), 0) + 1
@@ -75,14 +74,24 @@ def enqueue_many(conn: Connection, messages: Sequence[NewMessage]) -> list[int]:
                          n.record_key, sequence))
     if not rows:
         return []
-    ids = conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    # A plain executemany, then the ids read back by the unique idempotency key: RETURNING with the
+    # parameters' order kept makes SQLite insert row by row (a third of accepting's time).
+    conn.execute(insert(m), rows)
+    keys = [row["idempotency_key"] for row in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        ids.update((key, i) for i, key in conn.execute(_IDS_BY_KEY, {"keys": keys[start:start + LOOKUP_CHUNK]}))
     _notify(conn, {n.channel for n in messages})
-    return list(ids)
+    return [ids[key] for key in keys]
 
 
 _LAST_SEQUENCE = select(func.max(m.c.sequence)).where(m.c.channel == bindparam("channel"),
                                                        m.c.business_key == bindparam("key"))
+_LAST_SEQUENCES = (select(m.c.business_key, func.max(m.c.sequence))
+                   .where(m.c.channel == bindparam("channel"), m.c.business_key.in_(bindparam("keys", expanding=True)))
+                   .group_by(m.c.business_key))
 _INSERT_RETURNING_ID = insert(m).returning(m.c.id)
+_IDS_BY_KEY = select(m.c.id, m.c.idempotency_key).where(m.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
 
 def _row(channel, operation, business_key, payload, idempotency_key, record_kind, record_key, sequence) -> dict:
