@@ -15,6 +15,7 @@ from erpbridge.api.keys import KeyRing
 from erpbridge.api.limits import BodySizeLimit
 from erpbridge.api.realtime import RealTimeGateway
 from erpbridge.api.routes import catalog, customers, health, orders
+from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
 from erpbridge.outbox.semaphore import Semaphore
@@ -77,11 +78,13 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
         if publisher is not None:
             publisher.cancel()
         api.state.realtime.close()
+        api.state.reads.close()
 
     api = FastAPI(title="erpbridge shop API", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     api.state.hub = hub
     api.state.keys = KeyRing(hub.engine, config.key_cache_seconds)
+    api.state.reads = StoreReads(hub.engine)
     name, system = hub.config.erp
     api.state.semaphore = Semaphore(hub.engine, name, system.semaphore.max_lock_time)
     api.state.realtime = RealTimeGateway(erp_realtime(hub) if erp is _UNSET else erp, api.state.semaphore,

@@ -3,7 +3,8 @@
 All of them answer from the store and never wait on the ERP, except a customer's price in a
 configured real-time context (:mod:`erpbridge.api.realtime`). They are ``async`` and query the
 store directly: each is one indexed read well under a millisecond, cheaper than a hop to the
-thread pool.
+thread pool. The single-resource reads go through :mod:`erpbridge.api.store_reads` (the driver,
+without SQLAlchemy's per-query work).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from erpbridge.api.problems import Problem
 from erpbridge.api.query import documented, parse_query
 from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
 from erpbridge.api.schemas import GroupTree, PriceAnswer, ProductOut, ProductPage, StockAnswer
+from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import PriceQuery
 from erpbridge.records.base import canonical_decimal
 from erpbridge.store.tables import prices, product_groups, products, stock
@@ -68,12 +70,11 @@ async def list_products(
 
 @router.get("/products/{sku}", response_model=ProductOut, summary="One product by SKU (ETag)")
 async def get_product(request: Request, sku: str, include_disabled: bool = False):
-    hub = request.app.state.hub
-    with hub.engine.connect() as conn:
-        row = conn.execute(_PRODUCT, {"sku": sku}).first()
-    if row is None or not (row.enabled or include_disabled):
+    row = request.app.state.reads.first(_PRODUCT, {"sku": sku})
+    if row is None or not (row[1] or include_disabled):
         raise Problem(404, f"no {'' if include_disabled else 'enabled '}product with SKU {sku!r}")
-    return etag_response(request, {**orjson.loads(row.data), "enabled": bool(row.enabled)})
+    data, enabled = row
+    return etag_response(request, {**orjson.loads(data), "enabled": bool(enabled)})
 
 
 @router.get("/product-groups", response_model=GroupTree, summary="The product group tree (ETag)")
@@ -107,15 +108,17 @@ _CUSTOMER_TIERS = select(*_PRICE_COLUMNS).where(
     or_(prices.c.customer.is_(None), prices.c.customer == bindparam("customer")))
 
 
-def price_from_store(conn, sku: str, customer: str | None, currency: str, quantity: Decimal, on: dt.date) -> dict | None:
+def price_from_store(reads: StoreReads, sku: str, customer: str | None, currency: str, quantity: Decimal,
+                     on: dt.date) -> dict | None:
     """The store's price for a quantity: the customer's own tiers win over list and volume tiers;
     within them the tier with the highest minimum quantity not above ``quantity``, valid on ``on``."""
     stmt = _CUSTOMER_TIERS if customer else _LIST_TIERS
-    rows = conn.execute(stmt, {"sku": sku, "currency": currency, "customer": customer}).all()
+    rows = reads.all(stmt, {"sku": sku, "currency": currency, "customer": customer})
     tiers = sorted(
-        ({"kind": _kind(r.customer, r.min_quantity), "min_quantity": canonical_decimal(r.min_quantity),
-          "amount": canonical_decimal(r.amount), "valid_from": r.valid_from, "valid_to": r.valid_to}
-         for r in rows if (r.valid_from is None or r.valid_from <= on) and (r.valid_to is None or on <= r.valid_to)),
+        ({"kind": _kind(owner, min_quantity), "min_quantity": canonical_decimal(min_quantity),
+          "amount": canonical_decimal(amount), "valid_from": valid_from, "valid_to": valid_to}
+         for owner, min_quantity, amount, valid_from, valid_to in rows
+         if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)),
         key=lambda tier: (tier["kind"] == "customer", tier["min_quantity"]))
     fitting = [tier for tier in tiers if tier["min_quantity"] <= quantity]
     if not fitting:
@@ -158,8 +161,7 @@ async def get_price(request: Request, sku: str):
                     "tiers": [], "source": "erp", "fallback": None}
             return json_response(body, headers={"X-Erpbridge-Source": "erp"})
         fallback = answer.fallback or "erp_no_price"
-    with hub.engine.connect() as conn:
-        found = price_from_store(conn, sku, customer, currency, quantity, on or dt.date.today())
+    found = price_from_store(request.app.state.reads, sku, customer, currency, quantity, on or dt.date.today())
     if found is None:
         raise Problem(404, f"no price for SKU {sku!r} in {currency} for quantity {quantity}")
     body = {"sku": sku, "currency": currency, "quantity": quantity, "customer": customer, **found,
@@ -172,14 +174,13 @@ async def get_price(request: Request, sku: str):
 
 @router.get("/stock/{sku}", response_model=StockAnswer, summary="Stock per warehouse and the salable total (ETag)")
 async def get_stock(request: Request, sku: str):
-    hub = request.app.state.hub
-    with hub.engine.connect() as conn:
-        rows = conn.execute(_STOCK, {"sku": sku}).all()
-        if not rows and conn.execute(_PRODUCT, {"sku": sku}).first() is None:
-            raise Problem(404, f"no product with SKU {sku!r}")
-    total = sum((r.quantity for r in rows), Decimal(0))
+    reads = request.app.state.reads
+    rows = reads.all(_STOCK, {"sku": sku})
+    if not rows and reads.first(_PRODUCT, {"sku": sku}) is None:
+        raise Problem(404, f"no product with SKU {sku!r}")
+    total = sum((quantity for _, quantity in rows), Decimal(0))
     # Never oversell: a negative warehouse (backorders) counts against the others, and the total
     # offered is never below zero.
-    body = {"sku": sku, "warehouses": [{"warehouse": r.warehouse, "quantity": canonical_decimal(r.quantity)} for r in rows],
+    body = {"sku": sku, "warehouses": [{"warehouse": w, "quantity": canonical_decimal(q)} for w, q in rows],
             "salable": canonical_decimal(max(total, Decimal(0)))}
     return etag_response(request, body)
