@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from erpbridge.outbox.binder import bind
@@ -32,8 +32,14 @@ from erpbridge.store.records import prepare
 
 m = outbox_messages
 _earlier = outbox_messages.alias("earlier")
-_BLOCKED = exists().where(_earlier.c.channel == m.c.channel, _earlier.c.business_key == m.c.business_key,
-                          _earlier.c.sequence < m.c.sequence, _earlier.c.state.in_(BLOCKING))
+# First in line: the lowest sequence of the key still pending, running or dead is this message's
+# own. Written as a correlated scalar subquery on purpose: PostgreSQL turns NOT EXISTS into an
+# anti-join, which for a table it has no statistics of yet (a fresh backlog) it ran as a nested
+# loop over the whole channel: 0.6 s per claim at 1,000 messages, quadratic beyond. This one is
+# one index probe per candidate on (channel, business_key, sequence), on both stores.
+_FIRST_IN_LINE = select(func.min(_earlier.c.sequence)).where(
+    _earlier.c.channel == m.c.channel, _earlier.c.business_key == m.c.business_key,
+    _earlier.c.state.in_(BLOCKING)).scalar_subquery() == m.c.sequence
 
 
 @dataclass(slots=True)
@@ -86,7 +92,7 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
                   and_(m.c.state == "running", m.c.lease_until < at))
         stmt = (select(m.c.id, m.c.channel, m.c.business_key, m.c.sequence, m.c.operation, m.c.payload,
                        m.c.idempotency_key, m.c.attempts, m.c.record_kind, m.c.record_key)
-                .where(m.c.channel == channel, due, ~_BLOCKED).order_by(m.c.next_run_at, m.c.id).limit(limit))
+                .where(m.c.channel == channel, due, _FIRST_IN_LINE).order_by(m.c.next_run_at, m.c.id).limit(limit))
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=m)
         rows = conn.execute(stmt).all()
