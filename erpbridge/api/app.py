@@ -92,6 +92,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     problems.install(api)
     for module in (health, catalog, customers, orders):
         api.include_router(module.router)
+    api.router.routes.insert(0, catalog.price_route())
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],

@@ -22,16 +22,21 @@ class ScopedKey(HTTPBearer):
         self.scope = scope
 
     async def __call__(self, request: HTTPConnection) -> ApiKey:  # type: ignore[override]
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'",
-                          headers={"WWW-Authenticate": "Bearer"})
-        key = request.app.state.keys.verify(token.strip())
-        if key is None:
-            raise Problem(401, "the API key is not valid (unknown or revoked)", headers={"WWW-Authenticate": "Bearer"})
-        if not key.allows(self.scope):
-            raise Problem(403, f"the API key lacks the scope {self.scope!r}", required_scope=self.scope)
-        return key
+        return check_key(request, self.scope)
+
+
+def check_key(request: HTTPConnection, scope: str) -> ApiKey:
+    """The request's key if it holds ``scope``; the 401/403 problem otherwise."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "an API key is required: send 'Authorization: Bearer <key>'",
+                      headers={"WWW-Authenticate": "Bearer"})
+    key = request.app.state.keys.verify(token.strip())
+    if key is None:
+        raise Problem(401, "the API key is not valid (unknown or revoked)", headers={"WWW-Authenticate": "Bearer"})
+    if not key.allows(scope):
+        raise Problem(403, f"the API key lacks the scope {scope!r}", required_scope=scope)
+    return key
 
 
 def require(scope: str) -> ScopedKey:

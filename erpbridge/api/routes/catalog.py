@@ -17,8 +17,10 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, or_, select
+from starlette.responses import Response
+from starlette.routing import Route
 
-from erpbridge.api.auth import require
+from erpbridge.api.auth import check_key, require
 from erpbridge.api.problems import Problem
 from erpbridge.api.query import documented, parse_query
 from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
@@ -144,6 +146,26 @@ class PriceParams(BaseModel):
             summary="The price of a SKU for a quantity (list, volume and customer tiers)",
             openapi_extra=documented(PriceParams))
 async def get_price(request: Request, sku: str):
+    return await price_answer(request, sku)
+
+
+async def serve_price(request: Request) -> Response:
+    """``GET /prices/{sku}`` as a plain Starlette route, which :func:`erpbridge.api.app.create_api`
+    puts ahead of every other route. The shop calls it for every product it shows, and FastAPI's
+    routing and dependency resolution cost more than the lookup itself. It does what
+    ``get_price`` and the router's key check do, in the same order (key, then query); ``get_price``
+    stays the operation of the OpenAPI document."""
+    check_key(request, "read:catalog")
+    return await price_answer(request, request.path_params["sku"])
+
+
+def price_route() -> Route:
+    route = Route(f"{router.prefix}/prices/{{sku}}", serve_price, methods=["GET"], include_in_schema=False)
+    route.methods = {"GET"}  # Starlette adds HEAD; the documented operation is GET only
+    return route
+
+
+async def price_answer(request: Request, sku: str) -> Response:
     hub = request.app.state.hub
     params = parse_query(request, PriceParams)
     customer, on, context = params.customer, params.on, params.context
