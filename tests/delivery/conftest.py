@@ -21,10 +21,6 @@ from erpbridge.store.records import prepare
 from .erp_server import TestErp
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: kills processes or waits out leases (runs in CI, never skipped)")
-
-
 @pytest.fixture
 def erp():
     server = TestErp()

@@ -11,10 +11,6 @@ from erpbridge.config import Config, FlowConfig, StoreConfig, TrytonSystem
 from . import fake_erp
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: kills processes or waits out leases (runs in CI, never skipped)")
-
-
 @pytest.fixture
 def make_app(db_url):
     apps = []

@@ -29,10 +29,6 @@ from erpbridge.config import Config, TrytonSystem  # noqa: E402
 from erpbridge.connectors.tryton import create  # noqa: E402
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: kills processes or waits out leases (runs in CI, never skipped)")
-
-
 @pytest.fixture(scope="session")
 def tryton_server(tmp_path_factory):
     try:
