@@ -172,16 +172,19 @@ class TrytonConnector:
             state = "draft"
         else:
             sale_id, state = sale["id"], sale["state"]
-        # Carry on from the state a previous attempt reached.
+        if state == "cancelled":
+            raise MessageError(f"order {order.number}: its Tryton sale {sale['number']} is cancelled")
+        self._confirm_sale(flow, sale_id, state)
+        row, = self._m(flow, "sale.sale", "read", [sale_id], ["number", "state"])
+        return DeliveryResult(external_id=row["number"] or str(sale_id), response=row)
+
+    def _confirm_sale(self, flow: str, sale_id: int, state: str) -> None:
+        """Quote and confirm, carrying on from the state a previous attempt reached."""
         if state == "draft":
             self._m(flow, "sale.sale", "quote", [sale_id])
             state = "quotation"
         if state == "quotation":
             self._m(flow, "sale.sale", "confirm", [sale_id])
-        if state == "cancelled":
-            raise MessageError(f"order {order.number}: its Tryton sale {sale['number']} is cancelled")
-        row, = self._m(flow, "sale.sale", "read", [sale_id], ["number", "state"])
-        return DeliveryResult(external_id=row["number"] or str(sale_id), response=row)
 
     def _create_sale(self, order: Order, flow: str) -> int:
         where = f"order {order.number}"
@@ -350,11 +353,7 @@ class TrytonConnector:
             state = "draft"
         else:
             sale_id, state = existing["id"], existing["state"]
-        if state == "draft":
-            self._m(flow, "sale.sale", "quote", [sale_id])
-            state = "quotation"
-        if state == "quotation":
-            self._m(flow, "sale.sale", "confirm", [sale_id])
+        self._confirm_sale(flow, sale_id, state)
         row, = self._m(flow, "sale.sale", "read", [sale_id], ["number", "state", "shipment_returns"])
         return DeliveryResult(external_id=row["number"] or str(sale_id), response=row)
 
