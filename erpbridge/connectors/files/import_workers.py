@@ -1,5 +1,6 @@
-"""Big import files on every core: worker processes read, map, check and hash; the importing
-process only writes.
+"""The importer's rows in chunks: read and mapped in this process for a small file; for a big
+one on every core, where worker processes read, map, check and hash and the importing process
+only writes.
 
 Mapping and validating a record costs several times what writing it costs, so one process
 cannot keep up with the store. For a big file the importer starts worker processes (a
@@ -77,9 +78,32 @@ def default_workers(size: int) -> int:
 
 
 def chunks(path: Path, fmt: FileFormat, steps, workers: int) -> Iterator[Chunk]:
+    """The file's prepared rows and rejections in file order: read here with no workers, else
+    by worker processes."""
+    if not workers:
+        return read_chunks(path, fmt, steps)
     if fmt == "jsonl":
         return _jsonl_chunks(path, steps, workers)
     return _streamed_chunks(path, fmt, steps)
+
+
+def read_chunks(path: Path, fmt: FileFormat, steps) -> Iterator[Chunk]:
+    """Read and map the file in this process (what the reader process runs for a big file)."""
+    chunk = Chunk()
+    try:
+        with open_binary(path) as stream:
+            for location, raw in read_records(stream, fmt, steps.spec):
+                chunk.add(location, raw, steps)
+                if len(chunk.rows) + len(chunk.rejections) >= CHUNK_RECORDS:
+                    chunk.position = stream.tell()
+                    yield chunk
+                    chunk = Chunk()
+            chunk.position = stream.tell()
+    except ReaderError as exc:
+        chunk.error = str(exc)
+    except OSError as exc:
+        chunk.error = f"cannot read: {exc.strerror or exc}"
+    yield chunk
 
 
 def _context():
@@ -147,21 +171,8 @@ def _jsonl_chunks(path: Path, steps, workers: int) -> Iterator[Chunk]:
 # -- other formats: one reader process ----------------------------------------------------------
 
 def _produce(path: str, fmt: FileFormat, steps, out) -> None:
-    chunk = Chunk()
-    try:
-        with open_binary(Path(path)) as stream:
-            for location, raw in read_records(stream, fmt, steps.spec):
-                chunk.add(location, raw, steps)
-                if len(chunk.rows) + len(chunk.rejections) >= CHUNK_RECORDS:
-                    chunk.position = stream.tell()
-                    out.put(chunk)
-                    chunk = Chunk()
-            chunk.position = stream.tell()
-    except ReaderError as exc:
-        chunk.error = str(exc)
-    except OSError as exc:
-        chunk.error = f"cannot read: {exc.strerror or exc}"
-    out.put(chunk)
+    for chunk in read_chunks(Path(path), fmt, steps):
+        out.put(chunk)
     out.put(None)
 
 

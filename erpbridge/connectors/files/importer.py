@@ -20,7 +20,7 @@ from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import IMPORT_KINDS, RECORD_KINDS, Record
 from erpbridge.store.records import RecordStore, Row, WriteResult, prepare
 from erpbridge.connectors.files import import_workers
-from erpbridge.connectors.files.readers import ReaderError, Unreadable, format_of, open_binary, read_records
+from erpbridge.connectors.files.readers import ReaderError, format_of
 
 BATCH_SIZE = 5000
 #: Rejections kept in the report in full (all are counted); a file of a million bad rows must
@@ -144,11 +144,7 @@ class Importer:
             report.format = format_of(path, self.spec)
             if workers is None:
                 workers = import_workers.default_workers(path.stat().st_size)
-            if workers:
-                self._import_chunks(import_workers.chunks(path, report.format, self.steps, workers), report, on_progress)
-            else:
-                with open_binary(path) as stream:
-                    self._import_stream(stream, report, on_progress)
+            self._import_chunks(import_workers.chunks(path, report.format, self.steps, workers), report, on_progress)
         except ReaderError as exc:
             report.reject(Rejection(name, "file", str(exc)))
         except OSError as exc:
@@ -156,30 +152,8 @@ class Importer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import_stream(self, stream, report: ImportReport, on_progress) -> None:
-        batch: list[Row] = []
-        run, name = self.steps.run, report.file
-        for location, raw in read_records(stream, report.format, self.spec):
-            if isinstance(raw, Unreadable):
-                report.reject(Rejection(name, location, raw.reason))
-                continue
-            row = run(raw)
-            if type(row) is not Row:
-                report.reject(*(Rejection(name, location, e.reason, e.field, e.source) for e in row))
-                continue
-            batch.append(row)
-            if len(batch) >= BATCH_SIZE:
-                report.count(self.records.write(self.kind, batch)[0])
-                batch = []
-                if on_progress:
-                    on_progress(stream.tell())
-        if batch:
-            report.count(self.records.write(self.kind, batch)[0])
-        if on_progress:
-            on_progress(stream.tell())
-
     def _import_chunks(self, chunks, report: ImportReport, on_progress) -> None:
-        """Write what the workers prepared, in file order and in the same batches."""
+        """Write the prepared rows in file order, in batches of :data:`BATCH_SIZE`."""
         batch: list[Row] = []
         name = report.file
         position = 0
