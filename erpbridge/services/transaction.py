@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+
+from erpbridge.store.db import write_transaction
 
 T = TypeVar("T")
 
@@ -28,15 +29,6 @@ T = TypeVar("T")
 class Raced(Exception):
     """Raise inside ``work`` when a write found its key already taken by a concurrent commit
     (READ COMMITTED lets a later statement see it): the transaction is rolled back and rerun."""
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield conn
 
 
 def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection, Dialect, Engine, func, select, update
 
 from erpbridge.records import RECORD_KINDS, Record, content_hash, key_of
+from erpbridge.store.db import write_transaction
 from erpbridge.store.tables import RECORD_TABLES
 
 _BASE_COLUMNS = {"key", "content_hash", "data", "created_at", "updated_at"}
@@ -169,8 +170,9 @@ class RecordStore:
     # -- writes ---------------------------------------------------------------------------
 
     def write(self, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
-        """Apply a batch in one transaction; returns the counts and the keys that were written."""
-        with self.engine.begin() as conn:
+        """Apply a batch in one transaction (it reads the stored hashes, then writes: see
+        :func:`~erpbridge.store.db.write_transaction`); returns the counts and the keys written."""
+        with write_transaction(self.engine) as conn:
             return self.write_in(conn, kind, rows, **initial)
 
     def write_in(self, conn: Connection, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
@@ -220,15 +222,9 @@ class RecordStore:
         for record in records:
             by_kind.setdefault(record.kind, []).append(prepare(record))
         total = WriteResult()
-        with self.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                # Lock before reading the stored hashes: a deferred transaction that read first
-                # fails at once ("database is locked") if another writer (a worker, the webhook
-                # publisher) commits before its first write.
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                for kind, rows in by_kind.items():
-                    total.add(self.write_in(conn, kind, rows)[0])
+        with write_transaction(self.engine) as conn:
+            for kind, rows in by_kind.items():
+                total.add(self.write_in(conn, kind, rows)[0])
         return total
 
     def set_enabled(self, skus: Sequence[str], enabled: bool) -> int:
