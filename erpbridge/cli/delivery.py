@@ -82,11 +82,7 @@ def replay(ctx: CliContext, ids: tuple[int, ...], all_dead: bool, channel: str |
     if bool(ids) == all_dead:
         raise click.UsageError("give message IDs or --all-dead (not both)")
     done = replay_messages(ctx.app().engine, ids, channel=channel, all_dead=all_dead, actor=_actor(), reason=reason)
-    click.echo(f"replayed {len(done)} message(s)" + (f": {', '.join(map(str, done))}" if done else ""))
-    missing = sorted(set(ids) - set(done))
-    if missing:
-        click.echo(f"not dead (or unknown), not replayed: {', '.join(map(str, missing))}", err=True)
-        raise SystemExit(1)
+    _report("replayed", ids, done, "not dead (or unknown), not replayed")
 
 
 @cli.command()
@@ -100,10 +96,15 @@ def discard(ctx: CliContext, ids: tuple[int, ...], reason: str) -> None:
         done = discard_messages(ctx.app().engine, ids, actor=_actor(), reason=reason)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--reason") from None
-    click.echo(f"discarded {len(done)} message(s)" + (f": {', '.join(map(str, done))}" if done else ""))
+    _report("discarded", ids, done, "not dead or pending (or unknown), not discarded")
+
+
+def _report(verb: str, ids: tuple[int, ...], done: list[int], refused: str) -> None:
+    """Echo the ids an operator action handled; exit 1 naming the asked-for ids it refused."""
+    click.echo(f"{verb} {len(done)} message(s)" + (f": {', '.join(map(str, done))}" if done else ""))
     missing = sorted(set(ids) - set(done))
     if missing:
-        click.echo(f"not dead or pending (or unknown), not discarded: {', '.join(map(str, missing))}", err=True)
+        click.echo(f"{refused}: {', '.join(map(str, missing))}", err=True)
         raise SystemExit(1)
 
 
