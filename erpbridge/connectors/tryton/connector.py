@@ -122,6 +122,11 @@ class TrytonConnector:
                        mapper.PARTY_FIELDS + ["sale_price_list"], context={"active_test": False} if inactive else None)
         return rows[0] if rows else None
 
+    def _party_by_identifier(self, flow: str, identifier: str) -> int | None:
+        """The id of the party with this identifier code (how redelivery finds what it created)."""
+        rows = self._m(flow, "party.identifier", "search_read", [["code", "=", identifier]], 0, 1, None, ["party"])
+        return rows[0]["party"] if rows else None
+
     def _sale_by_reference(self, flow: str, reference: str, returns: bool = False) -> dict | None:
         domain = [["reference", "=", reference], ["origin", "!=" if returns else "=", None]]
         rows = self._m(flow, "sale.sale", "search_read", domain, 0, 1, [["id", "ASC"]],
@@ -140,12 +145,12 @@ class TrytonConnector:
     # -- deliver: shop -> ERP -------------------------------------------------------------
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
-        handler = {"create_customer": self._create_customer, "send_order": self._send_order,
-                   "cancel_order": self._cancel_order, "send_return": self._send_return}.get(operation)
+        handler, record_type = {"create_customer": (self._create_customer, Customer),
+                                "send_order": (self._send_order, Order),
+                                "cancel_order": (self._cancel_order, Cancellation),
+                                "send_return": (self._send_return, Return)}.get(operation, (None, None))
         if handler is None:
             raise MessageError(f"the tryton connector does not know the operation {operation!r}")
-        record_type = {"create_customer": Customer, "send_order": Order, "cancel_order": Cancellation,
-                       "send_return": Return}[operation]
         try:
             record = record_type.model_validate(payload)
         except ValidationError as exc:
@@ -154,10 +159,8 @@ class TrytonConnector:
 
     def _create_customer(self, customer: Customer, flow: str) -> DeliveryResult:
         identifier = f"shop:{customer.number}"
-        found = self._m(flow, "party.identifier", "search_read", [["code", "=", identifier]], 0, 1, None, ["party"])
-        if found:
-            party_id = found[0]["party"]
-        else:
+        party_id = self._party_by_identifier(flow, identifier)
+        if party_id is None:
             countries = {a.country for a in [customer.invoice_address, *customer.delivery_addresses] if a}
             country_ids = {c: self._country_id(c, f"customer {customer.number}") for c in countries}
             party_id, = self._m(flow, "party.party", "create", [mapper.party_values(customer, country_ids, identifier)])
@@ -240,12 +243,11 @@ class TrytonConnector:
                 raise MessageError(f"order {order.number}: customer {order.customer!r} does not exist in Tryton")
             return party
         identifier = f"shop-order:{order.number}"
-        found = self._m(flow, "party.identifier", "search_read", [["code", "=", identifier]], 0, 1, None, ["party"])
-        if not found:
+        party_id = self._party_by_identifier(flow, identifier)
+        if party_id is None:
             guest = Customer(number=order.number, name=order.billing_address.name, email=order.email or None)
-            self._m(flow, "party.party", "create", [mapper.party_values(guest, {}, identifier)])
-            found = self._m(flow, "party.identifier", "search_read", [["code", "=", identifier]], 0, 1, None, ["party"])
-        party, = self._m(flow, "party.party", "read", [found[0]["party"]], mapper.PARTY_FIELDS + ["sale_price_list"])
+            party_id, = self._m(flow, "party.party", "create", [mapper.party_values(guest, {}, identifier)])
+        party, = self._m(flow, "party.party", "read", [party_id], mapper.PARTY_FIELDS + ["sale_price_list"])
         return party
 
     def _party_address(self, flow: str, party: dict, address, where: str, *, invoice: bool = False,
