@@ -58,10 +58,12 @@ def _check_products(conn, order: Order) -> None:
         raise Rejected(f"order {order.number}: {len(errors)} line(s) name unknown or disabled products", errors)
 
 
-def _send(conn, app, operation: str, number: str, payload: dict, kind: str, key: str) -> None:
-    if app.config.orders.send_order_to_erp:
-        enqueue(conn, channel=_erp(app), operation=operation, business_key=number, payload=payload,
-                record_kind=kind, record_key=key)
+def _send(conn, app, operation: str, number: str, payload: dict, kind: str, key: str) -> int | None:
+    """Enqueue the message for the ERP (unless orders are not sent to it); returns its id."""
+    if not app.config.orders.send_order_to_erp:
+        return None
+    return enqueue(conn, channel=_erp(app), operation=operation, business_key=number, payload=payload,
+                   record_kind=kind, record_key=key)
 
 
 def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
@@ -82,10 +84,10 @@ def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
             raise Raced()  # another transaction committed this number since the check above
         payload = orjson.loads(row.data)
         messages = []
-        if state == "accepted" and app.config.orders.send_order_to_erp:
-            message_id = enqueue(conn, channel=_erp(app), operation="send_order", business_key=order.number,
-                                 payload=payload, record_kind="orders", record_key=order.number)
-            messages.append(message_view(conn.execute(_MESSAGE_BY_ID, {"id": message_id}).mappings().one()))
+        if state == "accepted":
+            message_id = _send(conn, app, "send_order", order.number, payload, "orders", order.number)
+            if message_id is not None:
+                messages.append(message_view(conn.execute(_MESSAGE_BY_ID, {"id": message_id}).mappings().one()))
         publish(conn, app.config, "order.accepted", order.number, {"order": order.number, "state": state})
         view = {"number": order.number, "state": state, "erp_id": None, "status": None, "order": payload,
                 "shipments": [], "invoices": [], "credit_memos": [], "cancellations": [], "returns": [],
@@ -128,10 +130,16 @@ def _derived_id(number: str, what: str, content: object) -> str:
     return f"{number}-{what}-{digest}"
 
 
+def _quantities(lines: list) -> dict[str, Decimal]:
+    """The lines' quantities added up per SKU."""
+    total: dict[str, Decimal] = {}
+    for line in lines:
+        total[line.sku] = total.get(line.sku, Decimal(0)) + line.quantity
+    return total
+
+
 def _check_lines(order: Order, lines: list, noun: str) -> None:
-    ordered: dict[str, Decimal] = {}
-    for line in order.lines:
-        ordered[line.sku] = ordered.get(line.sku, Decimal(0)) + line.quantity
+    ordered = _quantities(order.lines)
     errors = []
     for i, line in enumerate(lines):
         if line.sku not in ordered:
@@ -189,9 +197,7 @@ def cancel_order(app, number: str, reason: str | None, lines: list, cancel_id: s
 
 
 def _covers(order: Order, lines: list) -> bool:
-    cancelled: dict[str, Decimal] = {}
-    for line in lines:
-        cancelled[line.sku] = cancelled.get(line.sku, Decimal(0)) + line.quantity
+    cancelled = _quantities(lines)
     return all(cancelled.get(line.sku, Decimal(0)) >= line.quantity for line in order.lines)
 
 
