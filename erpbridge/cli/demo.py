@@ -18,7 +18,7 @@ from sqlalchemy import select
 from erpbridge.bootstrap import App
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
-from erpbridge.cli.import_command import _import, _print_summary
+from erpbridge.cli.import_command import import_with_progress, print_summary
 from erpbridge.connectors.files.importer import ImportReport, Importer
 from erpbridge.connectors.files.inbox import kind_of
 from erpbridge.records import IMPORT_KINDS
@@ -48,9 +48,9 @@ def demo(ctx: CliContext, export_dir: Path | None, as_json: bool) -> None:
         sys.exit(2)
     reports: list[ImportReport] = []
     for kind, path in files:
-        reports.append(_import(Importer(ctx.config, app.records, kind), path, show_progress=not as_json))
+        reports.append(import_with_progress(Importer(ctx.config, app.records, kind), path, show_progress=not as_json))
         if not as_json:
-            _print_summary(reports[-1])
+            print_summary(reports[-1])
     served = asyncio.run(_what_the_shop_sees(app))
     if as_json:
         print_json({"imports": [r.as_dict() for r in reports], "served": served})

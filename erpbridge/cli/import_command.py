@@ -38,16 +38,17 @@ def import_(ctx: CliContext, kind: str, files: tuple[Path, ...], fmt: str | None
         config.mappings = config.mappings.model_copy(update={
             kind: config.mapping(kind).model_copy(update={"format": fmt})})
     importer = Importer(config, ctx.app().records, kind)
-    reports = [_import(importer, path, show_progress=not quiet and not as_json) for path in files]
+    reports = [import_with_progress(importer, path, show_progress=not quiet and not as_json) for path in files]
     if as_json:
         print_json(reports[0].as_dict() if len(reports) == 1 else [r.as_dict() for r in reports])
     else:
         for report in reports:
-            _print_summary(report)
+            print_summary(report)
     sys.exit(0 if all(r.ok for r in reports) else 1)
 
 
-def _import(importer: Importer, path: Path, *, show_progress: bool) -> ImportReport:
+def import_with_progress(importer: Importer, path: Path, *, show_progress: bool) -> ImportReport:
+    """Import one file, with a progress bar on a terminal when asked."""
     if not show_progress or not sys.stderr.isatty():
         return importer.import_file(path)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -57,7 +58,8 @@ def _import(importer: Importer, path: Path, *, show_progress: bool) -> ImportRep
         return importer.import_file(path, on_progress=lambda done: progress.update(task, completed=done))
 
 
-def _print_summary(report: ImportReport) -> None:
+def print_summary(report: ImportReport) -> None:
+    """The report's summary line, and its first rejections on stderr."""
     click.echo(report.summary())
     for rejection in report.rejections[:SHOWN_REJECTIONS]:
         click.echo(f"  rejected {rejection}", err=True)
