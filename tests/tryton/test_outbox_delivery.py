@@ -63,6 +63,13 @@ def place(app, number: str, sku: str) -> int:
                        payload=record.model_dump(mode="json"), record_kind="orders", record_key=number)
 
 
+def item_and_orders(erp, prefix: str, tag: str, name: str, count: int) -> tuple[str, list[str]]:
+    """An item with stock in Tryton, and the numbers of ``count`` orders to place for it."""
+    sku = f"{prefix}-{tag}"
+    erp.receive(erp.product(sku, name, "9.50"), 50)
+    return sku, [f"SO-{prefix}-{i}" for i in range(count)]
+
+
 def messages(app) -> dict[str, dict]:
     with app.engine.connect() as conn:
         return {r.business_key: dict(r._mapping) for r in conn.execute(select(m))}
@@ -103,9 +110,7 @@ def test_a_user_error_fails_only_its_order_with_trytons_message_in_erpbridge_mes
 @pytest.mark.slow
 def test_orders_wait_while_tryton_is_down_and_arrive_once(make_app, tryton_server, erp, prefix):
     app = make_app()
-    sku = f"{prefix}-OUT"
-    erp.receive(erp.product(sku, "Outage item", "9.50"), 50)
-    numbers = [f"SO-{prefix}-{i}" for i in range(4)]
+    sku, numbers = item_and_orders(erp, prefix, "OUT", "Outage item", 4)
 
     tryton_server.stop()
     try:
@@ -126,9 +131,7 @@ def test_orders_wait_while_tryton_is_down_and_arrive_once(make_app, tryton_serve
 @pytest.mark.slow
 def test_a_worker_killed_mid_delivery_leaves_every_order_in_tryton_once(make_app, tryton_server, erp, prefix):
     app = make_app()
-    sku = f"{prefix}-KILL"
-    erp.receive(erp.product(sku, "Kill item", "9.50"), 50)
-    numbers = [f"SO-{prefix}-{i}" for i in range(6)]
+    sku, numbers = item_and_orders(erp, prefix, "KILL", "Kill item", 6)
     for number in numbers:
         place(app, number, sku)
 
