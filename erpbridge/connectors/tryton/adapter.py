@@ -114,15 +114,6 @@ class TrytonAdapter:
         """``model.<model>.<method>(*params, context)``, e.g. ``model(flow, "sale.sale", "quote", [id])``."""
         return self.call(flow, f"model.{model}.{method}", *params, context=context)
 
-    def wizard(self, flow: str, name: str, state: str, data: dict, model: str, ids: list[int]) -> Any:
-        """Run one state of a wizard on records (create, execute, delete)."""
-        context = {"active_model": model, "active_id": ids[0], "active_ids": ids}
-        session, *_ = self.call(flow, f"wizard.{name}.create", context=context)
-        try:
-            return self.call(flow, f"wizard.{name}.execute", session, data, state, context=context)
-        finally:
-            self.call(flow, f"wizard.{name}.delete", session, context=context)
-
     def call(self, flow: str, method: str, *params, context: dict | None = None) -> Any:
         """One JSON-RPC call with the session's context, logged as one exchange."""
         point = "tryton." + method.removeprefix("model.")
@@ -132,15 +123,6 @@ class TrytonAdapter:
                                        request=list(params)) as exchange:
             exchange.response = result = self._call_with_session(method, params, context)
         return result
-
-    def logout(self) -> None:
-        """End the session on the server (the next call logs in again)."""
-        if self._authorization:
-            try:
-                self._post("common.db.logout", [], self._authorization)
-            except (GeneralError, _SessionExpired):
-                pass
-        self._authorization = None
 
     def close(self) -> None:
         self.http.close()
