@@ -139,7 +139,8 @@ def main() -> None:
         probe = time.monotonic()
         print(f"  the probe got through {probe - back:.1f}s after the ERP came back (the rest of the lock time)",
               flush=True)
-        while counts(app).get("done", 0) + counts(app).get("dead", 0) < total and time.monotonic() - back < 3600:
+        while ((state := counts(app)).get("done", 0) + state.get("dead", 0) < total
+               and time.monotonic() - back < 3600):
             time.sleep(0.2)
         elapsed = time.monotonic() - probe
         done.set()

@@ -62,8 +62,9 @@ def flows_run(ctx: CliContext, name: str, as_json: bool) -> None:
     if as_json:
         print_json(run)
     else:
+        summary = _summary(run)
         click.echo(f"{name}: {run['outcome']} in {(run['finished_at'] - run['started_at']).total_seconds():.2f}s"
-                   + (f": {_summary(run)}" if _summary(run) else ""))
+                   + (f": {summary}" if summary else ""))
         if run["error"]:
             click.echo(f"error: {run['error']}", err=True)
     if run["outcome"] != "ok":

@@ -175,7 +175,7 @@ class Worker:
         how many deliveries were made: `erpbridge worker --once`."""
         stop = threading.Event()
         total = 0
-        with self._heartbeat(stop):
+        with self._heartbeat():
             while True:
                 count, retry_in = self.run_pass()
                 total += count
@@ -189,7 +189,7 @@ class Worker:
 
     def run(self, stop: threading.Event, *, concurrency: int = 1) -> None:
         """Deliver until ``stop`` is set, with ``concurrency`` threads sharing this worker's lease."""
-        with self._heartbeat(stop), self._wake_up(stop) as wake:
+        with self._heartbeat(), self._wake_up(stop) as wake:
             threads = [threading.Thread(target=self._loop, args=(stop, wake), name=f"outbox-worker-{i}", daemon=True)
                        for i in range(concurrency)]
             for thread in threads:
@@ -211,7 +211,7 @@ class Worker:
             wake.clear()
 
     @contextmanager
-    def _heartbeat(self, stop: threading.Event) -> Iterator[None]:
+    def _heartbeat(self) -> Iterator[None]:
         done = threading.Event()
 
         def beat() -> None:
