@@ -122,11 +122,11 @@ def price_from_store(reads: StoreReads, sku: str, customer: str | None, currency
          for owner, min_quantity, amount, valid_from, valid_to in rows
          if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)),
         key=lambda tier: (tier["kind"] == "customer", tier["min_quantity"]))
+    # The customer's own tiers sort last, so the last fitting tier is the customer's when there is one.
     fitting = [tier for tier in tiers if tier["min_quantity"] <= quantity]
     if not fitting:
         return None
-    own = [tier for tier in fitting if tier["kind"] == "customer"]
-    best = (own or fitting)[-1]
+    best = fitting[-1]
     return {"kind": best["kind"], "unit_price": best["amount"], "tiers": tiers}
 
 
