@@ -97,9 +97,11 @@ def run_publisher(app, stop: threading.Event) -> None:
         stop.wait(interval)
 
 
-def _after(table, cursor):
+def _unpublished(table, cursor, horizon: dt.datetime):
+    """Rows after the cursor and not after the horizon."""
     after = _utc(cursor.updated_at)
-    return or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > cursor.key))
+    return and_(or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > cursor.key)),
+                table.c.updated_at <= horizon)
 
 
 def _has_news(conn, kind: str, horizon: dt.datetime) -> bool:
@@ -109,8 +111,7 @@ def _has_news(conn, kind: str, horizon: dt.datetime) -> bool:
     if cursor is None:
         return True
     table = RECORD_TABLES[kind]
-    return conn.execute(select(table.c.key).where(_after(table, cursor), table.c.updated_at <= horizon)
-                        .limit(1)).first() is not None
+    return conn.execute(select(table.c.key).where(_unpublished(table, cursor, horizon)).limit(1)).first() is not None
 
 
 def _publish_kind(conn, config, kind: str, horizon: dt.datetime) -> int:
@@ -126,7 +127,7 @@ def _publish_kind(conn, config, kind: str, horizon: dt.datetime) -> int:
         columns.append(table.c[CATALOG_EVENTS[kind][1]].label("sku"))
     rows = conn.execute(
         select(*columns)
-        .where(_after(table, cursor), table.c.updated_at <= horizon)
+        .where(_unpublished(table, cursor, horizon))
         .order_by(table.c.updated_at, table.c.key).limit(ROWS_PER_PASS)).all()
     if not rows:
         return 0
