@@ -283,7 +283,7 @@ class TrytonConnector:
         sale = self._sale_by_reference(flow, cancellation.order)
         if sale is None:
             raise MessageError(f"{where}: Tryton has no sale with reference {cancellation.order!r}")
-        if sale["state"] == "cancelled" or (sale["state"] == "done" and sale["shipment_state"] not in ("sent", "partially shipped")):
+        if mapper.is_cancelled(sale):
             return DeliveryResult(external_id=sale["number"], response={"state": "cancelled"})  # done before
         if sale["state"] in CANCELLABLE:
             self._m(flow, "sale.sale", "cancel", [sale["id"]])

@@ -136,13 +136,19 @@ def unit_prices(order) -> list[Decimal]:
     return [(line.total * (1 - share) / line.quantity).quantize(Decimal("0.0001")) for line in order.lines]
 
 
+def is_cancelled(sale: dict) -> bool:
+    """Cancelled, or processed with its shipments cancelled (Tryton then ends the sale "done")."""
+    return sale["state"] == "cancelled" or (sale["state"] == "done"
+                                            and sale.get("shipment_state") not in ("sent", "partially shipped"))
+
+
 def order_status(sale: dict) -> OrderStatusUpdate:
     """The shop's status of a sale. No ``changed_at``: Tryton's ``write_date`` moves with any
     edit of the sale (an invoice posted, a note added), not with its status, and carrying it
     would make every such edit a "changed" status, announced to the shop again and again."""
     state, shipped = sale["state"], sale.get("shipment_state")
-    if state == "cancelled" or (state == "done" and shipped not in ("sent", "partially shipped")):
-        status = "cancelled"  # a processed sale whose shipments were cancelled ends "done" in Tryton
+    if is_cancelled(sale):
+        status = "cancelled"
     elif state == "done":
         status = "completed"
     elif shipped == "sent":
