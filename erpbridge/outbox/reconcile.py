@@ -19,11 +19,12 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import orjson
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 
 from erpbridge.outbox.messages import enqueue, now
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.services.transaction import write_transaction
+from erpbridge.store.records import LOOKUP_CHUNK
 from erpbridge.store.tables import bindings, orders
 
 SEND_ORDER = "send_order"
@@ -63,10 +64,18 @@ def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileRepor
             .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~has_binding)
             .order_by(orders.c.created_at)
         ).all()
+        # The candidates' send_order states, a chunk of keys per query (not one query per order
+        # while SQLite's write lock is held).
+        states_of: dict[str, set[str]] = {}
+        numbers = [number for number, _ in candidates]
+        for start in range(0, len(numbers), LOOKUP_CHUNK):
+            for key, state in conn.execute(select(m.c.business_key, m.c.state).where(
+                    m.c.channel == system, m.c.operation == SEND_ORDER,
+                    m.c.business_key.in_(numbers[start:start + LOOKUP_CHUNK]))):
+                states_of.setdefault(key, set()).add(state)
         for number, data in candidates:
             report.found.append(number)
-            states = set(conn.execute(select(m.c.state).where(
-                and_(m.c.channel == system, m.c.business_key == number, m.c.operation == SEND_ORDER))).scalars())
+            states = states_of.get(number, set())
             if states & {"pending", "running"}:
                 report.already_queued.append(number)
             elif "dead" in states:
