@@ -34,6 +34,14 @@ def etag_response(request: Request, body: bytes | object, headers: dict[str, str
     return Response(content, media_type="application/json", headers=all_headers)
 
 
+def store_response(request: Request, body: object, fallback: str | None) -> Response:
+    """A read answered from the store: with an ETag, or, when the ERP was asked and could not
+    answer (``fallback`` says why), without one and marked ``X-Erpbridge-Fallback``."""
+    if not fallback:
+        return etag_response(request, body, {"X-Erpbridge-Source": "store"})
+    return json_response(body, headers={"X-Erpbridge-Source": "store", "X-Erpbridge-Fallback": fallback})
+
+
 def encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 

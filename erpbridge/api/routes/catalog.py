@@ -23,7 +23,7 @@ from starlette.routing import Route
 from erpbridge.api.auth import check_key, require
 from erpbridge.api.problems import Problem
 from erpbridge.api.query import documented, parse_query
-from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
+from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response, store_response
 from erpbridge.api.schemas import GroupTree, PriceAnswer, ProductOut, ProductPage, StockAnswer
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import PriceQuery
@@ -188,10 +188,7 @@ async def price_answer(request: Request, sku: str) -> Response:
         raise Problem(404, f"no price for SKU {sku!r} in {currency} for quantity {quantity}")
     body = {"sku": sku, "currency": currency, "quantity": quantity, "customer": customer, **found,
             "total": canonical_decimal(found["unit_price"] * quantity), "source": "store", "fallback": fallback}
-    headers = {"X-Erpbridge-Source": "store"}
-    if fallback:
-        headers["X-Erpbridge-Fallback"] = fallback
-    return etag_response(request, body, headers) if not fallback else json_response(body, headers=headers)
+    return store_response(request, body, fallback)
 
 
 @router.get("/stock/{sku}", response_model=StockAnswer, summary="Stock per warehouse and the salable total (ETag)")

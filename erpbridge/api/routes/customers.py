@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from erpbridge.api.auth import require
 from erpbridge.api.problems import Problem
-from erpbridge.api.responses import decode_cursor, encode_cursor, etag_response, json_response
+from erpbridge.api.responses import decode_cursor, encode_cursor, json_response, store_response
 from erpbridge.api.schemas import CustomerCreate, CustomerOut, CustomerRequestView, DocumentList
 from erpbridge.api.services_http import service_errors
 from erpbridge.records import Customer, Document, key_of
@@ -48,9 +48,7 @@ async def get_customer(request: Request, number: str, context: Literal["login"] 
         data = conn.execute(select(customers.c.data).where(customers.c.key == number)).scalar()
     if data is None:
         raise Problem(404, f"no customer with number {number!r}")
-    body = {**orjson.loads(data), "source": "store", "fallback": fallback}
-    headers = {"X-Erpbridge-Source": "store", **({"X-Erpbridge-Fallback": fallback} if fallback else {})}
-    return etag_response(request, body, headers) if not fallback else json_response(body, headers=headers)
+    return store_response(request, {**orjson.loads(data), "source": "store", "fallback": fallback}, fallback)
 
 
 def _poll_link(reference: str) -> str:
