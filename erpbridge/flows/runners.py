@@ -114,7 +114,7 @@ def inbox_flow(ctx: FlowContext) -> dict:
 def reconcile_flow(ctx: FlowContext) -> dict:
     from erpbridge.outbox.reconcile import reconcile
 
-    return _plain(reconcile(ctx.app))
+    return reconcile(ctx.app).as_dict()
 
 
 def prune_flow(ctx: FlowContext) -> dict:
@@ -133,14 +133,3 @@ def _batches(records: Iterable, size: int) -> Iterable[list]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-def _plain(report: Any) -> dict:
-    if report is None:
-        return {}
-    if isinstance(report, dict):
-        return report
-    for method in ("as_dict", "model_dump"):
-        if callable(getattr(report, method, None)):
-            return getattr(report, method)()
-    return {"result": str(report)}
