@@ -35,7 +35,7 @@ from erpbridge.outbox.reconcile import reconcile
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
 from erpbridge.records import Cancellation
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 from erpbridge.store.records import prepare
 from erpbridge.store.tables import orders
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from outbox_common import ErpConnector, TestErp, Workers, make_app, make_order, store, temporary_folder
 
 from erpbridge.outbox import enqueue
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 from erpbridge.store.records import prepare
 
 

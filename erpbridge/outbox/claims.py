@@ -27,7 +27,7 @@ from erpbridge.outbox.binder import bind
 from erpbridge.outbox.config import ChannelConfig, OutboxConfig
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 from erpbridge.store.records import prepare
 
 m = outbox_messages

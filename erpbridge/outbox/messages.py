@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from erpbridge.outbox.tables import outbox_actions, outbox_messages
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 from erpbridge.store.records import LOOKUP_CHUNK
 
 #: PostgreSQL NOTIFY channel that wakes idle workers when a message is enqueued.

@@ -23,7 +23,7 @@ from sqlalchemy import exists, select
 
 from erpbridge.outbox.messages import enqueue, now
 from erpbridge.outbox.tables import outbox_messages
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 from erpbridge.store.records import LOOKUP_CHUNK
 from erpbridge.store.tables import bindings, orders
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import semaphores
-from erpbridge.services.transaction import write_transaction
+from erpbridge.store.db import write_transaction
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
