@@ -16,7 +16,9 @@ It is a plain module (no pytest), so ``bench/tryton_*.py`` start servers the sam
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -24,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -176,11 +179,6 @@ class Rpc:
     and checks what the connector did, independent of the connector's own adapter."""
 
     def __init__(self, url: str, database: str, user: str, password: str):
-        import json
-        from decimal import Decimal
-        import datetime as dt
-
-        self._json, self._Decimal, self._dt = json, Decimal, dt
         self.endpoint = f"{url}/{database}/rpc/"
         self.http = httpx.Client(timeout=120)
         uid, key, *_ = self._post("common.db.login", [user, {"password": password}, "en"])
@@ -189,29 +187,29 @@ class Rpc:
         self.context = self._post("model.res.user.get_preferences", [True, {}])
 
     def _encode(self, value):
-        if isinstance(value, self._Decimal):
+        if isinstance(value, Decimal):
             return {"__class__": "Decimal", "decimal": str(value)}
-        if isinstance(value, self._dt.date) and not isinstance(value, self._dt.datetime):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
         raise TypeError(type(value))
 
     def _decode(self, obj):
         cls = obj.get("__class__")
         if cls == "Decimal":
-            return self._Decimal(obj["decimal"])
+            return Decimal(obj["decimal"])
         if cls == "date":
-            return self._dt.date(obj["year"], obj["month"], obj["day"])
+            return dt.date(obj["year"], obj["month"], obj["day"])
         if cls == "datetime":
-            return self._dt.datetime(obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"])
+            return dt.datetime(obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"])
         if cls == "bytes":
             return base64.b64decode(obj["base64"])
         return obj
 
     def _post(self, method, params):
-        body = self._json.dumps({"id": 1, "method": method, "params": params}, default=self._encode)
+        body = json.dumps({"id": 1, "method": method, "params": params}, default=self._encode)
         response = self.http.post(self.endpoint, content=body, headers={"Content-Type": "application/json"})
         response.raise_for_status()
-        data = self._json.loads(response.text, object_hook=self._decode)
+        data = json.loads(response.text, object_hook=self._decode)
         if data.get("error"):
             raise RuntimeError(f"{method}: {data['error']}")
         return data["result"]
