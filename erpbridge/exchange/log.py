@@ -38,6 +38,7 @@ from erpbridge.connectors.base import GeneralError, MessageError
 from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.exchange.redact import Redactor, plain
 from erpbridge.exchange.tables import exchange_log
+from erpbridge.store.db import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +216,9 @@ class ExchangeLog:
         t = exchange_log
         stmt = select(t).order_by(t.c.id.desc()).limit(limit)
         if since is not None:
-            stmt = stmt.where(t.c.at >= _utc(since))
+            stmt = stmt.where(t.c.at >= as_utc(since))
         if until is not None:
-            stmt = stmt.where(t.c.at < _utc(until))
+            stmt = stmt.where(t.c.at < as_utc(until))
         for column, value in ((t.c.point, point), (t.c.system, system), (t.c.outcome, outcome), (t.c.flow, flow)):
             if value is not None:
                 stmt = stmt.where(column == value)
@@ -243,7 +244,7 @@ class ExchangeLog:
 
 def _entry(row) -> dict:
     entry = dict(row)
-    entry["at"] = _utc(entry["at"])
+    entry["at"] = as_utc(entry["at"])
     for key in ("request", "response"):
         if entry[key] is not None:
             entry[key] = orjson.loads(entry[key])
@@ -261,8 +262,3 @@ def _describe(exc: BaseException) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything in the log is UTC."""
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)

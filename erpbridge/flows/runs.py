@@ -24,6 +24,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from erpbridge.flows.tables import flow_runs
+from erpbridge.store.db import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,6 @@ RUNNING, OK, REJECTED, FAILED, DIED = "running", "ok", "rejected", "failed", "di
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class FlowRun:
     def from_row(cls, row) -> "FlowRun":
         values = dict(row._mapping)
         for key in ("slot", "started_at", "heartbeat_at", "finished_at"):
-            values[key] = _utc(values[key])
+            values[key] = as_utc(values[key])
         values["summary"] = json.loads(values["summary"]) if values["summary"] else None
         return cls(**values)
 
@@ -143,7 +138,7 @@ class FlowRuns:
 
     def last_slot(self, flow: str) -> dt.datetime | None:
         with self.engine.connect() as conn:
-            return _utc(conn.execute(select(func.max(flow_runs.c.slot)).where(flow_runs.c.flow == flow)).scalar())
+            return as_utc(conn.execute(select(func.max(flow_runs.c.slot)).where(flow_runs.c.flow == flow)).scalar())
 
     def history(self, flow: str | None = None, limit: int = 20) -> list[FlowRun]:
         stmt = select(flow_runs).order_by(flow_runs.c.id.desc()).limit(limit)

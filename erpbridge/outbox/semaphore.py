@@ -18,13 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.tables import semaphores
-from erpbridge.store.db import write_transaction
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+from erpbridge.store.db import as_utc, write_transaction
 
 
 class Semaphore:
@@ -41,7 +35,7 @@ class Semaphore:
                                .where(s.c.system == self.system)).first()
         if row is None:
             return {"offline_until": None, "reason": None, "tripped_at": None}
-        return {"offline_until": _utc(row.offline_until), "reason": row.reason, "tripped_at": _utc(row.tripped_at)}
+        return {"offline_until": as_utc(row.offline_until), "reason": row.reason, "tripped_at": as_utc(row.tripped_at)}
 
     def is_offline(self) -> bool:
         until = self.state()["offline_until"]
@@ -77,7 +71,7 @@ class Semaphore:
         with write_transaction(self.engine) as conn:  # read, then write: SQLite's lock first
             at = now()
             until = conn.execute(select(s.c.offline_until).where(s.c.system == self.system)).scalar()
-            if until is None or _utc(until) > at:
+            if until is None or as_utc(until) > at:
                 return False
             # Compare-and-set on the value read: of several processes, one wins.
             return conn.execute(update(s).where(s.c.system == self.system, s.c.offline_until == until)

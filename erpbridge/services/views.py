@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Select, select
 
 from erpbridge.outbox.tables import outbox_messages as m
+from erpbridge.store.db import as_utc
 
 
 def message_query() -> Select:
@@ -17,7 +16,5 @@ def message_view(row) -> dict:
     """A message row as JSON-able fields; times in UTC with their offset (SQLite hands them back
     without one)."""
     view = {str(k): v for k, v in row.items()}
-    updated = view["updated_at"]
-    if updated is not None and updated.tzinfo is None:
-        view["updated_at"] = updated.replace(tzinfo=dt.timezone.utc)
+    view["updated_at"] = as_utc(view["updated_at"])
     return view

@@ -41,6 +41,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from erpbridge.api.tables import webhook_cursors
 from erpbridge.connectors.webhooks import publish, webhook_systems
 from erpbridge.services.transaction import retrying
+from erpbridge.store.db import as_utc
 from erpbridge.store.tables import RECORD_TABLES
 
 #: Store kind -> event, for events that carry one record each.
@@ -55,10 +56,6 @@ BATCH = 500
 ROWS_PER_PASS = 20_000
 
 log = logging.getLogger(__name__)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 def _event_id(*parts: object) -> str:
@@ -99,7 +96,7 @@ def run_publisher(app, stop: threading.Event) -> None:
 
 def _unpublished(table, cursor, horizon: dt.datetime):
     """Rows after the cursor and not after the horizon."""
-    after = _utc(cursor.updated_at)
+    after = as_utc(cursor.updated_at)
     return and_(or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > cursor.key)),
                 table.c.updated_at <= horizon)
 
@@ -143,7 +140,7 @@ def _record_events(conn, config, kind: str, rows) -> int:
     for row in rows:
         record = orjson.loads(row.data)
         publish(conn, config, event, record["order"], {"kind": kind, "record": record},
-                event_id=_event_id(event, row.key, row.content_hash, _utc(row.updated_at).isoformat()))
+                event_id=_event_id(event, row.key, row.content_hash, as_utc(row.updated_at).isoformat()))
     return len(rows)
 
 
@@ -154,7 +151,7 @@ def _catalog_events(conn, config, kind: str, rows) -> int:
     first, last = rows[0], rows[-1]
     for i, batch in enumerate(batches):
         publish(conn, config, event, kind, {"skus": batch},
-                event_id=_event_id(event, first.key, _utc(first.updated_at).isoformat(), last.key, i))
+                event_id=_event_id(event, first.key, as_utc(first.updated_at).isoformat(), last.key, i))
     return len(batches)
 
 

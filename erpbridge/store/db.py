@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -43,6 +44,14 @@ def make_engine(url: str, **kwargs) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time in UTC: SQLite hands datetimes back without a zone, and every time the
+    store keeps is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 def is_sqlite(engine: Engine) -> bool:

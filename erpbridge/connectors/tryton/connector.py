@@ -30,6 +30,7 @@ from erpbridge.connectors.base import DeliveryResult, MessageError, PriceQuery
 from erpbridge.connectors.tryton import mapper
 from erpbridge.connectors.tryton.adapter import TrytonAdapter
 from erpbridge.records import Cancellation, Customer, Order, Price, Record, Return
+from erpbridge.store.db import as_utc
 
 #: Rows per ``search_read`` page when reading whole tables (catalog, parties...).
 PAGE = 1000
@@ -375,7 +376,7 @@ class TrytonConnector:
         categories = self._categories()
         codes = {c["id"]: mapper.group_code(c) for c in categories}
         for category in categories:
-            if since is None or _utc(category["write_date"]) > _utc(since):
+            if since is None or as_utc(category["write_date"]) > as_utc(since):
                 yield mapper.product_group(category, codes)
 
     def _products(self, flow: str, since, fields: list[str] = mapper.PRODUCT_FIELDS) -> Iterator[dict]:
@@ -580,9 +581,3 @@ class TrytonConnector:
         if isinstance(content, str):
             content = content.encode()
         return bytes(content), mapper.MEDIA_TYPES.get(ext, "application/octet-stream")
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
