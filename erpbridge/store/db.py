@@ -58,6 +58,32 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+#: For a long run of write batches on SQLite: a page cache that holds the indexes being
+#: written (the default 2 MB makes every batch re-read them from the file), and WAL
+#: checkpoints every 80 MB instead of every 4 MB (each one copies and fsyncs). Measured on a
+#: 1M-product import: together with bigger batches, 47,600 -> 60,000 products/s.
+BULK_PRAGMAS = {"cache_size": (-65536, -2000), "wal_autocheckpoint": (20000, 1000)}
+
+
+@contextmanager
+def bulk_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection for many write batches in a row, each in its own transaction (begun
+    as :func:`write_transaction` begins them), with :data:`BULK_PRAGMAS` on SQLite while it
+    lasts; the connection goes back to the pool with SQLite's defaults."""
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            yield conn
+            return
+        raw = conn.connection.driver_connection
+        for name, (value, _) in BULK_PRAGMAS.items():
+            raw.execute(f"PRAGMA {name}={value}")
+        try:
+            yield conn.execution_options(sqlite_begin="IMMEDIATE")
+        finally:
+            for name, (_, default) in BULK_PRAGMAS.items():
+                raw.execute(f"PRAGMA {name}={default}")
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write after it reads: on SQLite it takes the one write lock

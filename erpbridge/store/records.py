@@ -4,24 +4,31 @@
 worker process); :meth:`RecordStore.write` applies a batch of prepared rows in one transaction:
 one indexed lookup of the stored hashes, then inserts for new keys and updates for changed
 ones. A row whose hash is unchanged costs no write, and produces no downstream work.
+
+An imported row also carries the *source hash* of the raw ERP record it was mapped from; the
+store keeps it so that the next import of the same export can recognise an unchanged raw
+record by that hash alone, without reading or mapping it (:meth:`RecordStore.source_hashes`).
+Rows written any other way carry none, and a content change through them clears it.
 """
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import functools
 import operator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import orjson
 from sqlalchemy import Connection, Dialect, Engine, func, select, update
 
 from erpbridge.records import RECORD_KINDS, Record, content_hash, key_of
-from erpbridge.store.db import write_transaction
+from erpbridge.store.db import bulk_connection, write_transaction
 from erpbridge.store.tables import RECORD_TABLES
 
-_BASE_COLUMNS = {"key", "content_hash", "data", "created_at", "updated_at"}
+_BASE_COLUMNS = {"key", "content_hash", "source_hash", "data", "created_at", "updated_at"}
 #: Columns that belong to the store, not to the record: set when a record first arrives (the
 #: callable gets the RecordStore), never touched when its content changes later.
 _STORE_OWNED: dict[str, dict[str, object]] = {
@@ -42,6 +49,8 @@ class Row(NamedTuple):
     content_hash: str
     data: str
     columns: tuple  # values of the kind's query columns, in `query_columns(kind)` order
+    #: Hash of the raw source record an import mapped this row from; None for other writes.
+    source: int | None = None
 
 
 @dataclass(slots=True)
@@ -64,10 +73,10 @@ def query_columns(kind: str) -> tuple[str, ...]:
 _QUERY_COLUMNS = {kind: query_columns(kind) for kind in RECORD_TABLES}
 
 
-def prepare(record: Record) -> Row:
+def prepare(record: Record, source: int | None = None) -> Row:
     canonical = record.canonical_json()
     key, columns = _row_parts(type(record))
-    return Row(key(record), content_hash(canonical), canonical.decode(), columns(record))
+    return Row(key(record), content_hash(canonical), canonical.decode(), columns(record), source)
 
 
 @functools.cache
@@ -116,15 +125,17 @@ class _Statements:
         name = dialect.identifier_preparer.format_table(table)
         mark = {"qmark": "?", "numeric": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
         self._mark = mark
-        self._lookup = f"SELECT {quote('key')}, content_hash FROM {name} WHERE {quote('key')} IN "
-        self._lookups: dict[int, str] = {}
+        self._lookup = f"SELECT {quote('key')}, content_hash, source_hash FROM {name} WHERE {quote('key')} IN "
+        self._lookup_sources = f"SELECT {quote('key')}, source_hash FROM {name} WHERE {quote('key')} IN "
+        self._lookups: dict[tuple[str, int], str] = {}
         owned = tuple(_STORE_OWNED.get(kind, {}))
         names = _QUERY_COLUMNS[kind]
-        inserted = ("key", "content_hash", "data", "created_at", "updated_at", *owned, *names)
+        inserted = ("key", "content_hash", "source_hash", "data", "created_at", "updated_at", *owned, *names)
         self.insert = (f"INSERT INTO {name} ({', '.join(quote(c) for c in inserted)}) "
                        f"VALUES ({', '.join([mark] * len(inserted))})")
-        assigned = ", ".join(f"{quote(c)} = {mark}" for c in ("content_hash", "data", "updated_at", *names))
+        assigned = ", ".join(f"{quote(c)} = {mark}" for c in ("content_hash", "source_hash", "data", "updated_at", *names))
         self.update = f"UPDATE {name} SET {assigned} WHERE {quote('key')} = {mark}"
+        self.update_source = f"UPDATE {name} SET source_hash = {mark} WHERE {quote('key')} = {mark}"
 
         def processor(column: str):
             return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
@@ -138,10 +149,12 @@ class _Statements:
 
         self.convert_columns = convert_columns if any(processors) else None
 
-    def lookup(self, count: int) -> str:
-        sql = self._lookups.get(count)
+    def lookup(self, count: int, *, sources: bool = False) -> str:
+        """``SELECT key, content_hash, source_hash`` (or just ``key, source_hash``) for ``count`` keys."""
+        sql = self._lookups.get((sources, count))
         if sql is None:
-            sql = self._lookups[count] = f"{self._lookup}({', '.join([self._mark] * count)})"
+            head = self._lookup_sources if sources else self._lookup
+            sql = self._lookups[(sources, count)] = f"{head}({', '.join([self._mark] * count)})"
         return sql
 
     def process_now(self, now: dt.datetime) -> object:
@@ -175,6 +188,18 @@ class RecordStore:
         with write_transaction(self.engine) as conn:
             return self.write_in(conn, kind, rows, **initial)
 
+    @contextmanager
+    def bulk(self) -> Iterator[Callable[..., tuple[WriteResult, list[str]]]]:
+        """A ``write`` for many batches in a row (a file import): the same as :meth:`write`, each
+        batch in its own transaction, through one connection tuned for it (see
+        :func:`~erpbridge.store.db.bulk_connection`)."""
+        with bulk_connection(self.engine) as conn:
+            def write(kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
+                with conn.begin():
+                    return self.write_in(conn, kind, rows, **initial)
+
+            yield write
+
     def write_in(self, conn: Connection, kind: str, rows: Sequence[Row], **initial: object) -> tuple[WriteResult, list[str]]:
         """Like :meth:`write`, in the caller's transaction (so an order and its outbox message
         commit together). ``initial`` overrides store-owned columns of new rows, e.g.
@@ -184,35 +209,41 @@ class RecordStore:
         latest: dict[str, Row] = {}
         for row in rows:  # within one batch the later row of a key wins
             latest[row[0]] = row
-        stored: dict[str, str] = {}
+        stored: dict[str, tuple[str, int | None]] = {}
         keys = list(latest)
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = tuple(keys[start : start + LOOKUP_CHUNK])
-            stored.update(conn.exec_driver_sql(sql.lookup(len(chunk)), chunk).all())
+            stored.update((key, (digest, source)) for key, digest, source in
+                          conn.exec_driver_sql(sql.lookup(len(chunk)), chunk).all())
 
         result = WriteResult()
         new: list[tuple] = []
         changed: list[tuple] = []
+        sourced: list[tuple] = []
         now = sql.process_now(_now())
         owned = sql.process_owned({column: initial.get(column, default(self))
                                    for column, default in _STORE_OWNED.get(kind, {}).items()})
         convert = sql.convert_columns
-        for key, (_, digest, data, columns) in latest.items():
+        for key, (_, digest, data, columns, source) in latest.items():
             old = stored.get(key)
-            if old == digest:
+            if old is not None and old[0] == digest:
                 result.unchanged += 1
+                if source is not None and source != old[1]:
+                    sourced.append((source, key))  # same content from another raw record: remember it
                 continue
             if convert:
                 columns = convert(columns)
             if old is None:
-                new.append((key, digest, data, now, now, *owned, *columns))
+                new.append((key, digest, source, data, now, now, *owned, *columns))
             else:
-                changed.append((digest, data, now, *columns, key))
+                changed.append((digest, source, data, now, *columns, key))
         result.unchanged += len(rows) - len(latest)
         if new:
             conn.exec_driver_sql(sql.insert, new)
         if changed:
             conn.exec_driver_sql(sql.update, changed)
+        if sourced:
+            conn.exec_driver_sql(sql.update_source, sourced)
         result.new, result.changed = len(new), len(changed)
         return result, [v[0] for v in new] + [v[-1] for v in changed]
 
@@ -236,6 +267,36 @@ class RecordStore:
             ).rowcount
 
     # -- reads ----------------------------------------------------------------------------
+
+    def holds_any(self, kind: str) -> bool:
+        table = RECORD_TABLES[kind]
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.key).limit(1)).first() is not None
+
+    def source_hashes(self, kind: str) -> array.array:
+        """Every source hash stored for the kind, sorted (8 bytes each: an import looks the
+        hashes of a whole file up in it by bisection, in every worker process)."""
+        table = RECORD_TABLES[kind]
+        sql = str(select(table.c.source_hash).where(table.c.source_hash.is_not(None)).order_by(table.c.source_hash)
+                  .compile(dialect=self.engine.dialect))
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # a million rows: no per-row work above the driver
+            try:
+                cursor.execute(sql)
+                return array.array("q", map(operator.itemgetter(0), cursor.fetchall()))
+            finally:
+                cursor.close()
+
+    def stored_sources(self, kind: str, keys: Sequence[str]) -> dict[str, int]:
+        """The source hash stored for each of ``keys`` that has one."""
+        sql = _statements(self.engine.dialect, kind)
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), LOOKUP_CHUNK):
+                chunk = tuple(keys[start : start + LOOKUP_CHUNK])
+                found.update((key, source) for key, source in
+                             conn.exec_driver_sql(sql.lookup(len(chunk), sources=True), chunk).all() if source is not None)
+        return found
 
     def get(self, kind: str, key: str) -> Record | None:
         table = RECORD_TABLES[kind]

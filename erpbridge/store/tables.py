@@ -1,7 +1,8 @@
 """The store's tables.
 
 Every record kind has a table of the same shape: ``key`` (the record's identity), the record's
-canonical JSON in ``data``, its ``content_hash``, and ``created_at``/``updated_at``; plus the
+canonical JSON in ``data``, its ``content_hash``, the ``source_hash`` of the raw ERP record it
+was imported from (NULL when it came another way), and ``created_at``/``updated_at``; plus the
 columns the shop queries by, copied from the record's fields of the same name. Keeping the
 record whole in ``data`` means a new record field needs no migration; keeping the queried
 fields as columns keeps reads indexed.
@@ -10,7 +11,8 @@ fields as columns keeps reads indexed.
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table, Text, UniqueConstraint,
+    BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table, Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -32,6 +34,9 @@ def _record_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], .
         Column("key", String(512), primary_key=True),
         *columns,
         Column("content_hash", String(32), nullable=False),
+        # Lets a re-import skip an unchanged raw record before mapping it (see
+        # erpbridge.connectors.files.importer): 64 bits of a keyed hash of that record.
+        Column("source_hash", BigInteger),
         Column("data", Text, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
