@@ -17,6 +17,13 @@ At most a few chunks are in flight, so memory stays flat whatever the file size.
 the rejections (file order), the batches and their transactions are those of the in-process
 path; only the speed differs.
 
+Every record's source hash is looked up in ``known``, the source hashes the store held when
+the import began (:meth:`~erpbridge.store.records.RecordStore.source_hashes`, a sorted array
+that worker processes map from a temporary file, so they share one copy and start at once).
+A record found there is not mapped but handed to the writer as a skip (see
+:mod:`~erpbridge.connectors.files.importer`); a JSON Lines line is then not even parsed,
+since its hash is the hash of the line.
+
 Caveat: as with any ``multiprocessing`` start method but ``fork``, the workers import the
 caller's main module, so a script that imports big files itself needs the usual
 ``if __name__ == "__main__":`` guard (the ``erpbridge`` command has it). ``workers=0`` turns
@@ -25,16 +32,23 @@ the workers off.
 
 from __future__ import annotations
 
+import array
+import bisect
 import io
+import itertools
+import mmap
 import multiprocessing
 import os
+from multiprocessing import forkserver
 import queue as queues
+import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
-from erpbridge.connectors.files.readers import ReaderError, Unreadable, open_binary, read_jsonl_lines, read_records
+from erpbridge.connectors.files.readers import ReaderError, Unreadable, open_binary, parse_jsonl_line, read_records
 from erpbridge.mapping.spec import FileFormat
 from erpbridge.store.records import Row
 
@@ -55,20 +69,17 @@ class Chunk:
     rows: list[tuple] = field(default_factory=list)  # Row's fields
     #: (location, reasons) of each rejected record, in file order.
     rejections: list[tuple[str, tuple[Reason, ...]]] = field(default_factory=list)
+    #: The records skipped because their source hash was known, as three columns (cheap to
+    #: hand between processes): their source hashes; where each goes among ``rows`` (the
+    #: index of the row it comes before); how to find each again (the raw record, or the byte
+    #: offset of its line in a JSON Lines file).
+    skipped: array.array = field(default_factory=lambda: array.array("q"))
+    skipped_at: array.array = field(default_factory=lambda: array.array("q"))
+    skipped_refs: list = field(default_factory=list)
     #: Bytes of the file read when the chunk ends (for progress).
     position: int = 0
     #: The file cannot be read on from here (the in-process path's ReaderError/OSError).
     error: str | None = None
-
-    def add(self, location: str, raw, steps) -> None:
-        if isinstance(raw, Unreadable):
-            self.rejections.append((location, ((raw.reason, None, None),)))
-            return
-        row = steps.run(raw)
-        if type(row) is Row:
-            self.rows.append(tuple(row))  # a plain tuple unpickles faster; the store takes both
-        else:
-            self.rejections.append((location, tuple((e.reason, e.field, e.source) for e in row)))
 
 
 def default_workers(size: int) -> int:
@@ -77,33 +88,154 @@ def default_workers(size: int) -> int:
     return cores if size >= PARALLEL_MIN_BYTES and cores > 1 else 0
 
 
-def chunks(path: Path, fmt: FileFormat, steps, workers: int) -> Iterator[Chunk]:
-    """The file's prepared rows and rejections in file order: read here with no workers, else
-    by worker processes."""
+def chunks(path: Path, fmt: FileFormat, steps, workers: int,
+           load_known: Callable[[], array.array]) -> Iterator[Chunk]:
+    """The file's prepared rows, skips and rejections in file order: read here with no
+    workers, else by worker processes. ``load_known``: the source hashes the store holds,
+    sorted (loaded while the process that starts the workers starts, a second or so for a
+    million)."""
     if not workers:
-        return read_chunks(path, fmt, steps)
-    if fmt == "jsonl":
-        return _jsonl_chunks(path, steps, workers)
-    return _streamed_chunks(path, fmt, steps)
+        yield from read_chunks(path, fmt, steps, Known.of(load_known()))
+        return
+    _context()
+    forkserver.ensure_running()
+    with _shared(load_known()) as shared:
+        if fmt == "jsonl":
+            yield from _jsonl_chunks(path, steps, workers, shared)
+        else:
+            yield from _streamed_chunks(path, fmt, steps, shared)
 
 
-def read_chunks(path: Path, fmt: FileFormat, steps) -> Iterator[Chunk]:
-    """Read and map the file in this process (what the reader process runs for a big file)."""
+class Known:
+    """Sorted source hashes, and where the hashes of each of 65,536 buckets (by their top 16
+    bits) begin, so that a look-up bisects a few dozen hashes instead of a million."""
+
+    BUCKETS = 1 << 16
+
+    def __init__(self, starts: Sequence[int], hashes: Sequence[int]):
+        self.starts, self.hashes = starts, hashes
+
+    @classmethod
+    def of(cls, hashes: array.array) -> "Known":
+        starts = array.array("q", (bisect.bisect_left(hashes, (bucket - cls.BUCKETS // 2) << 48)
+                                   for bucket in range(cls.BUCKETS)))
+        starts.append(len(hashes))
+        return cls(starts, hashes)
+
+    def __bool__(self) -> bool:
+        return len(self.hashes) > 0
+
+    def __contains__(self, source: int) -> bool:
+        bucket = (source >> 48) + self.BUCKETS // 2
+        end = self.starts[bucket + 1]
+        at = bisect.bisect_left(self.hashes, source, self.starts[bucket], end)
+        return at < end and self.hashes[at] == source
+
+
+@contextmanager
+def _shared(known: array.array) -> Iterator[str | None]:
+    """``known`` with its bucket index in a temporary file for the workers to map (None when
+    it is empty)."""
+    if not known:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile(prefix="erpbridge-known-") as file:
+        Known.of(known).starts.tofile(file)
+        known.tofile(file)
+        file.flush()
+        yield file.name
+
+
+def _mapped(shared: str | None) -> Known:
+    """In a worker: what :func:`_shared` wrote, mapped, not copied."""
+    if shared is None:
+        return Known(array.array("q", [0] * (Known.BUCKETS + 1)), array.array("q"))
+    with open(shared, "rb") as file:
+        both = memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)).cast("q")
+    return Known(both[: Known.BUCKETS + 1], both[Known.BUCKETS + 1 :])
+
+
+def prepare_chunk(records: Iterable[tuple], steps, known: Known) -> Chunk:
+    """A chunk from ``(location, raw record, ref, line)`` in file order: for JSON Lines the
+    record is None and ``line`` the line it is still to be parsed from, for the other formats
+    the record is read (a dict or an :class:`Unreadable`) and ``line`` None."""
     chunk = Chunk()
+    rows, rejections = chunk.rows, chunk.rejections
+    skipped, skipped_at, skipped_refs = chunk.skipped.append, chunk.skipped_at.append, chunk.skipped_refs.append
+    source_hash, finish, skipping = steps.source_hash, steps.finish, bool(known)
+    for location, raw, ref, line in records:
+        if isinstance(raw, Unreadable):
+            rejections.append((location, ((raw.reason, None, None),)))
+            continue
+        source = source_hash(raw if line is None else line)
+        if skipping and source in known:
+            skipped(source)
+            skipped_at(len(rows))
+            skipped_refs(ref)
+            continue
+        if raw is None:
+            raw = parse_jsonl_line(line)
+            if isinstance(raw, Unreadable):
+                rejections.append((location, ((raw.reason, None, None),)))
+                continue
+        row = finish(raw, source)
+        if type(row) is Row:
+            rows.append(tuple(row))  # a plain tuple unpickles faster; the store takes both
+        else:
+            rejections.append((location, tuple((e.reason, e.field, e.source) for e in row)))
+    return chunk
+
+
+def read_chunks(path: Path, fmt: FileFormat, steps, known: Known) -> Iterator[Chunk]:
+    """Read and map the file in this process (what the reader process runs for a big file)."""
+    failure: list[str] = []
     try:
-        with open_binary(path) as stream:
-            for location, raw in read_records(stream, fmt, steps.spec):
-                chunk.add(location, raw, steps)
-                if len(chunk.rows) + len(chunk.rejections) >= CHUNK_RECORDS:
-                    chunk.position = stream.tell()
-                    yield chunk
-                    chunk = Chunk()
-            chunk.position = stream.tell()
-    except ReaderError as exc:
-        chunk.error = str(exc)
+        stream = open_binary(path)
     except OSError as exc:
-        chunk.error = f"cannot read: {exc.strerror or exc}"
-    yield chunk
+        yield Chunk(error=f"cannot read: {exc.strerror or exc}")
+        return
+    with stream:
+        records = _until_failure(_records(stream, fmt, steps.spec), failure)
+        while True:
+            chunk = prepare_chunk(itertools.islice(records, CHUNK_RECORDS), steps, known)
+            if failure:
+                chunk.error = failure[0]
+                yield chunk
+                return
+            chunk.position = stream.tell()
+            yield chunk
+            if len(chunk.rows) + len(chunk.rejections) + len(chunk.skipped) < CHUNK_RECORDS:
+                return
+
+
+def _until_failure(records: Iterator[tuple], failure: list[str]) -> Iterator[tuple]:
+    """The records until the file cannot be read on; then why, in ``failure``."""
+    try:
+        yield from records
+    except ReaderError as exc:
+        failure.append(str(exc))
+    except OSError as exc:
+        failure.append(f"cannot read: {exc.strerror or exc}")
+
+
+def _records(stream, fmt: FileFormat, spec) -> Iterator[tuple]:
+    """``(location, raw record, ref, line)`` as :func:`prepare_chunk` takes them."""
+    if fmt == "jsonl":
+        for number, _, offset, line in _jsonl_records(stream, 0):
+            yield f"line {number}", None, offset, line
+    else:
+        for location, raw in read_records(stream, fmt, spec):
+            yield location, raw, raw, None
+
+
+def _jsonl_records(lines: Iterable[bytes], start: int) -> Iterator[tuple[int, None, int, bytes]]:
+    """``(line number, None, byte offset, line)`` of the records of JSON Lines that begin at
+    byte ``start`` of the file (blank lines are none, as for the JSON Lines reader)."""
+    offset = start
+    for number, line in enumerate(lines, start=1):
+        at, offset = offset, offset + len(line)
+        if not line.isspace():
+            yield number, None, at, line
 
 
 def _context():
@@ -114,22 +246,21 @@ def _context():
 
 # -- JSON Lines: byte ranges over a pool --------------------------------------------------------
 
-_steps = None
+_worker: tuple = ()  # (steps, known) of this worker process
 
 
-def _init_worker(steps) -> None:
-    global _steps
-    _steps = steps
+def _init_worker(steps, shared: str | None) -> None:
+    global _worker
+    _worker = (steps, _mapped(shared))
 
 
 def _read_range(path: str, start: int, end: int) -> tuple[Chunk, int]:
-    """One byte range (whole lines); locations are ``line N`` counted from the range's start."""
+    """One byte range (whole lines); locations are line numbers counted from the range's start."""
     with open(path, "rb") as stream:
         stream.seek(start)
         data = stream.read(end - start)
-    chunk = Chunk(position=end)
-    for number, raw in read_jsonl_lines(io.BytesIO(data)):  # lines as the in-process reader sees them
-        chunk.add(number, raw, _steps)
+    chunk = prepare_chunk(_jsonl_records(io.BytesIO(data), start), *_worker)  # lines as the in-process reader sees them
+    chunk.position = end
     return chunk, data.count(b"\n")
 
 
@@ -145,8 +276,9 @@ def _ranges(path: Path) -> Iterator[tuple[int, int]]:
             start = end
 
 
-def _jsonl_chunks(path: Path, steps, workers: int) -> Iterator[Chunk]:
-    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker, initargs=(steps,)) as pool:
+def _jsonl_chunks(path: Path, steps, workers: int, shared: str | None) -> Iterator[Chunk]:
+    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
+                             initargs=(steps, shared)) as pool:
         pending: list[Future] = []
         ranges = _ranges(path)
         line = 1
@@ -170,16 +302,16 @@ def _jsonl_chunks(path: Path, steps, workers: int) -> Iterator[Chunk]:
 
 # -- other formats: one reader process ----------------------------------------------------------
 
-def _produce(path: str, fmt: FileFormat, steps, out) -> None:
-    for chunk in read_chunks(Path(path), fmt, steps):
+def _produce(path: str, fmt: FileFormat, steps, shared: str | None, out) -> None:
+    for chunk in read_chunks(Path(path), fmt, steps, _mapped(shared)):
         out.put(chunk)
     out.put(None)
 
 
-def _streamed_chunks(path: Path, fmt: FileFormat, steps) -> Iterator[Chunk]:
+def _streamed_chunks(path: Path, fmt: FileFormat, steps, shared: str | None) -> Iterator[Chunk]:
     context = _context()
     out = context.Queue(maxsize=IN_FLIGHT * 2)
-    reader = context.Process(target=_produce, args=(str(path), fmt, steps, out), daemon=True)
+    reader = context.Process(target=_produce, args=(str(path), fmt, steps, shared, out), daemon=True)
     reader.start()
     try:
         while True:

@@ -5,24 +5,47 @@ good ones around it and a file that breaks off keeps what came before the break.
 record leaves what the store holds for it untouched. The report counts what was new,
 changed, unchanged and rejected, and names every rejected record by file, location, field and
 reason.
+
+Re-importing an export that has mostly not changed is the common case (a nightly full
+export), so unchanged records are recognised before they cost anything: each stored row keeps
+the *source hash* of the raw record it came from (XXH3, 64 bits, of the JSON Lines line or of
+the record as read, seeded with the mapping, the checks, the record schema and erpbridge's
+version, so a changed config maps everything again). A record whose source hash the store
+held when the import began is skipped unread. The writer checks each skip once more: if a row
+before it in the file replaced the stored row that carries its hash (the same key twice in one
+file), the record is mapped after all, so the store ends exactly as a record-by-record import
+would leave it.
 """
 
 from __future__ import annotations
 
+import array
+import hashlib
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import orjson
+import xxhash
+
+import erpbridge
 from erpbridge.config import Config
 from erpbridge.mapping.mapper import FieldError, Mapper
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import IMPORT_KINDS, RECORD_KINDS, Record
-from erpbridge.store.records import RecordStore, Row, WriteResult, prepare
+from erpbridge.store.records import RecordStore, Row, prepare
 from erpbridge.connectors.files import import_workers
-from erpbridge.connectors.files.readers import ReaderError, format_of
+from erpbridge.connectors.files.readers import ReaderError, format_of, parse_jsonl_line
 
-BATCH_SIZE = 5000
+#: Rows per write transaction. Bigger batches write each touched index page once per batch
+#: instead of once per 5,000 rows (measured: 47,600 -> 60,000 products/s on 1M together with
+#: the bulk connection's pragmas); a batch holds SQLite's write lock for about 0.3 s.
+BATCH_SIZE = 20000
+#: Seconds rows wait for a full batch (a re-import that changes few records writes them as it
+#: goes, while the rest of the file is still read, not all at the end).
+MAX_WAIT = 1.0
 #: Rejections kept in the report in full (all are counted); a file of a million bad rows must
 #: not fill memory with messages.
 MAX_LISTED_REJECTIONS = 1000
@@ -93,13 +116,17 @@ class ImportKindError(ValueError):
 
 
 class RecordSteps:
-    """What happens to each raw record between the reader and the store: map, check against
-    the config, prepare the stored row. Picklable (the mapper is rebuilt from the spec), so
-    worker processes run exactly the steps the in-process path runs."""
+    """What happens to each raw record between the reader and the store: hash, map, check
+    against the config, prepare the stored row. Picklable (the mapper is rebuilt from the
+    spec), so worker processes run exactly the steps the in-process path runs."""
 
     def __init__(self, kind: str, spec: MappingSpec, check: "KnownWarehouses | None"):
         self.kind, self.spec, self.check = kind, spec, check
-        self._map = Mapper(RECORD_KINDS[kind], spec).map
+        record = RECORD_KINDS[kind]
+        self._map = Mapper(record, spec).map
+        self._seed = int.from_bytes(hashlib.blake2b(orjson.dumps(
+            [erpbridge.__version__, kind, spec.model_dump(mode="json"), repr(check), record.model_json_schema()],
+            option=orjson.OPT_SORT_KEYS), digest_size=8).digest())
 
     def __getstate__(self) -> tuple:
         return self.kind, self.spec, self.check
@@ -107,13 +134,29 @@ class RecordSteps:
     def __setstate__(self, state: tuple) -> None:
         self.__init__(*state)
 
-    def run(self, raw: dict) -> Row | list[FieldError]:
-        """The stored row, or every reason the record is rejected."""
+    def run(self, raw: dict, line: bytes | None = None) -> Row | list[FieldError]:
+        """The stored row, or every reason the record is rejected (``line``: the JSON Lines
+        line it was parsed from)."""
+        return self.finish(raw, self.source_hash(raw if line is None else line))
+
+    def source_hash(self, source: dict | bytes) -> int:
+        """The hash of a JSON Lines line, or of a record as read from another format, as a
+        signed 64-bit integer (what the store's BIGINT holds)."""
+        data = source if isinstance(source, bytes) else orjson.dumps(source, default=_tagged)
+        return xxhash.xxh3_64_intdigest(data, self._seed) - (1 << 63)
+
+    def finish(self, raw: dict, source: int) -> Row | list[FieldError]:
+        """Map, validate and check the record: its row, or every reason it is rejected."""
         record, errors = self._map(raw)
         if record is not None and self.check is not None:
             error = self.check(record)
             errors = [error] if error else errors
-        return errors if errors else prepare(record)
+        return errors if errors else prepare(record, source)
+
+
+def _tagged(value: object) -> object:
+    """Values orjson does not write itself (decimals from JSON files), kept apart from strings."""
+    return ["$" + type(value).__name__, str(value)]
 
 
 class Importer:
@@ -144,7 +187,11 @@ class Importer:
             report.format = format_of(path, self.spec)
             if workers is None:
                 workers = import_workers.default_workers(path.stat().st_size)
-            self._import_chunks(import_workers.chunks(path, report.format, self.steps, workers), report, on_progress)
+            # An empty table (a first import) has nothing to skip: no look-ups at all then.
+            skipping = self.records.holds_any(self.kind)
+            load_known = partial(self.records.source_hashes, self.kind) if skipping else partial(array.array, "q")
+            chunks = import_workers.chunks(path, report.format, self.steps, workers, load_known)
+            self._import_chunks(path, chunks, skipping, report, on_progress)
         except ReaderError as exc:
             report.reject(Rejection(name, "file", str(exc)))
         except OSError as exc:
@@ -152,27 +199,68 @@ class Importer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import_chunks(self, chunks, report: ImportReport, on_progress) -> None:
-        """Write the prepared rows in file order, in batches of :data:`BATCH_SIZE`."""
-        batch: list[Row] = []
+    def _import_chunks(self, path: Path, chunks, skipping: bool, report: ImportReport, on_progress) -> None:
+        """Write the prepared rows in file order, in batches of :data:`BATCH_SIZE`, and count
+        the skipped records unchanged, unless a row before them replaced their stored row.
+
+        ``replaced`` holds the stored source hashes of every key that has a row in a chunk
+        so far (read before that chunk's rows are written; a whole chunk at a time, so it
+        may also hold a few from rows after a skip, which only costs mapping that skip)."""
         name = report.file
         position = 0
-        for chunk in chunks:
-            for location, errors in chunk.rejections:
-                report.reject(*(Rejection(name, location, reason, field, source) for reason, field, source in errors))
-            batch.extend(chunk.rows)
-            position = chunk.position
-            while len(batch) >= BATCH_SIZE:
-                report.count(self.records.write(self.kind, batch[:BATCH_SIZE])[0])
-                del batch[:BATCH_SIZE]
-                if on_progress:
-                    on_progress(position)
-            if chunk.error:
-                report.reject(Rejection(name, "file", chunk.error))
-        if batch:
-            report.count(self.records.write(self.kind, batch)[0])
+        replaced: set[int] = set()
+        batch: list = []
+        written_at = time.monotonic()
+        with self.records.bulk() as write:
+            for chunk in chunks:
+                for location, errors in chunk.rejections:
+                    report.reject(*(Rejection(name, location, reason, field, source) for reason, field, source in errors))
+                if skipping and chunk.rows:
+                    replaced.update(self.records.stored_sources(self.kind, [row[0] for row in chunk.rows]).values())
+                if replaced.isdisjoint(chunk.skipped):
+                    report.unchanged += len(chunk.skipped)
+                    batch.extend(chunk.rows)
+                else:
+                    self._skips_and_rows(path, chunk, replaced, batch, report)
+                position = chunk.position
+                while len(batch) >= BATCH_SIZE or (batch and time.monotonic() - written_at > MAX_WAIT):
+                    report.count(write(self.kind, batch[:BATCH_SIZE])[0])
+                    del batch[:BATCH_SIZE]
+                    written_at = time.monotonic()
+                    if on_progress:
+                        on_progress(position)
+                if chunk.error:
+                    report.reject(Rejection(name, "file", chunk.error))
+            if batch:
+                report.count(write(self.kind, batch)[0])
         if on_progress:
             on_progress(position)
+
+    def _skips_and_rows(self, path: Path, chunk, replaced: set[int], batch: list, report: ImportReport) -> None:
+        """The chunk's rows and skips in file order, the skips whose stored row was replaced mapped."""
+        start = 0
+        for source, index, ref in zip(chunk.skipped, chunk.skipped_at, chunk.skipped_refs):
+            batch.extend(chunk.rows[start:index])
+            start = index
+            if source in replaced:
+                row = self.steps.run(*_raw_at(path, ref))
+                # Its source hash was stored, so it was mapped under the same config, schema
+                # and version (all in the hash's key): it maps again.
+                assert type(row) is Row, row
+                batch.append(row)
+            else:
+                report.unchanged += 1
+        batch.extend(chunk.rows[start:])
+
+
+def _raw_at(path: Path, ref: dict | int) -> tuple[dict, bytes | None]:
+    """A skipped record again, and its line: kept whole, or the JSON Lines line at a byte offset."""
+    if isinstance(ref, dict):
+        return ref, None
+    with open(path, "rb") as stream:
+        stream.seek(ref)
+        line = stream.readline()
+    return parse_jsonl_line(line), line
 
 
 def _with_config_defaults(config: Config, kind: str, spec: MappingSpec) -> MappingSpec:

@@ -157,27 +157,19 @@ def _sniff_delimiter(header: str) -> str:
 # -- JSON Lines -------------------------------------------------------------------------------
 
 def _read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
-    for number, value in read_jsonl_lines(stream):
-        yield f"line {number}", value
+    for number, line in enumerate(stream, start=1):
+        if line.strip():  # blank lines are no records
+            yield f"line {number}", parse_jsonl_line(line)
 
 
-def read_jsonl_lines(lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, dict | Unreadable]]:
-    """``(line number, record)`` for JSON Lines; also used on a byte range of a file that
-    starts at line ``first`` (an import's worker processes each read their own range)."""
-    loads = orjson.loads
-    for number, line in enumerate(lines, start=first):
-        if not line.strip():
-            continue
-        try:
-            value = loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason = "not valid UTF-8" if "utf-8" in str(exc).lower() else f"not valid JSON: {exc}"
-            yield number, Unreadable(reason)
-            continue
-        if not isinstance(value, dict):
-            yield number, Unreadable(f"expected a JSON object, got {type(value).__name__}")
-            continue
-        yield number, value
+def parse_jsonl_line(line: bytes) -> dict | Unreadable:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Unreadable("not valid UTF-8" if "utf-8" in str(exc).lower() else f"not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        return Unreadable(f"expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 # -- JSON -------------------------------------------------------------------------------------
