@@ -221,10 +221,17 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
     )
     parent_paths: dict[int, str] = {}
     counters: dict[tuple[int, str], int] = {}
+    root = entities = None
     try:
         for _, element in events:
             parent = element.getparent()
-            if not tag and (parent is None or parent.getparent() is not None):
+            if root is None:
+                tree = element.getroottree()
+                root = tree.getroot()
+                # Entities can only be declared in the document's own DTD (external ones are
+                # never loaded): without one, no record can hold an entity reference.
+                entities = tree.docinfo.internalDTD is not None
+            if not tag and parent is not root:
                 continue  # without a record tag, the records are the root's children
             parent_key = id(parent)
             if parent_key not in parent_paths:
@@ -232,7 +239,7 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
             counter_key = (parent_key, element.tag)
             counters[counter_key] = counters.get(counter_key, 0) + 1
             where = f"line {element.sourceline} {parent_paths[parent_key]}/{element.tag}[{counters[counter_key]}]"
-            entity = next(element.iter(etree.Entity), None)
+            entity = next(element.iter(etree.Entity), None) if entities else None
             if entity is not None:
                 yield where, Unreadable(f"entity reference {entity.text} is not expanded: entities are off for "
                                         "untrusted XML")
@@ -248,23 +255,31 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
 
 
 def _element_to_dict(element) -> dict:
-    """``<p id="1"><sku>A</sku><tag>x</tag><tag>y</tag></p>`` -> ``{"@id": "1", "sku": "A", "tag": ["x", "y"]}``."""
-    result: dict = {f"@{k}": v for k, v in element.attrib.items()}
+    """``<p id="1"><sku>A</sku><tag>x</tag><tag>y</tag></p>`` -> ``{"@id": "1", "sku": "A", "tag": ["x", "y"]}``.
+    (Each lxml property read costs: every one is read once.)"""
+    result: dict = {f"@{k}": v for k, v in element.items()}
     for child in element:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if type(tag) is not str:
             continue  # entity references left unexpanded, comments
-        value = _element_to_dict(child) if len(child) or child.attrib else (child.text or "").strip()
-        if isinstance(value, dict) and not len(child) and child.text and child.text.strip():
-            value["#text"] = child.text.strip()
-        if child.tag in result:
-            existing = result[child.tag]
-            if isinstance(existing, list):
-                existing.append(value)
-            else:
-                result[child.tag] = [existing, value]
+        text = child.text
+        if len(child) or child.items():
+            value = _element_to_dict(child)
+            if text and not len(child) and text.strip():
+                value["#text"] = text.strip()
         else:
-            result[child.tag] = value
+            value = text.strip() if text else ""
+        existing = result.get(tag, _NONE)
+        if existing is _NONE:
+            result[tag] = value
+        elif type(existing) is list:
+            existing.append(value)
+        else:
+            result[tag] = [existing, value]
     return result
+
+
+_NONE = object()
 
 
 def open_binary(path: Path) -> BinaryIO:
