@@ -110,9 +110,11 @@ class FlowRuns:
 
     # -- the state of a flow --------------------------------------------------------------
 
-    def reap(self, flow: str | None = None) -> int:
-        """Mark runs whose process stopped beating as died; returns how many."""
-        stale = utcnow() - dt.timedelta(seconds=self.lease)
+    def reap(self, flow: str | None = None, *, now: dt.datetime | None = None) -> int:
+        """Mark runs whose process stopped beating as died; returns how many. A caller that
+        asks :meth:`live` next passes both the same ``now``: else a run whose heartbeat ages
+        past the lease between the two calls is neither reaped nor live, and stays running."""
+        stale = (now or utcnow()) - dt.timedelta(seconds=self.lease)
         where = [flow_runs.c.outcome == RUNNING, flow_runs.c.heartbeat_at < stale]
         if flow is not None:
             where.append(flow_runs.c.flow == flow)
@@ -121,9 +123,9 @@ class FlowRuns:
                 outcome=DIED, finished_at=flow_runs.c.heartbeat_at,
                 error=f"no heartbeat for {self.lease:g}s: the process running it stopped (killed or lost)")).rowcount
 
-    def live(self, flow: str) -> FlowRun | None:
+    def live(self, flow: str, *, now: dt.datetime | None = None) -> FlowRun | None:
         """The flow's run in progress in a live process, if any."""
-        stale = utcnow() - dt.timedelta(seconds=self.lease)
+        stale = (now or utcnow()) - dt.timedelta(seconds=self.lease)
         with self.engine.connect() as conn:
             row = conn.execute(select(flow_runs).where(flow_runs.c.flow == flow, flow_runs.c.outcome == RUNNING,
                                                        flow_runs.c.heartbeat_at >= stale)

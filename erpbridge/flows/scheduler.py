@@ -110,8 +110,9 @@ def run_flow(app: App, name: str, *, load_connector: Callable[[str], ModuleType]
     if name not in flows:
         raise FlowError(f"no flow named {name!r}; configured flows: {', '.join(sorted(flows))}")
     runs = FlowRuns(app.engine, lease=lease)
-    runs.reap(name)
-    live = runs.live(name)
+    now = utcnow()
+    runs.reap(name, now=now)
+    live = runs.live(name, now=now)
     if live is not None:
         raise FlowBusy(f"flow {name!r} is already running: run {live.id} on {live.owner} "
                        f"since {live.started_at:%Y-%m-%d %H:%M:%S} UTC")
@@ -147,8 +148,9 @@ class Scheduler:
             blocked = self._blocked.get(name)
             if blocked and blocked[0] == slot and time.monotonic() - blocked[1] < self.recheck:
                 continue
-            self.runs.reap(name)
-            if self.runs.live(name) is not None:
+            checked = utcnow()
+            self.runs.reap(name, now=checked)
+            if self.runs.live(name, now=checked) is not None:
                 self._blocked[name] = (slot, time.monotonic())
                 continue
             self._blocked.pop(name, None)
