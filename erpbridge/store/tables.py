@@ -42,7 +42,14 @@ def _record_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], .
         Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     )
     for cols in indexes:
-        Index(None, *(table.c[c] for c in cols))
+        columns = [table.c[c] for c in cols]
+        if len(columns) == 1 and columns[0].nullable:
+            # Looked up by value only: rows without one (most products have no parent_sku)
+            # stay out of the index, and cost an import nothing there.
+            where = columns[0].is_not(None)
+            Index(None, *columns, sqlite_where=where, postgresql_where=where)
+        else:
+            Index(None, *columns)
     return table
 
 
