@@ -17,7 +17,7 @@ Targets (issue 2): jsonl >= 50,000/s and >= 40% of baseline; xml >= 25,000/s; re
 The files are generated once under bench/data/ (git-ignored). Each import runs in a child
 process so that its memory is its own.
 
-Run: .venv/bin/python bench/import_products.py [--records N]     (default 1,000,000; ~5 minutes)
+Run: .venv/bin/python bench/import_products.py [--records N]     (default 1,000,000; 5-8 minutes)
      .venv/bin/python bench/import_products.py --records 100000   (a quick run)
 """
 
