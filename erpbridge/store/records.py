@@ -167,6 +167,13 @@ class _Statements:
 _STATEMENTS: dict[tuple, _Statements] = {}
 
 
+def _looked_up(conn: Connection, sql: _Statements, keys: Sequence[str], *, sources: bool = False) -> Iterator[tuple]:
+    """The stored rows of ``keys`` as :meth:`_Statements.lookup` selects them, :data:`LOOKUP_CHUNK` keys a query."""
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = tuple(keys[start : start + LOOKUP_CHUNK])
+        yield from conn.exec_driver_sql(sql.lookup(len(chunk), sources=sources), chunk).all()
+
+
 def _statements(dialect: Dialect, kind: str) -> _Statements:
     key = (type(dialect), dialect.paramstyle, kind)
     statements = _STATEMENTS.get(key)
@@ -209,12 +216,7 @@ class RecordStore:
         latest: dict[str, Row] = {}
         for row in rows:  # within one batch the later row of a key wins
             latest[row[0]] = row
-        stored: dict[str, tuple[str, int | None]] = {}
-        keys = list(latest)
-        for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = tuple(keys[start : start + LOOKUP_CHUNK])
-            stored.update((key, (digest, source)) for key, digest, source in
-                          conn.exec_driver_sql(sql.lookup(len(chunk)), chunk).all())
+        stored = {key: (digest, source) for key, digest, source in _looked_up(conn, sql, list(latest))}
 
         result = WriteResult()
         new: list[tuple] = []
@@ -268,11 +270,6 @@ class RecordStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def holds_any(self, kind: str) -> bool:
-        table = RECORD_TABLES[kind]
-        with self.engine.connect() as conn:
-            return conn.execute(select(table.c.key).limit(1)).first() is not None
-
     def source_hashes(self, kind: str) -> array.array:
         """Every source hash stored for the kind, sorted (8 bytes each: an import looks the
         hashes of a whole file up in it by bisection, in every worker process)."""
@@ -289,14 +286,9 @@ class RecordStore:
 
     def stored_sources(self, kind: str, keys: Sequence[str]) -> dict[str, int]:
         """The source hash stored for each of ``keys`` that has one."""
-        sql = _statements(self.engine.dialect, kind)
-        found: dict[str, int] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), LOOKUP_CHUNK):
-                chunk = tuple(keys[start : start + LOOKUP_CHUNK])
-                found.update((key, source) for key, source in
-                             conn.exec_driver_sql(sql.lookup(len(chunk), sources=True), chunk).all() if source is not None)
-        return found
+            return {key: source for key, source in _looked_up(conn, _statements(self.engine.dialect, kind), keys,
+                                                              sources=True) if source is not None}
 
     def get(self, kind: str, key: str) -> Record | None:
         table = RECORD_TABLES[kind]

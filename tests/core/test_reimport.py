@@ -82,7 +82,7 @@ def test_a_key_twice_in_one_file_ends_as_its_last_line(app, import_lines, monkey
     monkeypatch.setattr(import_workers, "CHUNK_RECORDS", 20)
     monkeypatch.setattr(import_workers, "CHUNK_BYTES", 1 << 10)
     import_lines(app, _catalog())
-    stored, changed = _line("P100", "Shirt 100"), _line("P100", "Shirt 100 (sale)")
+    changed = _line("P100", "Shirt 100 (sale)")
     lines = _catalog()
     if first == "changed":
         lines = [changed, *lines]  # ... and P100 as stored at line 102

@@ -41,16 +41,18 @@ import mmap
 import multiprocessing
 import os
 import pickle
-from multiprocessing import forkserver
 import queue as queues
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from erpbridge.connectors.files.readers import ReaderError, Unreadable, open_binary, parse_jsonl_line, read_records
+from erpbridge.connectors.files.readers import (
+    ReaderError, Unreadable, is_blank, open_binary, parse_jsonl_line, read_records,
+)
 from erpbridge.mapping.spec import FileFormat
 from erpbridge.store.records import Row
 
@@ -90,18 +92,21 @@ def default_workers(size: int) -> int:
     return cores if size >= PARALLEL_MIN_BYTES and cores > 1 else 0
 
 
-def chunks(path: Path, fmt: FileFormat, steps, workers: int,
-           load_known: Callable[[], array.array]) -> Iterator[Chunk]:
+def start_server(workers: int) -> None:
+    """Start the process that forks the workers, if there will be workers: it imports
+    erpbridge (a second or so) while the caller reads the store's source hashes."""
+    if workers:
+        _context()
+        forkserver.ensure_running()
+
+
+def chunks(path: Path, fmt: FileFormat, steps, workers: int, known: array.array) -> Iterator[Chunk]:
     """The file's prepared rows, skips and rejections in file order: read here with no
-    workers, else by worker processes. ``load_known``: the source hashes the store holds,
-    sorted (loaded while the process that starts the workers starts, a second or so for a
-    million)."""
+    workers, else by worker processes. ``known``: the source hashes the store holds, sorted."""
     if not workers:
-        yield from read_chunks(path, fmt, steps, Known.of(load_known()))
+        yield from read_chunks(path, fmt, steps, Known.of(known))
         return
-    _context()
-    forkserver.ensure_running()
-    with _shared(load_known()) as shared:
+    with _shared(known) as shared:
         if fmt == "jsonl":
             yield from _jsonl_chunks(path, steps, workers, shared)
         else:
@@ -118,7 +123,9 @@ class Known:
         self.starts, self.hashes = starts, hashes
 
     @classmethod
-    def of(cls, hashes: array.array) -> "Known":
+    def of(cls, hashes: Sequence[int]) -> "Known":
+        if not hashes:
+            return cls((), hashes)  # never looked into
         starts = array.array("q", (bisect.bisect_left(hashes, (bucket - cls.BUCKETS // 2) << 48)
                                    for bucket in range(cls.BUCKETS)))
         starts.append(len(hashes))
@@ -151,7 +158,7 @@ def _shared(known: array.array) -> Iterator[str | None]:
 def _mapped(shared: str | None) -> Known:
     """In a worker: what :func:`_shared` wrote, mapped, not copied."""
     if shared is None:
-        return Known(array.array("q", [0] * (Known.BUCKETS + 1)), array.array("q"))
+        return Known.of(())
     with open(shared, "rb") as file:
         both = memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)).cast("q")
     return Known(both[: Known.BUCKETS + 1], both[Known.BUCKETS + 1 :])
@@ -240,11 +247,12 @@ def _records(stream, fmt: FileFormat, spec) -> Iterator[tuple]:
 
 def _jsonl_records(lines: Iterable[bytes], start: int) -> Iterator[tuple[int, None, int, bytes]]:
     """``(line number, None, byte offset, line)`` of the records of JSON Lines that begin at
-    byte ``start`` of the file (blank lines are none, as for the JSON Lines reader)."""
+    byte ``start`` of the file. One generator (it runs for every line of a big file), with the
+    JSON Lines reader's rule for blank lines."""
     offset = start
     for number, line in enumerate(lines, start=1):
         at, offset = offset, offset + len(line)
-        if not line.isspace():
+        if not is_blank(line):
             yield number, None, at, line
 
 

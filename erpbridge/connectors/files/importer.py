@@ -19,11 +19,9 @@ would leave it.
 
 from __future__ import annotations
 
-import array
 import hashlib
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +33,7 @@ from erpbridge.config import Config
 from erpbridge.mapping.mapper import FieldError, Mapper
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import IMPORT_KINDS, RECORD_KINDS, Record
-from erpbridge.store.records import RecordStore, Row, prepare
+from erpbridge.store.records import RecordStore, Row, WriteResult, prepare
 from erpbridge.connectors.files import import_workers
 from erpbridge.connectors.files.readers import ReaderError, format_of, parse_jsonl_line
 
@@ -187,11 +185,10 @@ class Importer:
             report.format = format_of(path, self.spec)
             if workers is None:
                 workers = import_workers.default_workers(path.stat().st_size)
-            # An empty table (a first import) has nothing to skip: no look-ups at all then.
-            skipping = self.records.holds_any(self.kind)
-            load_known = partial(self.records.source_hashes, self.kind) if skipping else partial(array.array, "q")
-            chunks = import_workers.chunks(path, report.format, self.steps, workers, load_known)
-            self._import_chunks(path, chunks, skipping, report, on_progress)
+            import_workers.start_server(workers)  # it starts while the store's hashes are read
+            known = self.records.source_hashes(self.kind)
+            chunks = import_workers.chunks(path, report.format, self.steps, workers, known)
+            self._import_chunks(path, chunks, bool(known), report, on_progress)
         except ReaderError as exc:
             report.reject(Rejection(name, "file", str(exc)))
         except OSError as exc:

@@ -19,7 +19,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterator
 
 import ijson
 import orjson
@@ -158,8 +158,14 @@ def _sniff_delimiter(header: str) -> str:
 
 def _read_jsonl(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
     for number, line in enumerate(stream, start=1):
-        if line.strip():  # blank lines are no records
+        if not is_blank(line):
             yield f"line {number}", parse_jsonl_line(line)
+
+
+def is_blank(line: bytes) -> bool:
+    """A blank line of JSON Lines is no record (a line read from a file is never empty: it
+    has at least its line end)."""
+    return line.isspace()
 
 
 def parse_jsonl_line(line: bytes) -> dict | Unreadable:
