@@ -16,7 +16,8 @@ from lxml import etree
 
 from erpbridge.connectors.base import GeneralError
 from erpbridge.connectors.files import create
-from erpbridge.connectors.files.outbound import FileOutbox, write_atomically
+from erpbridge.connectors.files.outbound import FileOutbox
+from erpbridge.private_files import write_private
 from erpbridge.outbox import enqueue
 from erpbridge.outbox.worker import Worker
 
@@ -61,7 +62,7 @@ def test_a_file_is_never_seen_half_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
-        write_atomically(target, b'{"new": "whole"}')
+        write_private(target, b'{"new": "whole"}')
     assert target.read_bytes() == b'{"old": "whole"}'  # the reader sees the old file or the new, never a part
     assert [p.name for p in tmp_path.iterdir()] == ["order.json"]  # and no temporary file is left behind
 

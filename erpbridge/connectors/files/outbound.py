@@ -1,9 +1,8 @@
 """The file connector's outbound side: each outbox message becomes one file in the ERP's outbox
 folder, for the ERP to pick up (orders, customers, cancellations, returns).
 
-A file appears whole or not at all: it is written under a temporary name in the same folder
-(starting with ``.`` and ending in ``.tmp``, which ERP import jobs ignore), flushed to disk,
-then renamed into place (``os.replace`` is atomic within one filesystem). Its name comes from
+A file appears whole or not at all (:func:`~erpbridge.private_files.write_private`: written
+aside, flushed, renamed into place), readable by erpbridge's user only. Its name comes from
 the message's idempotency key (by default ``<channel>:<operation>:<business key>:<sequence>``),
 so delivering the same message again after a crash rewrites the same file rather than adding a
 second order.
@@ -19,15 +18,14 @@ the semaphore takes the system offline and the messages wait.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import uuid
 from pathlib import Path
 
 import orjson
 from lxml import etree
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError
+from erpbridge.private_files import private_dir, write_private
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -72,23 +70,6 @@ def _fill(element, value) -> None:
         element.text = str(value)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)
-
-
 class FileOutbox:
     """Delivers messages as files into ``folder``."""
 
@@ -104,8 +85,8 @@ class FileOutbox:
                                 option=orjson.OPT_INDENT_2)
         path = self.folder / file_name(idempotency_key, self.format)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, data)
+            private_dir(self.folder)
+            write_private(path, data)
         except OSError as exc:
             raise GeneralError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return DeliveryResult(response={"file": path.name, "bytes": len(data)})
