@@ -21,24 +21,21 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from erpbridge.api.config import ApiConfig
-from erpbridge.connectors.webhooks import WebhooksSystem
+from erpbridge.connectors import registry
 from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.config import OutboxConfig
-from erpbridge.records import IMPORT_KINDS
+from erpbridge.records import IMPORT_KINDS, RECORD_KINDS
+from erpbridge.systems import Role, Section, SystemBase
 
 DEFAULT_FILE = "erpbridge.yaml"
 
 
 class ConfigError(Exception):
     """The config cannot be used; the message names the file, key path and expectation."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class StoreConfig(Section):
@@ -52,54 +49,7 @@ class StoreConfig(Section):
         return url
 
 
-class SemaphoreConfig(Section):
-    """The per-system breaker (seed 000 ``siso_erp.erp_semaphore``)."""
-
-    max_lock_time: float = Field(default=60, gt=0, description="seconds a system stays offline after a general error")
-
-
-class MessageSettings(Section):
-    """Per-message endpoint settings for systems with one service per operation (seed 000)."""
-
-    endpoint: str | None = None
-    operation: str | None = None
-    timeout: float = Field(default=30, gt=0)
-
-
-class SystemBase(Section):
-    semaphore: SemaphoreConfig = SemaphoreConfig()
-    messages: dict[str, MessageSettings] = Field(default_factory=dict)
-
-
-class FilesSystem(SystemBase):
-    """An ERP that exchanges files: it drops exports into ``inbox``, reads our files from ``outbox``."""
-
-    connector: Literal["files"]
-    inbox: Path = Path("erp/inbox")
-    outbox: Path = Path("erp/outbox")
-    format: Literal["json", "xml"] = "json"
-    poll_interval: float = Field(default=2.0, gt=0, description="seconds between looks into the inbox")
-    settle_time: float = Field(default=1.0, ge=0, description="a file must be unchanged this long before import")
-
-
-class TrytonSystem(SystemBase):
-    connector: Literal["tryton"]
-    url: str = Field(pattern=r"^https?://")
-    database: str
-    user: str
-    password: SecretStr
-    timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
-    language: str = "en"
-    warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
-    warehouses: dict[str, str] = Field(default_factory=dict, description="Tryton warehouse code -> store warehouse code")
-    shipping_methods: dict[str, str] = Field(
-        default_factory=dict, description="shop shipping method -> code of the Tryton service product that bills freight")
-    payment_methods: dict[str, str] = Field(default_factory=dict, description="shop payment method -> Tryton payment term name")
-    fee_products: list[str] = Field(default_factory=list, description="Tryton product codes billed as fees (invoice fee...)")
-    price_list: str | None = Field(default=None, description="Tryton price list whose quantity tiers are the volume prices")
-
-
-SystemConfig = Annotated[Union[FilesSystem, TrytonSystem, WebhooksSystem], Field(discriminator="connector")]
+SystemConfig = registry.system_config()
 
 
 class WarehouseConfig(Section):
@@ -130,9 +80,10 @@ class FlowConfig(Section):
     schedule: str | None = Field(default=None, description="cron expression, e.g. '*/5 * * * *'")
     mode: Literal["full", "delta"] = "delta"
     enabled: bool = True
-    kinds: list[Literal["product_groups", "products", "prices", "stock", "customers", "order_statuses", "shipments",
-                        "invoices", "credit_memos"]] | None = Field(
+    kinds: list[Literal[registry.FETCH_KINDS + registry.INTAKE_KINDS]] | None = Field(  # type: ignore[valid-type]
         default=None, description="what a pull flow fetches (default: by its name, see erpbridge.flows.runners)")
+    system: str | None = Field(default=None, description="the system it runs for (default: the one system whose "
+                                                         "connector offers it)")
 
     @field_validator("schedule")
     @classmethod
@@ -143,7 +94,8 @@ class FlowConfig(Section):
 
 
 class Mappings(Section):
-    """One optional mapping per kind of ERP export (see :mod:`erpbridge.mapping.spec`)."""
+    """One optional mapping per kind of ERP export, for every files system (a system's own
+    ``mappings:`` win; see :mod:`erpbridge.mapping.spec`)."""
 
     product_groups: MappingSpec | None = None
     products: MappingSpec | None = None
@@ -154,10 +106,13 @@ class Mappings(Section):
 
 assert set(Mappings.model_fields) == set(IMPORT_KINDS)
 
+#: Without a ``systems:`` section: the file-exchange ERP in ./erp/.
+DEFAULT_SYSTEMS = {"erp": {"connector": "files"}}
+
 
 class Config(Section):
     store: StoreConfig = StoreConfig()
-    systems: dict[str, SystemConfig] = Field(default_factory=lambda: {"erp": FilesSystem(connector="files")})
+    systems: dict[str, SystemConfig] = Field(default_factory=lambda: dict(DEFAULT_SYSTEMS))
     catalog: CatalogConfig = CatalogConfig()
     orders: OrdersConfig = OrdersConfig()
     order_history: OrderHistoryConfig = OrderHistoryConfig()
@@ -170,18 +125,82 @@ class Config(Section):
     #: Where the file was read from (None for the built-in default); relative paths are resolved against its folder.
     source: Path | None = Field(default=None, exclude=True)
 
-    @property
-    def erp(self) -> tuple[str, SystemConfig]:
-        """The ERP system (the first one configured)."""
-        name = next(iter(self.systems))
-        return name, self.systems[name]
+    @model_validator(mode="before")
+    @classmethod
+    def _default_systems(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "systems" not in data:
+            data = {**data, "systems": dict(DEFAULT_SYSTEMS)}
+        return data
 
-    def mapping(self, kind: str) -> MappingSpec:
-        return getattr(self.mappings, kind) or MappingSpec()
+    @model_validator(mode="after")
+    def _systems_fit_together(self) -> "Config":
+        """Each system's role is one its connector can play (its default when unset), its
+        per-message settings are ones its connector honours, every shop's orders have an ERP
+        to go to: all problems at once, each with its key path."""
+        problems: list[str] = []
+        for name, system in self.systems.items():
+            spec = registry.installed()[system.connector]
+            if system.role is None:
+                self.systems[name] = system = system.model_copy(update={"role": spec.default_role})
+            elif system.role not in spec.roles:
+                problems.append(f"systems.{name}.role: the {spec.name} connector can be {' or '.join(spec.roles)}, "
+                                f"not {system.role}")
+            problems += _message_problems(name, system, spec)
+            problems += [f"systems.{name}.mappings.{kind}: unknown record kind, expected one of: "
+                         f"{', '.join(RECORD_KINDS)}" for kind in system.mappings if kind not in RECORD_KINDS]
+            if system.role == "erp":
+                problems += [f"systems.{name}.{key}: only a shop has {key}" for key in ("erp", "receives")
+                             if key in system.model_fields_set]
+        erps = self.systems_with("erp")
+        if not erps:
+            problems.append("systems: no system has role erp; orders, customers and returns need one to go to")
+        for where, erp in [(f"systems.{n}.erp", s.erp) for n, s in self.systems_with("shop").items()] + \
+                          [("api.erp", self.api.erp)]:
+            if erp is not None and erp not in erps:
+                problems.append(f"{where}: no ERP named {erp!r}; the ERPs are: {', '.join(erps) or 'none'}")
+            elif erp is None and len(erps) > 1:
+                problems.append(f"{where}: required with several ERPs ({', '.join(erps)}): name the one that "
+                                f"receives the orders")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def systems_with(self, role: Role) -> dict[str, SystemBase]:
+        """The systems of a role, in the order configured."""
+        return {name: system for name, system in self.systems.items() if system.role == role}
+
+    def erp_for(self, shop: str | None = None) -> str:
+        """The ERP that receives the orders, customers, cancellations and returns of a shop
+        system (``None``: of the shop that calls erpbridge's own API)."""
+        chosen = self.systems[shop].erp if shop is not None else self.api.erp
+        return chosen or next(iter(self.systems_with("erp")))
+
+    def mapping(self, kind: str, system: str | None = None) -> MappingSpec:
+        """How records of ``kind`` from ``system`` map: the system's own mapping, else (for file
+        exports) the top-level ``mappings:``, else field names as they are."""
+        own = self.systems[system].mappings.get(kind) if system is not None else None
+        return own or getattr(self.mappings, kind, None) or MappingSpec()
 
     def resolve(self, path: Path) -> Path:
         base = self.source.parent if self.source else Path.cwd()
         return path if path.is_absolute() else base / path
+
+
+def _message_problems(name: str, system: SystemBase, spec: registry.ConnectorSpec) -> list[str]:
+    """``messages:`` must name operations the connector delivers and settings it honours."""
+    problems = []
+    operations = spec.capabilities.operations
+    for operation, settings in system.messages.items():
+        where = f"systems.{name}.messages.{operation}"
+        if operation not in operations:
+            problems.append(f"{where}: the {spec.name} connector delivers no such message; it delivers: "
+                            f"{', '.join(sorted(operations)) or 'none'}")
+            continue
+        for key in sorted(settings.model_fields_set - spec.message_settings):
+            honoured = ", ".join(sorted(spec.message_settings)) or "none"
+            problems.append(f"{where}.{key}: the {spec.name} connector has no per-message {key} "
+                            f"(it honours: {honoured})")
+    return problems
 
 
 def find_config_file(explicit: str | os.PathLike | None) -> Path | None:
@@ -250,31 +269,32 @@ def _interpolate(node: Any, where: tuple, path: Path) -> Any:
     return _REF.sub(value_of, node)
 
 
-#: Names pydantic puts in an error location for the member of a union it tried.
-_UNION_MEMBERS = {"str", "FieldMap", "files", "tryton"}
-
-
 def _describe(exc: ValidationError) -> list[str]:
     errors = exc.errors(include_url=False)
     for error in errors:
         error["raw_loc"] = error["loc"]
-        error["loc"] = tuple(p for p in error["loc"] if p not in _UNION_MEMBERS and not str(p).startswith("function-"))
+        error["loc"] = _walk(error["loc"])[0]
     # For ``str | FieldMap`` fields, the error of the plain-string branch only repeats what the
     # other branch says when the user clearly meant a mapping.
     errors = [e for e in errors if not (e["type"] == "string_type" and isinstance(e["input"], dict)
                                         and any(o is not e and o["loc"][: len(e["loc"])] == e["loc"] for o in errors))]
     lines = []
+    installed = ", ".join(registry.installed())
     for error in errors:
         loc = _key_path(error["loc"])
         kind = error["type"]
         if kind == "extra_forbidden":
-            allowed = _allowed_keys(error["raw_loc"][:-1])
+            allowed = _allowed_keys(_walk(error["raw_loc"][:-1])[1])
             hint = f", expected one of: {', '.join(allowed)}" if allowed else ""
             lines.append(f"{loc}: unknown key{hint}")
         elif kind == "missing":
             lines.append(f"{loc}: required key is missing")
-        elif kind == "union_tag_invalid":
-            lines.append(f"{loc}: {error['msg'].replace('Input tag', 'connector')}")
+        elif kind == "union_tag_invalid" and error["ctx"].get("discriminator") == "'connector'":
+            lines.append(f"{loc}.connector: no connector {error['ctx']['tag']!r} is installed; installed: {installed}")
+        elif kind == "union_tag_not_found" and error["ctx"].get("discriminator") == "'connector'":
+            lines.append(f"{loc}.connector: required key is missing; installed connectors: {installed}")
+        elif kind == "value_error" and not error["loc"]:
+            lines += str(error["ctx"]["error"]).splitlines()  # the config's own cross-checks, each with its path
         else:
             message = error["msg"].removeprefix("Value error, ")
             lines.append(f"{loc}: {message}, got {error['input']!r}")
@@ -285,38 +305,63 @@ def _key_path(loc: tuple) -> str:
     return ".".join(map(str, loc)) or "(top level)"
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    """The valid keys at a location, by walking the config model along it."""
+def _walk(loc: tuple) -> tuple[tuple, Any]:
+    """Follow a pydantic error location through the config's models: the key path the user
+    wrote (without the labels pydantic adds for the union member it tried, such as a
+    system's connector or ``FieldMap``), and the type found at its end."""
     model: Any = Config
+    shown = []
     for part in loc:
-        model = _unwrap(model, part)
-        if part in _UNION_MEMBERS:
+        if str(part).startswith("function-"):
             continue
+        model = _unwrap(model)
+        members = _members(model)
+        if members:
+            if part in members:
+                model = members[part]
+                continue
+            model = next(iter(members.values())) if len(members) == 1 else None
         if isinstance(model, type) and issubclass(model, BaseModel):
             field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
-            if field is None:
-                return []
-            model = field.annotation
+            model = field.annotation if field is not None else None
         elif typing.get_origin(model) in (dict, list):
             model = typing.get_args(model)[-1]
         else:
-            return []
+            model = None
+        shown.append(part)
+    return tuple(shown), model
+
+
+def _allowed_keys(model: Any) -> list[str]:
+    """The valid keys of a model (after the member of a union it stands for)."""
     model = _unwrap(model)
+    members = _members(model)
+    if len(members) == 1:
+        model = next(iter(members.values()))
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [f.alias or n for n, f in model.model_fields.items() if not f.exclude]
     return []
 
 
-def _unwrap(model: Any, part: Any = None) -> Any:
-    """Look through ``Annotated``, ``X | None`` and unions to the model the loc part belongs to."""
+def _unwrap(model: Any) -> Any:
+    """Look through ``Annotated`` and ``X | None``."""
     while typing.get_origin(model) is Annotated:
         model = typing.get_args(model)[0]
     if typing.get_origin(model) in (Union, types.UnionType):
-        models = [m for m in typing.get_args(model) if isinstance(m, type) and issubclass(m, BaseModel)]
-        tagged = [m for m in models if part in (m.__name__, getattr(m.model_fields.get("connector"), "default", None),
-                                                 *typing.get_args(getattr(m.model_fields.get("connector"), "annotation", None)))]
-        if tagged:
-            return tagged[0]
-        if len(models) == 1:
-            return models[0]
+        args = [a for a in typing.get_args(model) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
     return model
+
+
+def _members(model: Any) -> dict[str, Any]:
+    """The members of a union by the label pydantic gives each in error locations: a tagged
+    model's tag (a system's connector), else the type's name (``str``, ``FieldMap``)."""
+    if typing.get_origin(model) not in (Union, types.UnionType):
+        return {}
+    members = {}
+    for member in typing.get_args(model):
+        tag = getattr(member, "model_fields", {}).get("connector")
+        labels = typing.get_args(tag.annotation) if tag is not None else (getattr(member, "__name__", str(member)),)
+        members.update((label, member) for label in labels)
+    return members

@@ -19,7 +19,6 @@ from erpbridge.api.routes import catalog, customers, health, orders
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
-from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.services.webhook_events import publish_changes
 
 logger = logging.getLogger(__name__)
@@ -36,20 +35,17 @@ Errors are `application/problem+json` with the failing field paths in `errors`.
 
 
 def erp_realtime(hub) -> RealTime | None:
-    """The ERP connector, when it offers real-time lookups (get_customer, get_price,
-    get_document); None when it cannot (e.g. the file exchange) or cannot be built."""
-    from erpbridge.flows.runners import import_connector
-
-    name, cfg = hub.config.erp
+    """The connector of the API's ERP when it offers real-time lookups (customer, price,
+    document), else None (e.g. the file exchange). A connector that fails to build is logged and
+    the store answers alone."""
+    name = hub.config.erp_for()
+    if not hub.capabilities(name).realtime:
+        return None
     try:
-        module = import_connector(cfg.connector)
-        connector = module.create(hub, name, cfg) if hasattr(module, "create") else None
+        return hub.connector(name)
     except Exception:
+        logger.exception("the connector of %s cannot be built: real-time lookups answer from the store", name)
         return None
-    if connector is None:
-        return None
-    return connector if all(callable(getattr(connector, m, None))
-                            for m in ("get_customer", "get_price", "get_document")) else None
 
 
 async def publish_webhook_changes(hub) -> None:
@@ -89,8 +85,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     api.state.hub = hub
     api.state.keys = KeyRing(hub.engine, config.key_cache_seconds)
     api.state.reads = StoreReads(hub.engine)
-    name, system = hub.config.erp
-    api.state.semaphore = Semaphore(hub.engine, name, system.semaphore.max_lock_time)
+    api.state.semaphore = hub.semaphore(hub.config.erp_for())
     api.state.realtime = RealTimeGateway(erp_realtime(hub) if erp is _UNSET else erp, api.state.semaphore,
                                          config.realtime)
     problems.install(api)

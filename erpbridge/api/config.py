@@ -32,6 +32,8 @@ class ApiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=True, description="`erpbridge run` serves the API (false: workers and flows only)")
+    erp: str | None = Field(default=None, description="the ERP that receives what shops place through the API "
+                                                      "(default: the only ERP)")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (empty: CORS closed)")

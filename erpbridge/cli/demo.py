@@ -19,7 +19,8 @@ from erpbridge.bootstrap import App
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
 from erpbridge.cli.import_command import import_with_progress, print_summary
-from erpbridge.connectors.files.importer import ImportReport, Importer
+from erpbridge.connectors.files.importer import Importer
+from erpbridge.ingest.report import ImportReport
 from erpbridge.connectors.files.inbox import kind_of
 from erpbridge.records import IMPORT_KINDS
 from erpbridge.store.tables import prices

@@ -10,7 +10,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
-from erpbridge.connectors.files.importer import ImportReport, Importer
+from erpbridge.connectors.files.importer import Importer
+from erpbridge.ingest.report import ImportReport
 from erpbridge.records import IMPORT_KINDS
 
 #: Rejections printed in the text summary; `--json` lists them all (up to the report's own cap).

@@ -24,12 +24,11 @@ log = logging.getLogger("erpbridge.run")
 @pass_cli
 def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port: int | None) -> None:
     """Run erpbridge: upgrade the store's schema, then until stopped (Ctrl-C or SIGTERM) import
-    what arrives in the ERP inbox, run the scheduled flows, deliver the outbox, serve the API and
-    announce changes to webhook subscribers.
+    what arrives in the inboxes of files systems, run the scheduled flows, deliver the outbox,
+    serve the API and announce changes to webhook subscribers.
 
     Start as many as you like on PostgreSQL: they share the outbox and each flow slot runs once.
     """
-    from erpbridge.connectors.files.inbox import watch_inbox
     from erpbridge.flows.scheduler import run_scheduler
     from erpbridge.outbox.worker import run_workers
 
@@ -38,9 +37,11 @@ def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port:
     stop = threading.Event()
     failed: list[str] = []
     parts = {
-        "inbox": lambda: watch_inbox(app, stop),
         "scheduler": lambda: run_scheduler(app, stop),
         "workers": lambda: run_workers(app, stop, concurrency=concurrency),
+        # What each system's connector watches of its own (a files system's inbox).
+        **{f"watch-{name}": (lambda name=name: app.connector(name).watch(stop))
+           for name in app.systems_that(lambda capabilities: capabilities.watch)},
     }
     api = ctx.config.api
     server = _api_server(app, host or api.host, port or api.port) if api.enabled and not no_api else None

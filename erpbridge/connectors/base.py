@@ -1,13 +1,8 @@
 """The contract between erpbridge and a connector.
 
-Two kinds of failure, as seed 000 describes them and the semaphore needs them:
-
-* :class:`GeneralError`: the system as a whole cannot be reached or is failing (connection
-  refused, timeout, HTTP 5xx, "ERP offline"). The semaphore marks the system offline for
-  ``max_lock_time`` seconds; waiting messages keep their attempts.
-* :class:`MessageError`: this one message is wrong (validation, business rule, unknown
-  product). Only this message fails; it is retried with backoff and goes dead after its
-  configured attempts.
+Two kinds of failure (:mod:`erpbridge.errors`, re-exported here): :class:`GeneralError`, the
+system as a whole is unavailable (the semaphore takes it offline, messages wait with their
+attempts), and :class:`MessageError`, this one message is wrong (only it fails and is retried).
 
 Outbound work reaches a connector as ``deliver(operation, payload, idempotency_key)``; the
 operations an ERP connector knows are the names in :data:`ERP_OPERATIONS`. A connector must
@@ -21,24 +16,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol, runtime_checkable
 
+from erpbridge.errors import ConnectorError, GeneralError, MessageError
 from erpbridge.records import Record
 
-
-class ConnectorError(Exception):
-    """Base of the errors a connector raises."""
-
-
-class GeneralError(ConnectorError):
-    """The whole system is unavailable: trips the semaphore, for ``retry_after`` seconds when the
-    system said how long to wait (HTTP 429 or 503 with Retry-After), else for ``max_lock_time``."""
-
-    def __init__(self, *args, retry_after: float | None = None):
-        super().__init__(*args)
-        self.retry_after = retry_after
-
-
-class MessageError(ConnectorError):
-    """This message cannot be processed: fails only the message."""
+__all__ = ["ConnectorError", "GeneralError", "MessageError", "ERP_OPERATIONS", "DeliveryResult", "Connector",
+           "ErpSource", "PriceQuery", "RealTime"]
 
 
 #: shop -> ERP operations, by name (the message's ``operation``) -> the record kind of its payload.

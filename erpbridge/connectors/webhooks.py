@@ -42,6 +42,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from erpbridge.connectors.base import DeliveryResult, MessageError
+from erpbridge.connectors.registry import Capabilities, ConnectorSpec
+from erpbridge.systems import SystemBase
 
 #: The events a subscriber may ask for ("*" means all).
 EVENTS = (
@@ -66,18 +68,9 @@ class Subscriber(BaseModel):
         return "*" in self.events or event in self.events
 
 
-class WebhookSemaphore(BaseModel):
-    """The same ``semaphore:`` setting every system has (used by the outbox for general errors)."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_lock_time: float = Field(default=60, gt=0)
-
-
-class WebhooksSystem(BaseModel):
-    """A ``systems:`` entry with ``connector: webhooks``. Defined here, beside its connector; it
-    imports nothing from :mod:`erpbridge.config` so that module can import it."""
-
-    model_config = ConfigDict(extra="forbid")
+class WebhooksSystem(SystemBase):
+    """A ``systems:`` entry with ``connector: webhooks``: the shop that calls erpbridge's API learns
+    of changes through it."""
 
     connector: Literal["webhooks"]
     subscribers: list[Subscriber] = Field(min_length=1)
@@ -86,7 +79,6 @@ class WebhooksSystem(BaseModel):
                                                               "(feedback and catalog events)")
     settle: float = Field(default=2, ge=0, description="the publisher leaves changes younger than this for the "
                                                        "next pass (a transaction may still be committing)")
-    semaphore: WebhookSemaphore = WebhookSemaphore()
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -177,3 +169,10 @@ class WebhooksConnector:
 def create(app, name: str, cfg: WebhooksSystem) -> WebhooksConnector:
     """The connector module's entry point, as the outbox's workers call it."""
     return WebhooksConnector(name, cfg)
+
+
+SPEC = ConnectorSpec(
+    name="webhooks", config=WebhooksSystem, factory="erpbridge.connectors.webhooks:create",
+    capabilities=Capabilities(deliver=frozenset({OPERATION})), roles=("shop",),
+    description="signed webhook events (order feedback, catalog changes) for a shop that calls erpbridge's API",
+)

@@ -34,7 +34,7 @@ from typing import Any, Iterator
 import orjson
 from sqlalchemy import Engine, delete, insert, select
 
-from erpbridge.connectors.base import GeneralError, MessageError
+from erpbridge.errors import GeneralError, MessageError
 from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.exchange.redact import Redactor, plain
 from erpbridge.exchange.tables import exchange_log

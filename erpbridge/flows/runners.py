@@ -1,11 +1,16 @@
-"""What each flow does when it runs, by the flow's name.
+"""What each flow does when it runs.
+
+A flow runs for one *system* (its ``system:``, else the one system whose connector offers it;
+a connector's default flows name their system themselves, see :func:`flows_of`):
 
 * ``catalog``, ``prices``, ``stock``, ``customers``, ``feedback`` (or any flow with ``kinds:``):
-  with an ERP whose connector can be asked (:class:`~erpbridge.connectors.base.ErpSource`),
-  fetch those kinds, in ``delta`` mode only what changed since the start of the flow's last
-  successful run, and write them to the store (unchanged records cost nothing there).
-* with the files connector, every such flow imports what the ERP dropped into the inbox.
-* ``reconcile``: find accepted orders that never reached the ERP and queue them again (seed 003).
+  when the system's connector can be asked for those kinds (``fetch``), fetch them, in
+  ``delta`` mode only what changed since the start of the flow's last successful run, and
+  take them in through the one ingest path (:mod:`erpbridge.ingest`): mapped, checked, written
+  as deltas, a bad record rejected by name and the rest stored.
+* when the connector watches something of its own instead (``watch``: the files inbox), the
+  flow runs one pass of it now.
+* ``reconcile``: find accepted orders that never reached their ERP and queue them again.
 * ``prune``: remove exchange log entries and flow runs older than ``exchange_log.retention_days``.
 
 A runner gets a :class:`FlowContext` and returns the run's summary (JSON-able counts); a
@@ -15,35 +20,25 @@ summary with ``rejected`` > 0 makes the run's outcome ``rejected``.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from dataclasses import dataclass, field
-from itertools import islice
-from types import ModuleType
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
-from erpbridge.connectors.base import ErpSource
 
-#: The kinds each pull flow fetches, by flow name (seed 004: catalog daily, prices hourly, stock often).
+#: The kinds each pull flow fetches, by flow name (catalog daily, prices hourly, stock often).
 FLOW_KINDS: dict[str, tuple[str, ...]] = {
     "catalog": ("product_groups", "products"),
     "prices": ("prices",),
     "stock": ("stock",),
     "customers": ("customers",),
     "feedback": ("order_statuses", "shipments", "invoices", "credit_memos"),
+    "orders": ("orders",),
 }
-#: Records written to the store per transaction.
-BATCH = 1000
 
 
 class FlowError(Exception):
     """The flow cannot run as configured; the message says why."""
-
-
-def import_connector(name: str) -> ModuleType:
-    """The module of a connector: ``erpbridge.connectors.<name>``, offering ``create(app, name, cfg)``."""
-    return importlib.import_module(f"erpbridge.connectors.{name}")
 
 
 @dataclass
@@ -53,62 +48,82 @@ class FlowContext:
     config: FlowConfig
     #: delta mode: the start of the last successful run (None: fetch everything)
     since: dt.datetime | None = None
-    load_connector: Callable[[str], ModuleType] = field(default=import_connector)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.config.kinds or FLOW_KINDS.get(base_name(self.name), ()))
+
+    @property
+    def system(self) -> str:
+        return flow_system(self.app, self.name, self.config)
 
 
 Runner = Callable[[FlowContext], dict]
 
 
+def base_name(name: str) -> str:
+    """``catalog`` of ``tryton.catalog`` (a connector's default flow, named by its system when
+    several systems offer a flow of that name)."""
+    return name.rpartition(".")[2]
+
+
+def flow_system(app: App, name: str, config: FlowConfig) -> str:
+    """The system a flow runs for: its own ``system:``, else the one system that can run it."""
+    if config.system is not None:
+        app.system(config.system)  # a clear error when it names no system
+        return config.system
+    kinds = set(config.kinds or FLOW_KINDS.get(base_name(name), ()))
+    able = [s for s in app.config.systems if _can_run(app.capabilities(s), kinds)]
+    if len(able) != 1:
+        why = f"several systems can run it: {', '.join(able)}" if able else "no system's connector can run it"
+        raise FlowError(f"flow {name!r}: {why}; name its system: with `system:`")
+    return able[0]
+
+
+def _can_run(capabilities, kinds: set[str]) -> bool:
+    return bool(kinds) and (kinds <= capabilities.fetch | capabilities.intake or capabilities.watch)
+
+
 def runner_for(app: App, name: str, config: FlowConfig) -> Runner:
     if name in SPECIAL:
         return SPECIAL[name]
-    _, system = app.config.erp
-    if system.connector == "files":
-        return inbox_flow
-    if config.kinds or name in FLOW_KINDS:
+    kinds = set(config.kinds or FLOW_KINDS.get(base_name(name), ()))
+    if not kinds:
+        raise FlowError(f"flow {name!r}: no runner for this name; name it one of "
+                        f"{', '.join(sorted(set(FLOW_KINDS) | set(SPECIAL)))} or give it kinds:")
+    system = flow_system(app, name, config)
+    capabilities = app.capabilities(system)
+    if kinds <= capabilities.fetch | capabilities.intake:
         return pull_flow
-    raise FlowError(f"flow {name!r}: no runner for this name; name it one of "
-                    f"{', '.join(sorted(set(FLOW_KINDS) | set(SPECIAL)))} or give it kinds:")
+    if capabilities.watch:
+        return watch_flow
+    raise FlowError(f"flow {name!r}: the {app.system(system).connector} connector of system {system!r} cannot be "
+                    f"asked for {', '.join(sorted(kinds - capabilities.fetch - capabilities.intake))}")
 
 
 def pull_flow(ctx: FlowContext) -> dict:
-    system_name, system = ctx.app.config.erp
-    module = ctx.load_connector(system.connector)
-    connector = module.create(ctx.app, system_name, system)
-    if not isinstance(connector, ErpSource):
-        raise FlowError(f"flow {ctx.name!r}: the {system.connector} connector of system {system_name!r} "
-                        f"cannot be asked for records (it has no fetch)")
-    kinds = list(ctx.config.kinds or FLOW_KINDS[ctx.name])
-    summary: dict[str, Any] = {"system": system_name, "since": ctx.since.isoformat() if ctx.since else None,
-                               "fetched": 0, "new": 0, "changed": 0, "unchanged": 0, "kinds": {}}
-    try:
-        for kind in kinds:
-            counts = {"fetched": 0, "new": 0, "changed": 0, "unchanged": 0}
-            for batch in _batches(connector.fetch(kind, ctx.since), BATCH):
-                result = ctx.app.records.put(batch)
-                counts["fetched"] += len(batch)
-                counts["new"] += result.new
-                counts["changed"] += result.changed
-                counts["unchanged"] += result.unchanged
-            summary["kinds"][kind] = counts
-            for key, value in counts.items():
-                summary[key] += value
-    finally:
-        close = getattr(connector, "close", None)
-        if callable(close):
-            close()
+    """Fetch the flow's kinds from its system and take them in (see :mod:`erpbridge.ingest`)."""
+    from erpbridge.ingest import ingest_fetched
+
+    system = ctx.system
+    connector = ctx.app.connector(system)
+    summary: dict[str, Any] = {"system": system, "since": ctx.since.isoformat() if ctx.since else None,
+                               "fetched": 0, "new": 0, "changed": 0, "unchanged": 0, "rejected": 0, "kinds": {}}
+    for kind in ctx.kinds:
+        report = ingest_fetched(ctx.app, system, kind, connector.fetch(kind, ctx.since), flow=ctx.name)
+        counts = {"fetched": report.read, "new": report.new, "changed": report.changed,
+                  "unchanged": report.unchanged, "rejected": report.rejected}
+        if report.rejections:
+            counts["rejections"] = [str(r) for r in report.rejections[:20]]
+        summary["kinds"][kind] = counts
+        for key in ("fetched", "new", "changed", "unchanged", "rejected"):
+            summary[key] += counts[key]
     return summary
 
 
-def inbox_flow(ctx: FlowContext) -> dict:
-    from erpbridge.connectors.files.inbox import process_inbox
-
-    reports = process_inbox(ctx.app)
-    summary: dict[str, Any] = {"files": len(reports)}
-    for key in ("new", "changed", "unchanged", "rejected"):
-        summary[key] = sum(getattr(report, key) for report in reports)
-    summary["reports"] = [report.summary() for report in reports[:50]]
-    return summary
+def watch_flow(ctx: FlowContext) -> dict:
+    """One pass of what the system's connector watches (the files inbox), now."""
+    return {"system": ctx.system, **ctx.app.connector(ctx.system).poll()}
 
 
 def reconcile_flow(ctx: FlowContext) -> dict:
@@ -127,9 +142,3 @@ def prune_flow(ctx: FlowContext) -> dict:
 
 
 SPECIAL: dict[str, Runner] = {"reconcile": reconcile_flow, "prune": prune_flow}
-
-
-def _batches(records: Iterable, size: int) -> Iterable[list]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch

@@ -37,14 +37,13 @@ import datetime as dt
 import logging
 import threading
 import time
-from types import ModuleType
-from typing import Callable
 
 from croniter import croniter
 
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
-from erpbridge.flows.runners import FlowContext, FlowError, import_connector, runner_for
+from erpbridge.connectors import registry
+from erpbridge.flows.runners import FlowContext, FlowError, runner_for
 from erpbridge.flows.runs import FAILED, LEASE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,28 @@ MAX_COUNTED = 10_000
 
 
 def flows_of(app: App) -> dict[str, FlowConfig]:
-    return {**BUILTIN_FLOWS, **app.config.flows}
+    """Every flow: the built-in ones, each system's connector's default flows (named after the
+    flow, or ``<system>.<flow>`` when several systems have a flow of that name), and the
+    config's ``flows:``, which replace any of them by name."""
+    flows = dict(BUILTIN_FLOWS)
+    offers: dict[str, list[tuple[str, dict]]] = {}
+    for system_name, system in app.config.systems.items():
+        for flow, settings in registry.spec(system.connector).default_flows.items():
+            offers.setdefault(flow, []).append((system_name, dict(settings)))
+    for flow, systems in offers.items():
+        for system_name, settings in systems:
+            flows[flow if len(systems) == 1 else f"{system_name}.{flow}"] = FlowConfig(**settings, system=system_name)
+    return {**flows, **app.config.flows}
+
+
+def flow_origin(app: App, name: str) -> str:
+    """Where a flow comes from: ``config``, ``built-in`` or ``connector <name>``."""
+    if name in app.config.flows:
+        return "config"
+    if name in BUILTIN_FLOWS:
+        return "built-in"
+    system = flows_of(app)[name].system
+    return f"connector {app.system(system).connector}" if system else "config"
 
 
 def due_slot(schedule: str, now: dt.datetime) -> dt.datetime:
@@ -79,16 +99,14 @@ def slots_between(schedule: str, after: dt.datetime, before: dt.datetime) -> int
     return count
 
 
-def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *,
-            load_connector: Callable[[str], ModuleType] = import_connector, extra: dict | None = None) -> FlowRun:
+def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *, extra: dict | None = None) -> FlowRun:
     """Do the work of a run that is already recorded as running, and record how it ended."""
     summary, error = None, None
     with Heartbeat(runs, run.id):
         try:
             runner = runner_for(app, run.flow, config)
             last_ok = runs.last(run.flow, OK) if config.mode == "delta" else None
-            context = FlowContext(app, run.flow, config, since=last_ok.started_at if last_ok else None,
-                                  load_connector=load_connector)
+            context = FlowContext(app, run.flow, config, since=last_ok.started_at if last_ok else None)
             summary = {**runner(context), **(extra or {})}
             outcome = REJECTED if summary.get("rejected") else OK
         except Exception as exc:
@@ -100,8 +118,7 @@ def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *,
     return dataclasses.replace(run, outcome=outcome, summary=summary, error=error, finished_at=utcnow())
 
 
-def run_flow(app: App, name: str, *, load_connector: Callable[[str], ModuleType] = import_connector,
-             lease: float = LEASE) -> dict:
+def run_flow(app: App, name: str, *, lease: float = LEASE) -> dict:
     """Run a flow now (``erpbridge flows run``); returns the finished run as a dict.
 
     Raises :class:`FlowError` for an unknown flow and :class:`FlowBusy` when it is running already.
@@ -116,15 +133,13 @@ def run_flow(app: App, name: str, *, load_connector: Callable[[str], ModuleType]
     if live is not None:
         raise FlowBusy(f"flow {name!r} is already running: run {live.id} on {live.owner} "
                        f"since {live.started_at:%Y-%m-%d %H:%M:%S} UTC")
-    return execute(app, runs, runs.start(name), flows[name], load_connector=load_connector).as_dict()
+    return execute(app, runs, runs.start(name), flows[name]).as_dict()
 
 
 class Scheduler:
-    def __init__(self, app: App, *, load_connector: Callable[[str], ModuleType] = import_connector,
-                 lease: float = LEASE, max_wait: float = 1.0, recheck: float = 5.0):
+    def __init__(self, app: App, *, lease: float = LEASE, max_wait: float = 1.0, recheck: float = 5.0):
         self.app = app
         self.runs = FlowRuns(app.engine, lease=lease)
-        self.load_connector = load_connector
         self.max_wait = max_wait
         self.recheck = recheck  # seconds between looks at a flow another process is running
         self._threads: dict[str, threading.Thread] = {}
@@ -169,7 +184,7 @@ class Scheduler:
 
     def _execute(self, run: FlowRun, config: FlowConfig, extra: dict) -> None:
         try:
-            execute(self.app, self.runs, run, config, load_connector=self.load_connector, extra=extra)
+            execute(self.app, self.runs, run, config, extra=extra)
         except Exception:  # recording the end failed (store down); the lease will mark it died
             logger.exception("could not record the end of flow run %s", run.id)
 
@@ -217,7 +232,8 @@ def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
             next_run = due if last_slot is None or last_slot < due else next_slot(config.schedule, now)
         status.append({
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
-            "builtin": name in BUILTIN_FLOWS and name not in app.config.flows,
+            "builtin": name in BUILTIN_FLOWS and name not in app.config.flows, "origin": flow_origin(app, name),
+            "system": config.system,
             "last_run": last.as_dict() if last else None, "next_run": next_run,
             # a past slot nobody has run yet: the next scheduler pass runs it
             "due": next_run is not None and next_run <= now,

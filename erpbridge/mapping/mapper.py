@@ -261,6 +261,12 @@ class Mapper:
             return None, [self._field_error(e) for e in exc.errors(include_url=False)]
 
     def _field_error(self, error: dict) -> FieldError:
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        field = ".".join(str(p) for p in loc) or "(record)"
-        return FieldError(field, self._plan.source_of(loc) if loc else None, _reason(error))
+        return field_error(error, self._plan.source_of)
+
+
+def field_error(error: dict, source_of: Callable[[tuple], str | None] | None = None) -> FieldError:
+    """One of pydantic's validation errors as a FieldError; ``source_of`` names the source
+    field behind a location (a mapping's), when there is one."""
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = ".".join(str(p) for p in loc) or "(record)"
+    return FieldError(field, source_of(loc) if loc and source_of else None, _reason(error))

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import orjson
-from sqlalchemy import exists, select
+from sqlalchemy import exists, false, select
 
 from erpbridge.outbox.messages import enqueue, now
 from erpbridge.outbox.tables import outbox_messages
@@ -51,17 +51,25 @@ class ReconcileReport:
 
 
 def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileReport:
+    """Check the orders of every ERP (each order belongs to the ERP of the shop it came from)."""
     minutes = app.config.outbox.reconcile_after_minutes if older_than_minutes is None else older_than_minutes
-    system, _ = app.config.erp
-    report = ReconcileReport(system=system, older_than_minutes=minutes)
-    cutoff = now() - dt.timedelta(minutes=minutes)
+    erps = list(app.config.systems_with("erp"))
+    report = ReconcileReport(system=", ".join(erps), older_than_minutes=minutes)
+    for system in erps:
+        _reconcile_erp(app, system, report, now() - dt.timedelta(minutes=minutes))
+    return report
+
+
+def _reconcile_erp(app, system: str, report: ReconcileReport, cutoff: dt.datetime) -> None:
     m = outbox_messages
     has_binding = exists().where(bindings.c.kind == "orders", bindings.c.key == orders.c.key,
                                  bindings.c.system == system)
+    shops = [s for s in app.config.systems_with("shop") if app.config.erp_for(s) == system]
+    of_this_erp = orders.c.shop.in_(shops) | (orders.c.shop.is_(None) if app.config.erp_for() == system else false())
     with write_transaction(app.engine) as conn:  # reads, then queues: SQLite's write lock first
         candidates = conn.execute(
             select(orders.c.key, orders.c.data)
-            .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~has_binding)
+            .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~has_binding, of_this_erp)
             .order_by(orders.c.created_at)
         ).all()
         # The candidates' send_order states, a chunk of keys per query (not one query per order
@@ -88,4 +96,3 @@ def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileRepor
                 enqueue(conn, channel=system, operation=SEND_ORDER, business_key=number, payload=orjson.loads(data),
                         record_kind="orders", record_key=number)
                 report.requeued.append(number)
-    return report

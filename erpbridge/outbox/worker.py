@@ -20,7 +20,6 @@ as ``running`` with growing attempts in ``erpbridge messages``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -30,7 +29,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from erpbridge.connectors.base import Connector, ConnectorError, GeneralError, MessageError
-from erpbridge.config import SemaphoreConfig
 from erpbridge.exchange import ExchangeLog
 from erpbridge.outbox import claims
 from erpbridge.outbox.claims import Message, Outcome
@@ -50,26 +48,20 @@ class Worker:
         self.exchange_log = ExchangeLog.for_app(app, buffered=True)
         self._connectors: dict[str, Connector] = dict(connectors or {})
         self._broken: set[str] = set()
-        self._lock = threading.Lock()
 
     # -- what to deliver through ------------------------------------------------------------
 
     def channels(self) -> list[str]:
-        return list(dict.fromkeys([*self.app.config.systems, *self._connectors]))
+        """The systems whose connector delivers anything, and the connectors given to this worker."""
+        deliverers = self.app.systems_that(lambda capabilities: capabilities.operations)
+        return list(dict.fromkeys([*deliverers, *self._connectors]))
 
     def connector(self, channel: str) -> Connector:
-        """The channel's connector, by convention ``erpbridge.connectors.<connector>.create``."""
-        with self._lock:
-            if channel not in self._connectors:
-                system = self.app.config.systems[channel]
-                module = importlib.import_module(f"erpbridge.connectors.{system.connector}")
-                self._connectors[channel] = module.create(self.app, channel, system)
-            return self._connectors[channel]
+        """The channel's connector: the one given to this worker, else the system's (the app builds it)."""
+        return self._connectors.get(channel) or self.app.connector(channel)
 
     def semaphore(self, channel: str) -> Semaphore:
-        system = self.app.config.systems.get(channel)
-        settings = system.semaphore if system is not None else SemaphoreConfig()
-        return Semaphore(self.app.engine, channel, settings.max_lock_time)
+        return self.app.semaphore(channel)
 
     # -- delivering -------------------------------------------------------------------------
 

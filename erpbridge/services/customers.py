@@ -34,7 +34,7 @@ def create_customer(app, fields: dict) -> tuple[int, bool]:
     reference = fields["reference"]
     customer = Customer(number=reference, **{k: v for k, v in fields.items() if k != "reference"})
     payload = orjson.loads(customer.canonical_json())
-    system = app.config.erp[0]
+    system = app.config.erp_for()
     m = outbox_messages
 
     def work(conn) -> tuple[int, bool]:
@@ -53,7 +53,7 @@ def create_customer(app, fields: dict) -> tuple[int, bool]:
 
 def customer_request(app, reference: str) -> dict:
     """``status``: ``created`` (with the ERP ``number``), ``pending``, or ``failed`` (dead or discarded)."""
-    system = app.config.erp[0]
+    system = app.config.erp_for()
     m = outbox_messages
     with app.engine.connect() as conn:
         message = conn.execute(message_query().where(m.c.channel == system, m.c.operation == OPERATION,

@@ -33,14 +33,10 @@ from erpbridge.store.tables import (
 )
 
 
-def _erp(app) -> str:
-    return app.config.erp[0]
-
-
 # Built once: on the order path, building a statement costs about as much as running it.
 _PRODUCTS_ENABLED = select(products.c.key, products.c.enabled).where(products.c.key.in_(bindparam("skus",
                                                                                               expanding=True)))
-_ORDER_STORED = select(orders.c.content_hash, orders.c.state).where(orders.c.key == bindparam("number"))
+_ORDER_STORED = select(orders.c.content_hash, orders.c.state, orders.c.shop).where(orders.c.key == bindparam("number"))
 _MESSAGE_BY_ID = message_query().where(outbox_messages.c.id == bindparam("id"))
 
 
@@ -58,18 +54,20 @@ def _check_products(conn, order: Order) -> None:
         raise Rejected(f"order {order.number}: {len(errors)} line(s) name unknown or disabled products", errors)
 
 
-def _send(conn, app, operation: str, number: str, payload: dict, kind: str, key: str) -> int | None:
-    """Enqueue the message for the ERP (unless orders are not sent to it); returns its id."""
+def _send(conn, app, shop: str | None, operation: str, number: str, payload: dict, kind: str, key: str) -> int | None:
+    """Enqueue the message for the ERP of the order's shop (unless orders are not sent to it);
+    returns its id."""
     if not app.config.orders.send_order_to_erp:
         return None
-    return enqueue(conn, channel=_erp(app), operation=operation, business_key=number, payload=payload,
+    return enqueue(conn, channel=app.config.erp_for(shop), operation=operation, business_key=number, payload=payload,
                    record_kind=kind, record_key=key)
 
 
-def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
-    """Accept an order; returns its state, whether it was new (False: the same order again) and,
-    when new, its :func:`order_view` (built from what was just written: a new order has no
-    feedback yet, so the answer costs no further queries)."""
+def place_order(app, order: Order, *, shop: str | None = None) -> tuple[str, bool, dict | None]:
+    """Accept an order from ``shop`` (a shop system; None: the shop calling erpbridge's API),
+    for that shop's ERP; returns its state, whether it was new (False: the same order again)
+    and, when new, its :func:`order_view` (built from what was just written: a new order has
+    no feedback yet, so the answer costs no further queries)."""
     row = prepare(order)
     state = "awaiting_payment" if order.payment_method in app.config.orders.wait_for_payment else "accepted"
 
@@ -77,15 +75,17 @@ def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
         _check_products(conn, order)
         existing = conn.execute(_ORDER_STORED, {"number": order.number}).first()
         if existing is not None:
-            if existing.content_hash != row.content_hash:
-                raise Conflict(f"order {order.number} was already placed with different content")
+            if existing.content_hash != row.content_hash or existing.shop != shop:
+                raise Conflict(f"order {order.number} was already placed with different content"
+                               if existing.content_hash != row.content_hash else
+                               f"order {order.number} was already placed by {existing.shop or 'the API'}")
             return existing.state, False, None
-        if app.records.write_in(conn, "orders", [row], state=state)[0].new != 1:
+        if app.records.write_in(conn, "orders", [row], state=state, shop=shop)[0].new != 1:
             raise Raced()  # another transaction committed this number since the check above
         payload = orjson.loads(row.data)
         messages = []
         if state == "accepted":
-            message_id = _send(conn, app, "send_order", order.number, payload, "orders", order.number)
+            message_id = _send(conn, app, shop, "send_order", order.number, payload, "orders", order.number)
             if message_id is not None:
                 messages.append(message_view(conn.execute(_MESSAGE_BY_ID, {"id": message_id}).mappings().one()))
         publish(conn, app.config, "order.accepted", order.number, {"order": order.number, "state": state})
@@ -98,7 +98,7 @@ def place_order(app, order: Order) -> tuple[str, bool, dict | None]:
 
 
 def _order_row(conn, number: str):
-    row = conn.execute(select(orders.c.data, orders.c.state).where(orders.c.key == number)).first()
+    row = conn.execute(select(orders.c.data, orders.c.state, orders.c.shop).where(orders.c.key == number)).first()
     if row is None:
         raise NotFound(f"no order {number!r}")
     return row
@@ -116,7 +116,7 @@ def acknowledge_payment(app, number: str, ack: dict) -> tuple[str, bool]:
             return row.state, False
         conn.execute(update(orders).where(orders.c.key == number, orders.c.state == "awaiting_payment")
                      .values(state="accepted", updated_at=dt.datetime.now(dt.timezone.utc)))
-        _send(conn, app, "send_order", number, orjson.loads(row.data), "orders", number)
+        _send(conn, app, row.shop, "send_order", number, orjson.loads(row.data), "orders", number)
         return "accepted", True
 
     state, changed = retrying(app.engine, work)
@@ -182,7 +182,7 @@ def cancel_order(app, number: str, reason: str | None, lines: list, cancel_id: s
             return cancellation.id, row.state, False
         whole = not lines or _covers(order, lines)
         if row.state == "accepted":  # sent (or on its way) to the ERP: the ERP must cancel it too
-            _send(conn, app, "cancel_order", number, orjson.loads(cancellation.canonical_json()), "cancellations",
+            _send(conn, app, row.shop, "cancel_order", number, orjson.loads(cancellation.canonical_json()), "cancellations",
                   cancellation.key)
         state = row.state
         if whole:
@@ -212,7 +212,7 @@ def request_return(app, number: str, lines: list, return_id: str | None) -> tupl
         ret = Return(id=return_id or _derived_id(number, "return", content), order=number, lines=lines)
         if not _idempotent_write(conn, app, "returns", returns, ret):
             return ret.id, False
-        _send(conn, app, "send_return", number, orjson.loads(ret.canonical_json()), "returns", ret.key)
+        _send(conn, app, row.shop, "send_return", number, orjson.loads(ret.canonical_json()), "returns", ret.key)
         return ret.id, True
 
     return retrying(app.engine, work)
@@ -220,9 +220,9 @@ def request_return(app, number: str, lines: list, return_id: str | None) -> tupl
 
 def order_view(app, number: str) -> dict:
     """The order as the shop's "my orders" page needs it: ERP id, status, feedback and messages."""
-    system = _erp(app)
     with app.engine.connect() as conn:
         row = _order_row(conn, number)
+        system = app.config.erp_for(row.shop)
         erp_id = conn.execute(select(bindings.c.external_id).where(
             bindings.c.kind == "orders", bindings.c.key == number, bindings.c.system == system)).scalar()
         status = conn.execute(select(order_statuses.c.data).where(order_statuses.c.key == number)).scalar()

@@ -32,8 +32,8 @@ _BASE_COLUMNS = {"key", "content_hash", "source_hash", "data", "created_at", "up
 #: Columns that belong to the store, not to the record: set when a record first arrives (the
 #: callable gets the RecordStore), never touched when its content changes later.
 _STORE_OWNED: dict[str, dict[str, object]] = {
-    "products": {"enabled": lambda store: store.new_products_enabled},
-    "orders": {"state": lambda store: "accepted"},
+    "products": {"enabled": lambda store: store.new_products_enabled, "released_at": lambda store: None},
+    "orders": {"state": lambda store: "accepted", "shop": lambda store: None},
 }
 _STORE_OWNED_COLUMNS = {c for owned in _STORE_OWNED.values() for c in owned}
 

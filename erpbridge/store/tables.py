@@ -63,6 +63,8 @@ products = _record_table(
     # The shop's switch, not the ERP's: set from `catalog.new_products_enabled` when the
     # product first arrives and never touched by imports after that.
     Column("enabled", Boolean, nullable=False),
+    # When the merchant last enabled or disabled it (NULL: never; a new product awaiting release).
+    Column("released_at", DateTime(timezone=True)),
     indexes=(("group",), ("parent_sku",), ("ean",)),
 )
 
@@ -95,6 +97,8 @@ orders = _record_table(
     # The hub's own state of the order, not part of the record: `accepted` (to be sent to the
     # ERP), `awaiting_payment` (electronic payment not yet acknowledged, seed 000), `cancelled`.
     Column("state", String(32), nullable=False),
+    # The shop system it came from (NULL: the shop that calls erpbridge's own API); its ERP gets it.
+    Column("shop", String(64)),
     indexes=(("customer",), ("placed_at",), ("state", "created_at")),
 )
 cancellations = _record_table("cancellations", Column("order", CODE, nullable=False), indexes=(("order",),))

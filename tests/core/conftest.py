@@ -9,7 +9,8 @@ import pytest
 
 from erpbridge.bootstrap import bootstrap
 from erpbridge.config import Config
-from erpbridge.connectors.files.importer import Importer, ImportReport
+from erpbridge.connectors.files.importer import Importer
+from erpbridge.ingest.report import ImportReport
 
 
 def make_config(db_url: str, tmp_path: Path, **sections) -> Config:

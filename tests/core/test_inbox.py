@@ -11,11 +11,11 @@ import threading
 import time
 from pathlib import Path
 
-from erpbridge.connectors.files.inbox import process_inbox, watch_inbox
+from erpbridge.connectors.files.inbox import process_inbox
 
 
 def inbox(app) -> Path:
-    path = app.config.resolve(app.config.erp[1].inbox)
+    path = app.config.resolve(app.system("erp").inbox)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -98,7 +98,7 @@ def test_watch_imports_files_as_they_arrive(make_app, tmp_path):
                                     "poll_interval": 0.05}})
     folder = inbox(app)
     stop = threading.Event()
-    watcher = threading.Thread(target=watch_inbox, args=(app, stop))
+    watcher = threading.Thread(target=app.connector("erp").watch, args=(stop,))
     watcher.start()
     try:
         (folder / "products.tmp").write_text("sku,name\nA1,Apple\n")

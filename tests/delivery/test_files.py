@@ -15,7 +15,6 @@ import pytest
 from lxml import etree
 
 from erpbridge.connectors.base import GeneralError
-from erpbridge.connectors.files import create
 from erpbridge.connectors.files.outbound import FileOutbox
 from erpbridge.private_files import write_private
 from erpbridge.outbox import enqueue
@@ -76,8 +75,7 @@ def test_an_unwritable_outbox_is_a_general_error(tmp_path):
 
 def test_relative_outbox_folders_follow_the_config_file(make_app, tmp_path):
     app = make_app(erp_connector={"outbox": "to-erp"})
-    _, system = app.config.erp
-    assert create(app, "erp", system).folder == tmp_path / "to-erp"
+    assert app.connector("erp").outbox.folder == tmp_path / "to-erp"
 
 
 @pytest.mark.slow

@@ -1,5 +1,4 @@
-"""A fake ERP connector module (``create(app, name, cfg)`` returning an ErpSource), injected into
-the flow runners in place of ``erpbridge.connectors.<connector>``.
+"""A fake ERP connector, used by an app in place of its ``erp`` system's own (:func:`use`).
 
 Tests set what it holds in :data:`RECORDS` and read what it was asked in :data:`CALLS`.
 In a child process, ``$FAKE_ERP_CALLS`` names a file that gets a line per call. ``FAIL`` makes ``fetch`` raise; ``HOLD`` (a path) makes ``fetch`` create that file and then
@@ -56,8 +55,11 @@ class FakeErp:
         self.closed = True
 
 
-def create(app, name, cfg):
-    return FakeErp(name, cfg)
+def use(app, name: str = "erp") -> FakeErp:
+    """Make ``app`` deliver and fetch through a FakeErp for system ``name``."""
+    connector = FakeErp(name, app.system(name))
+    app.use_connector(name, connector)
+    return connector
 
 
-__all__ = ["create", "reset", "RECORDS", "CALLS", "FAIL", "HOLD", "DELAY", "GeneralError"]
+__all__ = ["use", "reset", "RECORDS", "CALLS", "FAIL", "HOLD", "DELAY", "GeneralError"]

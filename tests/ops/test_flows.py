@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from erpbridge.config import FilesSystem
+from erpbridge.connectors.files.spec import FilesSystem
 from erpbridge.connectors.base import GeneralError
 from erpbridge.exchange import ExchangeLog
 from erpbridge.flows import FlowBusy, FlowError, FlowRuns, Scheduler, run_flow
@@ -17,63 +17,64 @@ from erpbridge.records import Product, ProductGroup, StockLevel
 from . import fake_erp
 
 
-def test_a_pull_flow_fetches_its_kinds_and_writes_them_then_only_deltas(make_app, fake):
+def test_a_pull_flow_fetches_its_kinds_and_writes_them_then_only_deltas(make_app):
     app = make_app({"catalog": {"schedule": "0 2 * * *"}})
     fake_erp.RECORDS["product_groups"] = [ProductGroup(code="G1", name="Chairs")]
     fake_erp.RECORDS["products"] = [Product(sku=f"S{i}", name=f"Chair {i}", group="G1") for i in range(3)]
 
-    first = run_flow(app, "catalog", load_connector=fake)
+    first = run_flow(app, "catalog")
     assert first["outcome"] == "ok" and first["error"] is None
-    assert first["summary"]["kinds"] == {"product_groups": {"fetched": 1, "new": 1, "changed": 0, "unchanged": 0},
-                                         "products": {"fetched": 3, "new": 3, "changed": 0, "unchanged": 0}}
+    assert first["summary"]["kinds"] == {
+        "product_groups": {"fetched": 1, "new": 1, "changed": 0, "unchanged": 0, "rejected": 0},
+        "products": {"fetched": 3, "new": 3, "changed": 0, "unchanged": 0, "rejected": 0}}
     assert fake_erp.CALLS == [("product_groups", None), ("products", None)]  # never ran: everything
     assert app.records.get("products", "S1").name == "Chair 1"
 
     fake_erp.CALLS.clear()
     fake_erp.RECORDS["products"][1] = Product(sku="S1", name="Chair 1, oak", group="G1")
-    second = run_flow(app, "catalog", load_connector=fake)
+    second = run_flow(app, "catalog")
     assert [since for _, since in fake_erp.CALLS] == [first["started_at"]] * 2  # since the last good run began
     assert (second["summary"]["new"], second["summary"]["changed"], second["summary"]["unchanged"]) == (0, 1, 3)
     assert second["trigger"] == "manual" and second["slot"] is None
 
 
-def test_full_mode_always_fetches_everything(make_app, fake):
+def test_full_mode_always_fetches_everything(make_app):
     app = make_app({"stock": {"mode": "full"}})
     fake_erp.RECORDS["stock"] = [StockLevel(sku="S1", warehouse="W1", quantity=Decimal(5))]
-    run_flow(app, "stock", load_connector=fake)
-    run_flow(app, "stock", load_connector=fake)
+    run_flow(app, "stock")
+    run_flow(app, "stock")
     assert fake_erp.CALLS == [("stock", None), ("stock", None)]
 
 
-def test_a_failed_run_is_recorded_and_the_next_delta_starts_from_the_last_good_run(make_app, fake):
+def test_a_failed_run_is_recorded_and_the_next_delta_starts_from_the_last_good_run(make_app):
     app = make_app({"prices": {}})
-    good = run_flow(app, "prices", load_connector=fake)
+    good = run_flow(app, "prices")
     fake_erp.FAIL.append(GeneralError("connection refused"))
-    failed = run_flow(app, "prices", load_connector=fake)
+    failed = run_flow(app, "prices")
     assert failed["outcome"] == "failed" and "GeneralError: connection refused" in failed["error"]
     assert failed["finished_at"] is not None
     fake_erp.FAIL.clear()
     fake_erp.CALLS.clear()
-    run_flow(app, "prices", load_connector=fake)
+    run_flow(app, "prices")
     assert fake_erp.CALLS == [("prices", good["started_at"])]
 
 
-def test_a_flow_with_kinds_fetches_those(make_app, fake):
+def test_a_flow_with_kinds_fetches_those(make_app):
     app = make_app({"erp-feedback": {"kinds": ["shipments", "invoices"]}})
-    run_flow(app, "erp-feedback", load_connector=fake)
+    run_flow(app, "erp-feedback")
     assert [kind for kind, _ in fake_erp.CALLS] == ["shipments", "invoices"]
 
 
-def test_unknown_and_busy_flows_are_refused_with_a_reason(make_app, fake):
+def test_unknown_and_busy_flows_are_refused_with_a_reason(make_app):
     app = make_app({"mystery": {}, "stock": {}})
     with pytest.raises(FlowError, match="no flow named 'nope'; configured flows: mystery, prune, reconcile, stock"):
-        run_flow(app, "nope", load_connector=fake)
-    failed = run_flow(app, "mystery", load_connector=fake)
+        run_flow(app, "nope")
+    failed = run_flow(app, "mystery")
     assert failed["outcome"] == "failed" and "no runner for this name" in failed["error"]
 
     FlowRuns(app.engine, owner="other-host:1").start("stock")  # live in another process
     with pytest.raises(FlowBusy, match="flow 'stock' is already running: run .* on other-host:1"):
-        run_flow(app, "stock", load_connector=fake)
+        run_flow(app, "stock")
 
 
 def test_with_the_files_connector_flows_import_the_inbox(make_app, tmp_path):
@@ -88,7 +89,7 @@ def test_with_the_files_connector_flows_import_the_inbox(make_app, tmp_path):
     assert app.records.get("products", "A1").name == "Lamp"
 
 
-def test_the_builtin_reconcile_flow_requeues_an_order_that_never_got_its_message(make_app, fake):
+def test_the_builtin_reconcile_flow_requeues_an_order_that_never_got_its_message(make_app):
     """Seed 003's lost order: accepted 11 minutes ago, no message, no ERP id; the scheduler's
     built-in reconcile flow queues it once and says so in the run's summary."""
     from sqlalchemy import update
@@ -105,7 +106,7 @@ def test_the_builtin_reconcile_flow_requeues_an_order_that_never_got_its_message
         shipping_address=address, shipping_method="DHL", payment_method="invoice", grand_total=1, lines=[OrderLine(sku="A1", quantity=1, unit_price=1, total=1)]))])
     with app.engine.begin() as conn:
         conn.execute(update(orders).values(created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11)))
-    scheduler = Scheduler(app, load_connector=fake)
+    scheduler = Scheduler(app)
     assert {run.flow for run in scheduler.tick()} == {"prune", "reconcile"}  # a new install runs both at once
     scheduler.join()
     run = FlowRuns(app.engine).last("reconcile")

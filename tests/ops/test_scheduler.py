@@ -39,7 +39,7 @@ def _wait_for(condition, timeout=10.0):
         time.sleep(0.02)
 
 
-def test_after_downtime_a_missed_slot_runs_once_not_once_per_missed_slot(make_app, fake):
+def test_after_downtime_a_missed_slot_runs_once_not_once_per_missed_slot(make_app):
     app = make_app({"stock": {"schedule": "0 * * * *"}})
     now = dt.datetime.now(dt.timezone.utc)
     due = due_slot("0 * * * *", now)
@@ -47,8 +47,7 @@ def test_after_downtime_a_missed_slot_runs_once_not_once_per_missed_slot(make_ap
     old = runs.claim_slot("stock", due - dt.timedelta(hours=5))  # the last run before 5 hours offline
     runs.finish(old.id, "ok", {})
 
-    first, other = Scheduler(app, load_connector=fake), Scheduler(make_app({"stock": {"schedule": "0 * * * *"}}),
-                                                                  load_connector=fake)
+    first, other = Scheduler(app), Scheduler(make_app({"stock": {"schedule": "0 * * * *"}}))
     [started] = _stock(first.tick(now))
     assert started.slot == due
     first.join()
@@ -59,10 +58,10 @@ def test_after_downtime_a_missed_slot_runs_once_not_once_per_missed_slot(make_ap
     assert [r.slot for r in _runs(app)] == [due - dt.timedelta(hours=5), due]
 
 
-def test_a_flow_running_elsewhere_holds_its_slot_which_runs_once_when_it_ends(make_app, fake):
+def test_a_flow_running_elsewhere_holds_its_slot_which_runs_once_when_it_ends(make_app):
     app = make_app({"stock": {"schedule": "0 * * * *"}})
     elsewhere = FlowRuns(app.engine, owner="other-host:7").start("stock")
-    scheduler = Scheduler(app, load_connector=fake, recheck=0)
+    scheduler = Scheduler(app, recheck=0)
     assert _stock(scheduler.tick()) == []
     FlowRuns(app.engine).finish(elsewhere.id, "ok", {})
     [started] = _stock(scheduler.tick())
@@ -70,15 +69,15 @@ def test_a_flow_running_elsewhere_holds_its_slot_which_runs_once_when_it_ends(ma
     assert scheduler.tick() == [] and len(fake_erp.CALLS) == 1
 
 
-def test_disabled_and_unscheduled_flows_are_not_scheduled(make_app, fake):
+def test_disabled_and_unscheduled_flows_are_not_scheduled(make_app):
     app = make_app({"stock": {"schedule": "* * * * *", "enabled": False}, "prices": {}})
-    assert set(Scheduler(app, load_connector=fake).scheduled()) == {"prune", "reconcile"}
+    assert set(Scheduler(app).scheduled()) == {"prune", "reconcile"}
 
 
-def test_the_scheduler_loop_stops_promptly(make_app, fake):
+def test_the_scheduler_loop_stops_promptly(make_app):
     app = make_app({"catalog": {"schedule": "0 2 * * *"}})
     stop = threading.Event()
-    thread = threading.Thread(target=run_scheduler, args=(app, stop), kwargs={"load_connector": fake})
+    thread = threading.Thread(target=run_scheduler, args=(app, stop))
     thread.start()
     time.sleep(0.3)
     began = time.monotonic()
@@ -91,14 +90,16 @@ SCHEDULER_CHILD = """
 import sys, threading
 sys.path.insert(0, {tests!r})
 from erpbridge.bootstrap import bootstrap
-from erpbridge.config import Config, FlowConfig, StoreConfig, TrytonSystem
+from erpbridge.config import Config, FlowConfig, StoreConfig
 from erpbridge.flows import run_scheduler
 from ops import fake_erp
 config = Config(store=StoreConfig(url={url!r}), flows={{"stock": FlowConfig(schedule="* * * * * *")}},
-                systems={{"erp": TrytonSystem(connector="tryton", url="http://127.0.0.1:9", database="t", user="u", password="p")}})
+                systems={{"erp": {{"connector": "testerp"}}}})
 stop = threading.Event()
 threading.Timer({seconds}, stop.set).start()
-run_scheduler(bootstrap(config), stop, load_connector=lambda _: fake_erp, max_wait=0.02)
+app = bootstrap(config)
+fake_erp.use(app)
+run_scheduler(app, stop, max_wait=0.02)
 """
 
 
@@ -121,17 +122,19 @@ CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 from erpbridge.bootstrap import bootstrap
-from erpbridge.config import Config, FlowConfig, StoreConfig, TrytonSystem
+from erpbridge.config import Config, FlowConfig, StoreConfig
 from erpbridge.flows import run_flow
 from ops import fake_erp
 config = Config(store=StoreConfig(url={url!r}), flows={{"stock": FlowConfig(schedule="* * * * * *")}},
-                systems={{"erp": TrytonSystem(connector="tryton", url="http://127.0.0.1:9", database="t", user="u", password="p")}})
-run_flow(bootstrap(config), "stock", load_connector=lambda _: fake_erp, lease=1)
+                systems={{"erp": {{"connector": "testerp"}}}})
+app = bootstrap(config)
+fake_erp.use(app)
+run_flow(app, "stock", lease=1)
 """
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_flow_is_marked_died_and_later_slots_run(make_app, fake, db_url, tmp_path):
+def test_a_run_killed_mid_flow_is_marked_died_and_later_slots_run(make_app, db_url, tmp_path):
     app = make_app({"stock": {"schedule": "* * * * * *"}})
     hold = tmp_path / "holding"
     child = subprocess.Popen([sys.executable, "-c", CHILD.format(tests=str(TESTS), url=db_url)],
@@ -147,7 +150,7 @@ def test_a_run_killed_mid_flow_is_marked_died_and_later_slots_run(make_app, fake
         child.send_signal(signal.SIGKILL)
         child.wait()
 
-    scheduler = Scheduler(app, load_connector=fake, lease=1)
+    scheduler = Scheduler(app, lease=1)
     _wait_for(lambda: _stock(scheduler.tick()) != [], timeout=5)  # held until the lease runs out, then runs
     scheduler.join()
     died = [r for r in _runs(app) if r.id == killed.id][0]

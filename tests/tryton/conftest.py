@@ -25,8 +25,8 @@ import server  # noqa: E402
 from erp_user import ErpUser  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402
-from erpbridge.config import Config, TrytonSystem  # noqa: E402
-from erpbridge.connectors.tryton import create  # noqa: E402
+from erpbridge.config import Config  # noqa: E402
+from erpbridge.connectors.tryton.spec import TrytonSystem  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -68,10 +68,7 @@ def app(tmp_path, tryton_server):
 
 @pytest.fixture
 def connector(app):
-    name, cfg = app.config.erp
-    connector = create(app, name, cfg)
-    yield connector
-    connector.close()
+    return app.connector("erp")  # closed with the app
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ async def readyz(request: Request):
     except Exception:
         return problem_response(503, "the store is not reachable")
     semaphore = request.app.state.semaphore
-    erp: dict = {"system": hub.config.erp[0], "offline": None}
+    erp: dict = {"system": hub.config.erp_for(), "offline": None}
     try:
         state = await asyncio.to_thread(semaphore.state)
         erp.update(offline=await asyncio.to_thread(semaphore.is_offline), offline_until=state["offline_until"],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from erpbridge.connectors.files.importer import ImportReport, Rejection
+from erpbridge.ingest.report import ImportReport, Rejection
 from erpbridge.connectors.files.readers import ReaderError, Unreadable, format_of, open_binary, read_records
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.binder import bind
@@ -46,9 +46,10 @@ def feedback_kind(name: str) -> str | None:
     return None
 
 
-def import_feedback_file(app, path: Path, *, name: str | None = None) -> ImportReport:
+def import_feedback_file(app, path: Path, *, name: str | None = None, system: str | None = None) -> ImportReport:
     """Read one feedback file into the store, in one transaction; returns what happened.
-    ``name`` is the file's own name when ``path`` is a claimed copy (the inbox's)."""
+    ``name`` is the file's own name when ``path`` is a claimed copy (the inbox's); ``system``
+    the files system it came from (its ERP ids are bound to it; default: the API's ERP)."""
     path = Path(path)
     name = name or path.name
     started = time.perf_counter()
@@ -78,7 +79,7 @@ def import_feedback_file(app, path: Path, *, name: str | None = None) -> ImportR
     except (ReaderError, OSError) as exc:
         report.reject(Rejection(name, "file", str(exc)))
         return report
-    erp, _ = app.config.erp
+    erp = system or app.config.erp_for()
     with app.engine.begin() as conn:
         result, _ = app.records.write_in(conn, kind, [prepare(r) for r in records])
         bind(conn, [("orders", r.order, erp, r.erp_id) for r in records

@@ -19,23 +19,19 @@ would leave it.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import orjson
-import xxhash
-
-import erpbridge
 from erpbridge.config import Config
-from erpbridge.mapping.mapper import FieldError, Mapper
-from erpbridge.mapping.spec import MappingSpec
-from erpbridge.records import IMPORT_KINDS, RECORD_KINDS, Record
-from erpbridge.store.records import RecordStore, Row, WriteResult, prepare
 from erpbridge.connectors.files import import_workers
 from erpbridge.connectors.files.readers import ReaderError, format_of, parse_jsonl_line
+from erpbridge.ingest.report import ImportReport, Rejection
+from erpbridge.ingest.rules import check_for, with_config_defaults
+from erpbridge.ingest.steps import RecordSteps
+from erpbridge.records import IMPORT_KINDS
+from erpbridge.store.records import RecordStore, Row
+
 
 #: Rows per write transaction. Bigger batches write each touched index page once per batch
 #: instead of once per 5,000 rows (measured: 47,600 -> 60,000 products/s on 1M together with
@@ -44,117 +40,10 @@ BATCH_SIZE = 20000
 #: Seconds rows wait for a full batch (a re-import that changes few records writes them as it
 #: goes, while the rest of the file is still read, not all at the end).
 MAX_WAIT = 1.0
-#: Rejections kept in the report in full (all are counted); a file of a million bad rows must
-#: not fill memory with messages.
-MAX_LISTED_REJECTIONS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    file: str
-    location: str
-    reason: str
-    field: str | None = None
-    source: str | None = None
-
-    def __str__(self) -> str:
-        if self.field is None:
-            return f"{self.file}: {self.location}: {self.reason}"
-        return f"{self.file}: {self.location}: {FieldError(self.field, self.source, self.reason)}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "location": self.location, "field": self.field, "source": self.source,
-                "reason": self.reason, "message": str(self)}
-
-
-@dataclass
-class ImportReport:
-    file: str
-    kind: str
-    format: str = ""
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    seconds: float = 0.0
-    rejections: list[Rejection] = field(default_factory=list)
-
-    @property
-    def read(self) -> int:
-        return self.new + self.changed + self.unchanged + self.rejected
-
-    @property
-    def ok(self) -> bool:
-        return self.rejected == 0
-
-    def reject(self, *reasons: Rejection) -> None:
-        """One rejected record, with every reason found for it."""
-        self.rejected += 1
-        room = MAX_LISTED_REJECTIONS - len(self.rejections)
-        self.rejections.extend(reasons[:room])
-
-    def count(self, result: WriteResult) -> None:
-        self.new += result.new
-        self.changed += result.changed
-        self.unchanged += result.unchanged
-
-    def summary(self) -> str:
-        return (f"{self.file}: {self.kind}: {self.read} read, {self.new} new, {self.changed} changed, "
-                f"{self.unchanged} unchanged, {self.rejected} rejected ({self.seconds:.2f}s)")
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "kind": self.kind, "format": self.format, "read": self.read, "new": self.new,
-                "changed": self.changed, "unchanged": self.unchanged, "rejected": self.rejected,
-                "seconds": round(self.seconds, 3), "rejections": [r.as_dict() for r in self.rejections],
-                "rejections_listed": len(self.rejections)}
 
 
 class ImportKindError(ValueError):
     pass
-
-
-class RecordSteps:
-    """What happens to each raw record between the reader and the store: hash, map, check
-    against the config, prepare the stored row. Picklable (the mapper is rebuilt from the
-    spec), so worker processes run exactly the steps the in-process path runs."""
-
-    def __init__(self, kind: str, spec: MappingSpec, check: "KnownWarehouses | None"):
-        self.kind, self.spec, self.check = kind, spec, check
-        record = RECORD_KINDS[kind]
-        self._map = Mapper(record, spec).map
-        self._seed = int.from_bytes(hashlib.blake2b(orjson.dumps(
-            [erpbridge.__version__, kind, spec.model_dump(mode="json"), repr(check), record.model_json_schema()],
-            option=orjson.OPT_SORT_KEYS), digest_size=8).digest())
-
-    def __getstate__(self) -> tuple:
-        return self.kind, self.spec, self.check
-
-    def __setstate__(self, state: tuple) -> None:
-        self.__init__(*state)
-
-    def run(self, raw: dict, line: bytes | None = None) -> Row | list[FieldError]:
-        """The stored row, or every reason the record is rejected (``line``: the JSON Lines
-        line it was parsed from)."""
-        return self.finish(raw, self.source_hash(raw if line is None else line))
-
-    def source_hash(self, source: dict | bytes) -> int:
-        """The hash of a JSON Lines line, or of a record as read from another format, as a
-        signed 64-bit integer (what the store's BIGINT holds)."""
-        data = source if isinstance(source, bytes) else orjson.dumps(source, default=_tagged)
-        return xxhash.xxh3_64_intdigest(data, self._seed) - (1 << 63)
-
-    def finish(self, raw: dict, source: int) -> Row | list[FieldError]:
-        """Map, validate and check the record: its row, or every reason it is rejected."""
-        record, errors = self._map(raw)
-        if record is not None and self.check is not None:
-            error = self.check(record)
-            errors = [error] if error else errors
-        return errors if errors else prepare(record, source)
-
-
-def _tagged(value: object) -> object:
-    """Values orjson does not write itself (decimals from JSON files), kept apart from strings."""
-    return ["$" + type(value).__name__, str(value)]
 
 
 class Importer:
@@ -166,13 +55,15 @@ class Importer:
     start-up cost. Both give the same report, rejections and batches.
     """
 
-    def __init__(self, config: Config, records: RecordStore, kind: str):
+    def __init__(self, config: Config, records: RecordStore, kind: str, system: str | None = None):
+        """``system``: the files system whose export it is (its own ``mappings:`` win)."""
         if kind not in IMPORT_KINDS:
             raise ImportKindError(f"unknown kind {kind!r}, expected one of: {', '.join(IMPORT_KINDS)}")
         self.kind = kind
         self.records = records
-        self.spec = _with_config_defaults(config, kind, config.mapping(kind))
-        self.steps = RecordSteps(kind, self.spec, _context_check(config, kind))
+        spec = config.mapping(kind, system)
+        self.spec = with_config_defaults(config, kind, spec)
+        self.steps = RecordSteps(kind, self.spec, check_for(config, kind, spec))
 
     def import_file(self, path: Path, *, name: str | None = None,
                     on_progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportReport:
@@ -260,31 +151,3 @@ def _raw_at(path: Path, ref: dict | int) -> tuple[dict, bytes | None]:
     return parse_jsonl_line(line), line
 
 
-def _with_config_defaults(config: Config, kind: str, spec: MappingSpec) -> MappingSpec:
-    """Prices without a currency are in the catalog's default currency."""
-    if kind == "prices" and "currency" not in spec.defaults:
-        return spec.model_copy(update={"defaults": {"currency": config.catalog.default_currency, **spec.defaults}})
-    return spec
-
-
-def _context_check(config: Config, kind: str) -> "KnownWarehouses | None":
-    """Checks that need the config, not just the record: stock only for known warehouses."""
-    if kind != "stock" or not config.catalog.warehouses:
-        return None
-    spec = config.mapping("stock").fields.get("warehouse")
-    source = spec if isinstance(spec, str) else (spec.source if spec is not None else None)
-    return KnownWarehouses(frozenset(w.code for w in config.catalog.warehouses), source)
-
-
-@dataclass(frozen=True)
-class KnownWarehouses:
-    """Rejects stock for a warehouse the config does not list."""
-
-    codes: frozenset[str]
-    source: str | None
-
-    def __call__(self, record: Record) -> FieldError | None:
-        if record.warehouse not in self.codes:
-            listed = ", ".join(sorted(self.codes))
-            return FieldError("warehouse", self.source, f"unknown warehouse {record.warehouse!r}, expected one of: {listed}")
-        return None

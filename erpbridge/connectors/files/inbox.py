@@ -34,9 +34,10 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from erpbridge.bootstrap import App
-from erpbridge.config import FilesSystem
+from erpbridge.connectors.files.spec import FilesSystem
 from erpbridge.connectors.files.feedback import feedback_kind, import_feedback_file
-from erpbridge.connectors.files.importer import ImportReport, Importer, Rejection
+from erpbridge.connectors.files.importer import Importer
+from erpbridge.ingest import ImportReport, Rejection, log_ingest
 from erpbridge.records import IMPORT_KINDS
 from erpbridge.store.tables import imported_files
 
@@ -45,41 +46,43 @@ log = logging.getLogger(__name__)
 IGNORED_SUFFIXES = (".tmp", ".part", ".report.json")
 
 
-def files_system(app: App) -> tuple[str, FilesSystem] | None:
-    name, system = app.config.erp
-    return (name, system) if isinstance(system, FilesSystem) else None
-
-
-def kind_of(app: App, name: str) -> str | None:
+def kind_of(app: App, name: str, system: str | None = None) -> str | None:
+    """The record kind a file name stands for (in ``system``'s inbox: its own mappings' patterns win)."""
     # product_groups before products: a name matching both globs belongs to the narrower kind.
     for kind in sorted(IMPORT_KINDS, key=len, reverse=True):
-        patterns = app.config.mapping(kind).patterns or [f"{kind}*"]
+        patterns = app.config.mapping(kind, system).patterns or [f"{kind}*"]
         if any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns):
             return kind
     return None
 
 
-def process_inbox(app: App, *, now: float | None = None) -> list[ImportReport]:
-    """Import every settled file in the ERP inbox once; returns a report per file."""
-    found = files_system(app)
-    if found is None:
-        return []
-    _, system = found
+def process_inbox(app: App, name: str | None = None, *, now: float | None = None) -> list[ImportReport]:
+    """Import every settled file in the inbox of files system ``name`` (default: the only one)
+    once; returns a report per file."""
+    name = name or _the_files_system(app)
+    system = app.system(name)
     inbox = app.config.resolve(system.inbox)
     processing = inbox / "processing"
     for folder in (inbox, processing, inbox / "done", inbox / "failed"):
         folder.mkdir(parents=True, exist_ok=True)
     now = time.time() if now is None else now
     with _passes.setdefault(inbox, threading.Lock()):
-        return _pass(app, system, inbox, processing, now)
+        return _pass(app, name, system, inbox, processing, now)
 
 
-#: One pass per inbox at a time in this process (the scheduler's flow and `watch_inbox` may meet).
+def _the_files_system(app: App) -> str:
+    names = [n for n, s in app.config.systems.items() if isinstance(s, FilesSystem)]
+    if len(names) != 1:
+        raise ValueError(f"name the files system whose inbox to process: {', '.join(names) or 'there is none'}")
+    return names[0]
+
+
+#: One pass per inbox at a time in this process (a flow and the connector's watch loop may meet).
 _passes: dict[Path, threading.Lock] = {}
 
 
-def _pass(app: App, system: FilesSystem, inbox: Path, processing: Path, now: float) -> list[ImportReport]:
-    reports = [_process(app, inbox, path) for path in sorted(processing.iterdir()) if _abandoned(path)]
+def _pass(app: App, name: str, system: FilesSystem, inbox: Path, processing: Path, now: float) -> list[ImportReport]:
+    reports = [_process(app, name, inbox, path) for path in sorted(processing.iterdir()) if _abandoned(path)]
     for path in sorted(inbox.iterdir()):
         if not path.is_file() or path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES):
             continue
@@ -90,7 +93,7 @@ def _pass(app: App, system: FilesSystem, inbox: Path, processing: Path, now: flo
             path.rename(claimed)
         except FileNotFoundError:
             continue  # another process claimed it first
-        reports.append(_process(app, inbox, claimed))
+        reports.append(_process(app, name, inbox, claimed))
     return reports
 
 
@@ -115,9 +118,9 @@ def _abandoned(path: Path) -> bool:
     return False
 
 
-def _process(app: App, inbox: Path, path: Path) -> ImportReport:
+def _process(app: App, system: str, inbox: Path, path: Path) -> ImportReport:
     name = path.name.partition(".")[2]
-    kind = kind_of(app, name) or feedback_kind(name)
+    kind = kind_of(app, name, system) or feedback_kind(name)
     digest = _sha256(path)
     previous = _imported(app, digest)
     if previous is not None:
@@ -133,17 +136,20 @@ def _process(app: App, inbox: Path, path: Path) -> ImportReport:
                                 "or a feedback file (order_status, shipments, invoices, credit_memos, documents)"))
     elif kind in IMPORT_KINDS:
         log.info("importing %s as %s", name, kind)
-        report = Importer(app.config, app.records, kind).import_file(path, name=name)
+        report = Importer(app.config, app.records, kind, system).import_file(path, name=name)
     else:
         log.info("reading %s as %s feedback", name, kind)
-        report = import_feedback_file(app, path, name=name)
+        report = import_feedback_file(app, path, name=name, system=system)
     outcome = "done" if report.ok else "failed"
+    size = path.stat().st_size
     with app.engine.begin() as conn:
         conn.execute(insert(imported_files).values(
-            sha256=digest, kind=report.kind, name=name, size=path.stat().st_size,
+            sha256=digest, kind=report.kind, name=name, size=size,
             imported_at=dt.datetime.now(dt.timezone.utc), outcome=outcome, report=json.dumps(report.as_dict()),
         ))
     _finish(inbox, path, name, report, outcome)
+    log_ingest(app, system, report, point=f"inbox.{report.kind}", flow=report.kind,
+               request={"file": name, "sha256": digest, "size": size})
     log.info("%s", report.summary())
     return report
 
@@ -164,16 +170,3 @@ def _imported(app: App, digest: str):
 def _sha256(path: Path) -> str:
     with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
-def watch_inbox(app: App, stop: threading.Event) -> None:
-    """Process the inbox every ``poll_interval`` seconds until ``stop`` is set."""
-    found = files_system(app)
-    if found is None:
-        return
-    while not stop.is_set():
-        try:
-            process_inbox(app)
-        except Exception:  # keep watching: one bad pass must not stop imports for good
-            log.exception("inbox pass failed")
-        stop.wait(found[1].poll_interval)

@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Mapping
 
 import orjson
 from lxml import etree
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError
 from erpbridge.private_files import private_dir, write_private
+from erpbridge.systems import MessageSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -71,27 +73,28 @@ def _fill(element, value) -> None:
 
 
 class FileOutbox:
-    """Delivers messages as files into ``folder``."""
+    """Delivers messages as files into ``folder``; ``messages`` (per-message settings) may give
+    an operation a folder of its own (``endpoint``, relative to ``folder``) and the name
+    written for it (``operation``)."""
 
-    def __init__(self, folder: Path, fmt: str = "json"):
+    def __init__(self, folder: Path, fmt: str = "json", messages: Mapping[str, MessageSettings] | None = None):
         self.folder = folder
         self.format = fmt
+        self.messages = dict(messages or {})
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
+        settings = self.messages.get(operation) or MessageSettings()
+        name = settings.operation or operation
         if self.format == "xml":
-            data = to_xml(operation, payload, idempotency_key)
+            data = to_xml(name, payload, idempotency_key)
         else:
-            data = orjson.dumps({"operation": operation, "idempotency_key": idempotency_key, "payload": payload},
+            data = orjson.dumps({"operation": name, "idempotency_key": idempotency_key, "payload": payload},
                                 option=orjson.OPT_INDENT_2)
-        path = self.folder / file_name(idempotency_key, self.format)
+        folder = self.folder / settings.endpoint if settings.endpoint else self.folder
+        path = folder / file_name(idempotency_key, self.format)
         try:
-            private_dir(self.folder)
+            private_dir(folder)
             write_private(path, data)
         except OSError as exc:
             raise GeneralError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return DeliveryResult(response={"file": path.name, "bytes": len(data)})
-
-
-def create_outbound(app, name: str, cfg) -> FileOutbox:
-    """The connector for ``connector: files`` systems (relative folders are relative to the config file)."""
-    return FileOutbox(app.config.resolve(cfg.outbox), cfg.format)
+        return DeliveryResult(response={"file": str(path.relative_to(self.folder)), "bytes": len(data)})

@@ -1,0 +1,34 @@
+"""The files connector's registry entry and its config (``connector: files``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from erpbridge.connectors.base import ERP_OPERATIONS
+from erpbridge.connectors.registry import Capabilities, ConnectorSpec
+from erpbridge.systems import SystemBase
+
+
+class FilesSystem(SystemBase):
+    """An ERP that exchanges files: it drops exports into ``inbox``, reads our files from ``outbox``.
+
+    Per message (``messages.<operation>``), ``endpoint`` is a folder of its own for that
+    message's files (relative to ``outbox``) and ``operation`` the name written into them."""
+
+    connector: Literal["files"]
+    inbox: Path = Path("erp/inbox")
+    outbox: Path = Path("erp/outbox")
+    format: Literal["json", "xml"] = "json"
+    poll_interval: float = Field(default=2.0, gt=0, description="seconds between looks into the inbox")
+    settle_time: float = Field(default=1.0, ge=0, description="a file must be unchanged this long before import")
+
+
+SPEC = ConnectorSpec(
+    name="files", config=FilesSystem, factory="erpbridge.connectors.files.connector:create",
+    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), watch=True),
+    roles=("erp",), message_settings=frozenset({"endpoint", "operation"}),
+    description="an ERP that exchanges files: exports and feedback into an inbox folder, orders out as JSON or XML",
+)

@@ -1,0 +1,42 @@
+"""The Tryton connector's registry entry and its config (``connector: tryton``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from erpbridge.connectors.base import ERP_OPERATIONS
+from erpbridge.connectors.registry import FETCH_KINDS, Capabilities, ConnectorSpec
+from erpbridge.systems import SystemBase
+
+
+class TrytonSystem(SystemBase):
+    """A Tryton ERP over JSON-RPC; ``messages.<operation>.timeout`` bounds that operation's calls."""
+
+    connector: Literal["tryton"]
+    url: str = Field(pattern=r"^https?://")
+    database: str
+    user: str
+    password: SecretStr
+    timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
+    language: str = "en"
+    warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
+    warehouses: dict[str, str] = Field(default_factory=dict, description="Tryton warehouse code -> store warehouse code")
+    shipping_methods: dict[str, str] = Field(
+        default_factory=dict, description="shop shipping method -> code of the Tryton service product that bills freight")
+    payment_methods: dict[str, str] = Field(default_factory=dict, description="shop payment method -> Tryton payment term name")
+    fee_products: list[str] = Field(default_factory=list, description="Tryton product codes billed as fees (invoice fee...)")
+    price_list: str | None = Field(default=None, description="Tryton price list whose quantity tiers are the volume prices")
+
+
+SPEC = ConnectorSpec(
+    name="tryton", config=TrytonSystem, factory="erpbridge.connectors.tryton:create",
+    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), fetch=frozenset(FETCH_KINDS),
+                              realtime=frozenset({"customer", "price", "document"})),
+    roles=("erp",), message_settings=frozenset({"timeout"}),
+    default_flows={"catalog": {"schedule": "0 2 * * *", "mode": "full"}, "prices": {"schedule": "5 * * * *"},
+                   "stock": {"schedule": "*/5 * * * *"}, "customers": {"schedule": "15 * * * *"},
+                   "feedback": {"schedule": "*/5 * * * *"}},
+    description="Tryton 8 over JSON-RPC: orders to sales, master data, shipments and invoices back, real-time prices",
+)

@@ -1,0 +1,176 @@
+"""Ingesting what a connector fetched from a system (a pull flow's records, a shop's orders).
+
+A connector's ``fetch(kind, since)`` yields, for each record, either a canonical record or a
+:class:`Raw`: the system's own answer with where it came from, turned into a record here, by the
+connector's mapper (``build``) or by the system's declarative mapping (``mappings.<kind>`` in
+its config). Building the record here rather than in the connector is what lets a bad row be
+rejected by itself: a connector that built the records itself would stop at the first one that
+does not validate, and nothing after it would arrive.
+
+Every record then meets the rules every source meets (:mod:`erpbridge.ingest.rules`), and is
+written as a delta in batches (unchanged records cost nothing); a record that fails is named in
+the report (system, kind, location, field, reason) and the rest go in. What a shop sends in
+(orders) is not written here but placed through the order service, exactly like an order from
+the API (products checked, idempotent on the number, queued to the shop's ERP). One exchange
+log entry per ingest says what came in and what was rejected.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Callable, Iterable
+
+from pydantic import ValidationError
+
+from erpbridge.ingest.report import ImportReport, Rejection
+from erpbridge.ingest.rules import check_for, with_config_defaults
+from erpbridge.mapping.mapper import FieldError, Mapper, field_error
+from erpbridge.mapping.spec import MappingSpec
+from erpbridge.records import RECORD_KINDS, Record
+from erpbridge.store.db import write_transaction
+from erpbridge.store.records import Row, prepare
+
+#: Records written per transaction.
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A record as its system answered it, for ingest to build.
+
+    ``location`` names it in a rejection (``product.product 42``, ``page 3, item 17``);
+    ``build`` is the connector's mapper for it (None: the system's declarative mapping);
+    ``external_id`` is its id in the system, kept as the record's binding there."""
+
+    data: Any
+    location: str
+    build: Callable[[Any], Record] | None = None
+    external_id: str | None = None
+
+
+class _Builder:
+    """Turns fetched items of one kind from one system into stored rows or rejections."""
+
+    def __init__(self, app, system: str, kind: str):
+        self.kind, self.record = kind, RECORD_KINDS[kind]
+        # Only a system's own mapping applies to what it answers (the top-level mappings are the
+        # file exports'); without one, a Raw record's fields are the canonical ones.
+        spec = app.config.systems[system].mappings.get(kind)
+        self.mapper = Mapper(self.record, with_config_defaults(app.config, kind, spec)) if spec else None
+        self.check = check_for(app.config, kind, spec or MappingSpec())
+
+    def row(self, item: Record | Raw, position: int) -> tuple[str, Record | None, list[FieldError]]:
+        """(location, the record, why it is rejected)."""
+        location = item.location if isinstance(item, Raw) else f"#{position}"
+        record, errors = self._record(item)
+        if record is not None and self.check is not None:
+            error = self.check(record)
+            errors = [error] if error else []
+        return location, (record if not errors else None), errors
+
+    def _record(self, item: Record | Raw) -> tuple[Record | None, list[FieldError]]:
+        if isinstance(item, Record):
+            if item.kind != self.kind:
+                return None, [FieldError("(record)", None, f"a {item.kind} record where {self.kind} was asked for")]
+            return item, []
+        if item.build is None:
+            if self.mapper is None:
+                return self._validated(lambda: self.record.model_validate(item.data))
+            if not isinstance(item.data, dict):
+                return None, [FieldError("(record)", None, f"expected an object, got {type(item.data).__name__}")]
+            return self.mapper.map(item.data)
+        return self._validated(lambda: item.build(item.data))
+
+    def _validated(self, build: Callable[[], Record]) -> tuple[Record | None, list[FieldError]]:
+        try:
+            record = build()
+        except ValidationError as exc:
+            return None, [field_error(e) for e in exc.errors(include_url=False)]
+        except (ValueError, TypeError, KeyError, LookupError, ArithmeticError) as exc:
+            return None, [FieldError("(record)", None, f"cannot be read: {type(exc).__name__}: {exc}")]
+        if not isinstance(record, self.record):
+            return None, [FieldError("(record)", None, f"the mapper built a {type(record).__name__}, not a "
+                                                      f"{self.record.__name__}")]
+        return record, []
+
+
+def ingest_fetched(app, system: str, kind: str, items: Iterable[Record | Raw], *, flow: str | None = None,
+                   batch: int = BATCH) -> ImportReport:
+    """Take in what ``system`` answered for ``kind``; returns the report (also in the exchange log)."""
+    started = time.perf_counter()
+    report = ImportReport(file=system, kind=kind, format="fetched")
+    builder = _Builder(app, system, kind)
+    origin = f"{system}: {kind}"
+    take = _place_orders if kind == "orders" else _write
+    position = 0
+    iterator = iter(items)
+    try:
+        while chunk := list(islice(iterator, batch)):
+            built: list[tuple[Record, Raw | Record, str]] = []
+            for item in chunk:
+                position += 1
+                location, record, errors = builder.row(item, position)
+                if record is None:
+                    report.reject(*(Rejection(origin, location, e.reason, e.field, e.source) for e in errors))
+                else:
+                    built.append((record, item, location))
+            take(app, system, kind, built, report, origin)
+    finally:
+        report.seconds = time.perf_counter() - started
+        log_ingest(app, system, report, point=f"ingest.{kind}", flow=flow or kind)
+    return report
+
+
+def _write(app, system: str, kind: str, built: list, report: ImportReport, origin: str) -> None:
+    """One transaction: the rows as deltas, and the bindings of those that came with their id."""
+    from erpbridge.outbox.binder import bind
+
+    if not built:
+        return
+    rows: list[Row] = [prepare(record) for record, _, _ in built]
+    with write_transaction(app.engine) as conn:
+        result, _ = app.records.write_in(conn, kind, rows)
+        bind(conn, [(kind, row.key, system, item.external_id) for row, (_, item, _) in zip(rows, built)
+                    if isinstance(item, Raw) and item.external_id])
+    report.count(result)
+
+
+def _place_orders(app, system: str, kind: str, built: list, report: ImportReport, origin: str) -> None:
+    """A shop's orders go in as orders placed through the API do (the order service)."""
+    from erpbridge.services import orders
+    from erpbridge.services.errors import Conflict, Rejected
+
+    for record, item, location in built:
+        try:
+            _state, created, _view = orders.place_order(app, record, shop=system)
+        except Rejected as exc:
+            report.reject(*(Rejection(origin, location, reason, path) for path, reason in exc.errors))
+            continue
+        except Conflict as exc:
+            report.reject(Rejection(origin, location, str(exc)))
+            continue
+        if created:
+            report.new += 1
+        else:
+            report.unchanged += 1
+        if isinstance(item, Raw) and item.external_id:
+            from erpbridge.outbox.binder import bind
+
+            with write_transaction(app.engine) as conn:
+                bind(conn, [("orders", record.key, system, item.external_id)])
+
+
+def log_ingest(app, system: str, report: ImportReport, *, point: str, flow: str, request: Any = None) -> None:
+    """One exchange log entry for an ingest: what came in, and every rejection it listed."""
+    from erpbridge.exchange import ExchangeLog
+
+    first = report.rejections[:20]
+    ExchangeLog.for_app(app).record(
+        system, flow, point, "in", duration_ms=report.seconds * 1000,
+        outcome="message_error" if report.rejected else "ok",
+        error=(f"{report.rejected} of {report.read} {report.kind} rejected; first: {first[0]}" if first else None),
+        request=request if request is not None else {"origin": report.file, "kind": report.kind},
+        response={"read": report.read, "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
+                  "rejected": report.rejected, "rejections": [r.as_dict() for r in first]})
