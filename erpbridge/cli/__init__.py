@@ -38,6 +38,7 @@ from erpbridge.cli import api_commands  # noqa: E402,F401
 from erpbridge.cli import import_command  # noqa: E402,F401
 from erpbridge.cli import run_command  # noqa: E402,F401
 from erpbridge.cli import demo  # noqa: E402,F401
+from erpbridge.cli import connectors_command  # noqa: E402,F401
 
 
 def main() -> None:
