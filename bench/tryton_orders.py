@@ -41,7 +41,8 @@ import server  # noqa: E402
 from erp_user import ErpUser  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402
-from erpbridge.config import Config, TrytonSystem  # noqa: E402
+from erpbridge.config import Config  # noqa: E402
+from erpbridge.connectors.tryton.spec import TrytonSystem  # noqa: E402
 from erpbridge.connectors.tryton.adapter import decode, encode  # noqa: E402
 from erpbridge.outbox import enqueue  # noqa: E402
 from erpbridge.outbox.tables import outbox_messages  # noqa: E402
@@ -139,7 +140,7 @@ def run(tryton: server.TrytonServer, folder: Path, args) -> None:
                     outbox={"poll_interval": 0.02, "lease_seconds": 120, "heartbeat_seconds": 10,
                             "channels": {"erp": {"capacity": args.threads}}})
     app = bootstrap(config)
-    from erpbridge.connectors.tryton import create
+    from erpbridge.connectors.tryton.connector import create
 
     customer = create(app, "erp", cfg).deliver("create_customer", {"number": "BENCH", "name": "Bench customer",
                                                                    "invoice_address": ADDRESS}, "bench").external_id

@@ -29,7 +29,7 @@ from erpbridge.exchange.config import ExchangeLogConfig
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.config import OutboxConfig
 from erpbridge.records import IMPORT_KINDS, RECORD_KINDS
-from erpbridge.systems import Role, Section, SystemBase
+from erpbridge.systems import Role, Section, Selection, SystemBase
 
 DEFAULT_FILE = "erpbridge.yaml"
 
@@ -149,8 +149,9 @@ class Config(Section):
             problems += [f"systems.{name}.mappings.{kind}: unknown record kind, expected one of: "
                          f"{', '.join(RECORD_KINDS)}" for kind in system.mappings if kind not in RECORD_KINDS]
             if system.role == "erp":
-                problems += [f"systems.{name}.{key}: only a shop has {key}" for key in ("erp", "receives")
-                             if key in system.model_fields_set]
+                problems += [f"systems.{name}.{key}: only a shop has {key}" for key, unset in (("erp", None),
+                                                                                            ("receives", Selection()))
+                             if getattr(system, key) != unset]
         erps = self.systems_with("erp")
         if not erps:
             problems.append("systems: no system has role erp; orders, customers and returns need one to go to")

@@ -15,8 +15,8 @@ and the exchange log records each ingest. A bad record is rejected by itself; th
   be built.
 """
 
-from erpbridge.ingest.fetched import Raw, ingest_fetched, log_ingest
+from erpbridge.ingest.fetched import Raw, built, ingest_fetched, log_ingest
 from erpbridge.ingest.report import ImportReport, Rejection
 from erpbridge.ingest.rules import KnownWarehouses
 
-__all__ = ["Raw", "ingest_fetched", "log_ingest", "ImportReport", "Rejection", "KnownWarehouses"]
+__all__ = ["Raw", "built", "ingest_fetched", "log_ingest", "ImportReport", "Rejection", "KnownWarehouses"]

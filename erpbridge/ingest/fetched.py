@@ -34,6 +34,8 @@ from erpbridge.store.records import Row, prepare
 
 #: Records written per transaction.
 BATCH = 1000
+#: The field of an error about the record as a whole (how the mapper names it too).
+RECORD = "(record)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,48 +53,56 @@ class Raw:
 
 
 class _Builder:
-    """Turns fetched items of one kind from one system into stored rows or rejections."""
+    """Turns fetched items from one system into records or rejections. The kind asked for is
+    what a Raw without a mapper becomes; a connector may answer related records of other kinds
+    along with it (an invoice's document), which go in under their own kind."""
 
     def __init__(self, app, system: str, kind: str):
-        self.kind, self.record = kind, RECORD_KINDS[kind]
+        self.app, self.system, self.kind = app, system, kind
         # Only a system's own mapping applies to what it answers (the top-level mappings are the
         # file exports'); without one, a Raw record's fields are the canonical ones.
-        spec = app.config.systems[system].mappings.get(kind)
-        self.mapper = Mapper(self.record, with_config_defaults(app.config, kind, spec)) if spec else None
-        self.check = check_for(app.config, kind, spec or MappingSpec())
+        self.spec = app.config.systems[system].mappings.get(kind)
+        self.mapper = Mapper(RECORD_KINDS[kind], with_config_defaults(app.config, kind, self.spec)) if self.spec else None
+        self._checks: dict[str, Callable | None] = {}
 
     def row(self, item: Record | Raw, position: int) -> tuple[str, Record | None, list[FieldError]]:
         """(location, the record, why it is rejected)."""
         location = item.location if isinstance(item, Raw) else f"#{position}"
         record, errors = self._record(item)
-        if record is not None and self.check is not None:
-            error = self.check(record)
+        if record is not None:
+            check = self._check(record.kind)
+            error = check(record) if check is not None else None
             errors = [error] if error else []
         return location, (record if not errors else None), errors
 
+    def _check(self, kind: str):
+        if kind not in self._checks:
+            spec = self.spec if kind == self.kind and self.spec else MappingSpec()
+            self._checks[kind] = check_for(self.app.config, kind, spec)
+        return self._checks[kind]
+
     def _record(self, item: Record | Raw) -> tuple[Record | None, list[FieldError]]:
         if isinstance(item, Record):
-            if item.kind != self.kind:
-                return None, [FieldError("(record)", None, f"a {item.kind} record where {self.kind} was asked for")]
             return item, []
-        if item.build is None:
-            if self.mapper is None:
-                return self._validated(lambda: self.record.model_validate(item.data))
-            if not isinstance(item.data, dict):
-                return None, [FieldError("(record)", None, f"expected an object, got {type(item.data).__name__}")]
-            return self.mapper.map(item.data)
-        return self._validated(lambda: item.build(item.data))
+        if item.build is not None:
+            return self._validated(lambda: item.build(item.data))
+        if self.mapper is None:
+            return self._validated(lambda: RECORD_KINDS[self.kind].model_validate(item.data))
+        if not isinstance(item.data, dict):
+            return None, [FieldError(RECORD, None, f"expected an object, got {type(item.data).__name__}")]
+        return self.mapper.map(item.data)
 
-    def _validated(self, build: Callable[[], Record]) -> tuple[Record | None, list[FieldError]]:
+    @staticmethod
+    def _validated(build: Callable[[], Record]) -> tuple[Record | None, list[FieldError]]:
         try:
             record = build()
         except ValidationError as exc:
             return None, [field_error(e) for e in exc.errors(include_url=False)]
         except (ValueError, TypeError, KeyError, LookupError, ArithmeticError) as exc:
-            return None, [FieldError("(record)", None, f"cannot be read: {type(exc).__name__}: {exc}")]
-        if not isinstance(record, self.record):
-            return None, [FieldError("(record)", None, f"the mapper built a {type(record).__name__}, not a "
-                                                      f"{self.record.__name__}")]
+            return None, [FieldError(RECORD, None, f"cannot be read: {type(exc).__name__}: {exc}")]
+        if not isinstance(record, Record):
+            return None, [FieldError(RECORD, None, f"the connector's mapper answered a {type(record).__name__}, "
+                                                      "not a record")]
         return record, []
 
 
@@ -113,7 +123,8 @@ def ingest_fetched(app, system: str, kind: str, items: Iterable[Record | Raw], *
                 position += 1
                 location, record, errors = builder.row(item, position)
                 if record is None:
-                    report.reject(*(Rejection(origin, location, e.reason, e.field, e.source) for e in errors))
+                    report.reject(*(Rejection(origin, location, e.reason, None if e.field == RECORD else e.field,
+                                              e.source) for e in errors))
                 else:
                     built.append((record, item, location))
             take(app, system, kind, built, report, origin)
@@ -124,17 +135,21 @@ def ingest_fetched(app, system: str, kind: str, items: Iterable[Record | Raw], *
 
 
 def _write(app, system: str, kind: str, built: list, report: ImportReport, origin: str) -> None:
-    """One transaction: the rows as deltas, and the bindings of those that came with their id."""
+    """One transaction: the rows as deltas (each kind in its batch), and the bindings of the
+    records that came with their id in the system."""
     from erpbridge.outbox.binder import bind
 
     if not built:
         return
-    rows: list[Row] = [prepare(record) for record, _, _ in built]
+    by_kind: dict[str, list[tuple[Row, Record | Raw]]] = {}
+    for record, item, _ in built:
+        by_kind.setdefault(record.kind, []).append((prepare(record), item))
     with write_transaction(app.engine) as conn:
-        result, _ = app.records.write_in(conn, kind, rows)
-        bind(conn, [(kind, row.key, system, item.external_id) for row, (_, item, _) in zip(rows, built)
-                    if isinstance(item, Raw) and item.external_id])
-    report.count(result)
+        for record_kind, rows in by_kind.items():
+            result, _ = app.records.write_in(conn, record_kind, [row for row, _ in rows])
+            report.count(result)
+            bind(conn, [(record_kind, row.key, system, item.external_id) for row, item in rows
+                        if isinstance(item, Raw) and item.external_id])
 
 
 def _place_orders(app, system: str, kind: str, built: list, report: ImportReport, origin: str) -> None:
@@ -174,3 +189,17 @@ def log_ingest(app, system: str, report: ImportReport, *, point: str, flow: str,
         request=request if request is not None else {"origin": report.file, "kind": report.kind},
         response={"read": report.read, "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
                   "rejected": report.rejected, "rejections": [r.as_dict() for r in first]})
+
+
+def built(items: Iterable[Record | Raw]) -> list[Record]:
+    """The records of fetched items, each Raw built by its connector's mapper (for a caller that
+    wants the records themselves, not in the store: a test, a real-time answer). A Raw without
+    a mapper needs its system's mapping: that is :func:`ingest_fetched`'s work."""
+    records = []
+    for item in items:
+        if isinstance(item, Raw):
+            if item.build is None:
+                raise ValueError(f"{item.location}: a raw record without a mapper; ingest it with its system's mapping")
+            item = item.build(item.data)
+        records.append(item)
+    return records

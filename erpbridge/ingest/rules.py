@@ -6,21 +6,24 @@ warehouses the config lists. (New products arrive disabled: the store sets that 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from erpbridge.config import Config
 from erpbridge.mapping.mapper import FieldError
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import Record
 
+if TYPE_CHECKING:
+    from erpbridge.config import Config
 
-def with_config_defaults(config: Config, kind: str, spec: MappingSpec) -> MappingSpec:
+
+def with_config_defaults(config: "Config", kind: str, spec: MappingSpec) -> MappingSpec:
     """Prices without a currency are in the catalog's default currency."""
     if kind == "prices" and "currency" not in spec.defaults:
         return spec.model_copy(update={"defaults": {"currency": config.catalog.default_currency, **spec.defaults}})
     return spec
 
 
-def check_for(config: Config, kind: str, spec: MappingSpec) -> "KnownWarehouses | None":
+def check_for(config: "Config", kind: str, spec: MappingSpec) -> "KnownWarehouses | None":
     """Checks that need the config, not just the record: stock only for known warehouses.
     ``spec`` is the mapping the records come through (its source field names the error)."""
     if kind != "stock" or not config.catalog.warehouses:

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from erpbridge.connectors.base import GeneralError, MessageError
-from erpbridge.connectors.tryton import create
+from erpbridge.connectors.tryton.connector import create
 from erpbridge.exchange.log import ExchangeLog
+from erpbridge.ingest import built
 
 from conftest import system_config
 from test_order_to_cash import ADDRESS, order
@@ -63,7 +64,7 @@ def test_unreachable_tryton_is_a_general_error(app, tryton_server, connector):
         with pytest.raises(GeneralError, match="unreachable"):
             connector.get_customer("ANY")
         with pytest.raises(GeneralError):
-            list(connector.fetch("products"))
+            list(built(connector.fetch("products")))
     finally:
         tryton_server.start()
     assert connector.get_customer("NOBODY") is None  # back again without any reset

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from erpbridge.connectors.base import PriceQuery
+from erpbridge.ingest import built
 
 
 def _now():
@@ -23,7 +24,7 @@ def test_catalog_prices_and_stock_full_then_delta(app, connector, erp, prefix):
     erp.receive(tee, 7)
 
     for kind in ("product_groups", "products", "prices", "stock"):
-        app.records.put(connector.fetch(kind))
+        app.records.put(built(connector.fetch(kind)))
 
     group = app.records.get("product_groups", f"{prefix}-POLOS")
     assert (group.name, group.parent) == ("Polos", f"{prefix}-SHIRTS")
@@ -42,12 +43,12 @@ def test_catalog_prices_and_stock_full_then_delta(app, connector, erp, prefix):
     erp.rpc.model("product.template", "write", [template], {"name": "Tee (organic)", "list_price": Decimal("11.00")})
     erp.receive(polo, 1, "WH2")
 
-    changed_products = list(connector.fetch("products", since))
+    changed_products = list(built(connector.fetch("products", since)))
     assert [p.sku for p in changed_products] == [f"{prefix}-TEE"]
-    changed_stock = list(connector.fetch("stock", since))
+    changed_stock = list(built(connector.fetch("stock", since)))
     assert {(s.sku, s.warehouse, s.quantity) for s in changed_stock} == {(f"{prefix}-POLO", "main", 12),
                                                                         (f"{prefix}-POLO", "south", 4)}
-    result = app.records.put([*changed_products, *changed_stock, *connector.fetch("prices", since)])
+    result = app.records.put([*changed_products, *changed_stock, *built(connector.fetch("prices", since))])
     assert app.records.get("products", f"{prefix}-TEE").name == "Tee (organic)"
     assert result.changed >= 3  # product, its list price, the polo's stock in WH2
 
@@ -62,7 +63,7 @@ def test_customer_price_lists_become_customer_and_volume_prices(app, connector, 
     party, = erp.rpc.model("party.party", "search", [["code", "=", number]], 0, 1, None)
     erp.rpc.model("party.party", "write", [party], {"sale_price_list": price_list})
 
-    prices = [p for p in connector.fetch("prices") if p.sku == f"{prefix}-MUG"]
+    prices = [p for p in built(connector.fetch("prices")) if p.sku == f"{prefix}-MUG"]
     assert {(p.customer, p.min_quantity, p.amount) for p in prices} == {
         (None, 1, Decimal(10)), (number, 1, Decimal(9)), (number, 10, Decimal(8))}
     app.records.put(prices)
@@ -83,7 +84,7 @@ def test_customers_with_addresses_and_contacts(app, connector, erp, prefix):
     assert result.records[0].number == number
 
     since = _now() - dt.timedelta(seconds=1)
-    customers = {c.number: c for c in connector.fetch("customers", since)}
+    customers = {c.number: c for c in built(connector.fetch("customers", since))}
     customer = customers[number]
     assert customer.email == "jane@example.com"
     assert customer.invoice_address.city == "Berlin" and [a.city for a in customer.delivery_addresses] == ["Hamburg"]
@@ -101,4 +102,4 @@ def test_customers_with_addresses_and_contacts(app, connector, erp, prefix):
     party, = erp.rpc.model("party.party", "search", [["code", "=", number]], 0, 1, None)
     erp.rpc.model("party.party", "write", [party], {"active": False})
     assert connector.get_customer(number).status == "blocked"
-    assert [c.status for c in connector.fetch("customers", since) if c.number == number] == ["blocked"]
+    assert [c.status for c in built(connector.fetch("customers", since)) if c.number == number] == ["blocked"]

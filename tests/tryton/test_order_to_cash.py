@@ -9,6 +9,7 @@ import pytest
 
 from erpbridge.connectors.base import MessageError
 from erpbridge.records import CreditMemo, Document, Invoice, Order, Shipment
+from erpbridge.ingest import built
 
 ADDRESS = {"name": "Jane Doe", "street": "Main St 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
 
@@ -51,16 +52,16 @@ def test_order_to_cash_with_part_deliveries(app, connector, erp, prefix, catalog
 
     erp.ship(number, "TRACK-1", {catalog["A"]: 1})  # one A is not in stock yet: ship the rest first
     erp.post_invoices(number)
-    statuses = {s.order: s for s in connector.fetch("order_statuses")}
+    statuses = {s.order: s for s in built(connector.fetch("order_statuses"))}
     assert statuses[number].status == "partially_shipped"
     erp.ship(number, "TRACK-2")
     erp.post_invoices(number)
 
-    shipments = sorted((s for s in connector.fetch("shipments") if s.order == number), key=lambda s: s.tracking_numbers)
+    shipments = sorted((s for s in built(connector.fetch("shipments")) if s.order == number), key=lambda s: s.tracking_numbers)
     assert [s.tracking_numbers for s in shipments] == [["TRACK-1"], ["TRACK-2"]]
     assert [{l.sku: l.quantity for l in s.lines} for s in shipments] == [
         {f"{prefix}-A": 1, f"{prefix}-B": 3}, {f"{prefix}-A": 1}]
-    fetched = [r for r in connector.fetch("invoices") if r.order == number]
+    fetched = [r for r in built(connector.fetch("invoices")) if r.order == number]
     invoices = sorted((i for i in fetched if isinstance(i, Invoice)), key=lambda i: int(i.id))
     assert len(invoices) == 2
     # With each invoice, the document for the customer's order history.
@@ -69,7 +70,7 @@ def test_order_to_cash_with_part_deliveries(app, connector, erp, prefix, catalog
     assert [i.shipment for i in invoices] == [s.id for s in shipments]
     assert [i.freight_amount for i in invoices] == [Decimal("4.9"), 0]  # freight on the first (seed 002)
     assert [i.total for i in invoices] == [Decimal("63.43"), Decimal("23.68")]
-    assert {s.order: s for s in connector.fetch("order_statuses")}[number].status == "shipped"
+    assert {s.order: s for s in built(connector.fetch("order_statuses"))}[number].status == "shipped"
     app.records.put([*shipments, *invoices])
     assert isinstance(app.records.get("shipments", shipments[0].id), Shipment)
 
@@ -86,9 +87,9 @@ def test_order_to_cash_with_part_deliveries(app, connector, erp, prefix, catalog
     connector.deliver("send_return", ret, "r")
     connector.deliver("send_return", ret, "r")
     assert erp.rpc.model("sale.sale", "search_count", [["reference", "=", f"RMA-{prefix}"]], 0, None) == 1
-    assert [m for m in connector.fetch("credit_memos") if m.order == number] == []
+    assert [m for m in built(connector.fetch("credit_memos")) if m.order == number] == []
     erp.receive_return(f"RMA-{prefix}")
-    memo, = [m for m in connector.fetch("credit_memos") if m.order == number and isinstance(m, CreditMemo)]
+    memo, = [m for m in built(connector.fetch("credit_memos")) if m.order == number and isinstance(m, CreditMemo)]
     assert memo.total == Decimal("23.68") and [(l.sku, l.quantity) for l in memo.lines] == [(f"{prefix}-A", 1)]
 
 
@@ -105,7 +106,7 @@ def test_cancel_before_and_after_processing(connector, erp, prefix, catalog):
     shipments = erp.rpc.model("stock.shipment.out", "read", sale["shipments"], ["state"])
     invoices = erp.rpc.model("account.invoice", "read", sale["invoices"], ["state"])
     assert {s["state"] for s in shipments} == {"cancelled"} and {i["state"] for i in invoices} <= {"cancelled"}
-    assert {s.order: s for s in connector.fetch("order_statuses")}[number].status == "cancelled"
+    assert {s.order: s for s in built(connector.fetch("order_statuses"))}[number].status == "cancelled"
 
     with pytest.raises(MessageError, match="no sale with reference"):
         connector.deliver("cancel_order", {"id": "C-x", "order": f"NOPE-{prefix}"}, "c2")
@@ -130,7 +131,7 @@ def test_an_order_taken_by_phone_is_in_the_customers_documents(connector, erp, p
     sale = erp.phone_sale(customer, catalog["B"], 2, "9.50")
     number, = erp.rpc.model("account.invoice", "read", erp.rpc.model("sale.sale", "read", [sale], ["invoices"])[0]["invoices"],
                             ["number"])
-    fetched = [r for r in connector.fetch("invoices") if getattr(r, "customer", None) == customer]
+    fetched = [r for r in built(connector.fetch("invoices")) if getattr(r, "customer", None) == customer]
     assert [(type(r).__name__, r.type, r.number, r.order) for r in fetched] == [("Document", "invoice", number["number"], None)]
     content, _ = connector.get_document("invoice", number["number"])
     assert content[:2] == b"PK"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from functools import partial
 from decimal import Decimal
 from typing import Iterable, Iterator
 
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from erpbridge.connectors.base import DeliveryResult, MessageError, PriceQuery
 from erpbridge.connectors.tryton import mapper
 from erpbridge.connectors.tryton.adapter import TrytonAdapter
+from erpbridge.ingest import Raw
 from erpbridge.records import Cancellation, Customer, Order, Price, Record, Return
 from erpbridge.store.db import as_utc
 
@@ -362,7 +364,7 @@ class TrytonConnector:
 
     # -- fetch: ERP -> store --------------------------------------------------------------
 
-    def fetch(self, kind: str, since: dt.datetime | None = None) -> Iterable[Record]:
+    def fetch(self, kind: str, since: dt.datetime | None = None) -> Iterable[Record | Raw]:
         reader = getattr(self, f"_fetch_{kind}", None)
         if reader is None:
             raise ValueError(f"the tryton connector cannot fetch {kind!r}")
@@ -377,7 +379,8 @@ class TrytonConnector:
         codes = {c["id"]: mapper.group_code(c) for c in categories}
         for category in categories:
             if since is None or as_utc(category["write_date"]) > as_utc(since):
-                yield mapper.product_group(category, codes)
+                yield Raw(category, f"product.category {category['id']}", partial(mapper.product_group, codes=codes),
+                          external_id=str(category["id"]))
 
     def _products(self, flow: str, since, fields: list[str] = mapper.PRODUCT_FIELDS) -> Iterator[dict]:
         """Salable products with a code, except the freight and fee products (not for the shop)."""
@@ -390,7 +393,8 @@ class TrytonConnector:
         codes = {c["id"]: mapper.group_code(c) for c in self._categories()}
         currency = self.currency
         for row in self._products("products", since):
-            yield mapper.product(row, codes, currency)
+            yield Raw(row, f"product.product {row['id']}", partial(mapper.product, group_codes=codes, currency=currency),
+                      external_id=str(row["id"]))
 
     def _fetch_prices(self, since):
         """List prices; volume prices from the configured price list's quantity tiers; customer
@@ -399,7 +403,7 @@ class TrytonConnector:
         currency = self.currency
         rows = list(self._products("prices", since, mapper.PRICE_FIELDS))
         for row in rows:
-            yield mapper.list_price(row, currency)
+            yield Raw(row, f"product.product {row['id']}", partial(mapper.list_price, currency=currency))
         if since is not None:
             # Any product or price-list change may change a computed price: recompute all of them
             # and let the store's hash comparison keep only the real changes.
@@ -411,22 +415,21 @@ class TrytonConnector:
             lists = self._m("prices", "product.price_list", "search", [["name", "=", self.cfg.price_list]], 0, 1, None)
             if not lists:
                 raise MessageError(f"systems.{self.name}.price_list: Tryton has no price list {self.cfg.price_list!r}")
-            for price in self._list_prices(lists[0], ids, None, currency):
-                if price.min_quantity > 1:
-                    yield price
+            yield from self._list_prices(lists[0], ids, None, currency, volume_only=True)
         # party.sale_price_list is a company-dependent value: readable, but neither searchable
         # nor exposed as a table over RPC, so every party is read.
         for party in self._search_read("prices", "party.party", [["code", "!=", None]], ["code", "sale_price_list"]):
             if party["sale_price_list"]:
                 yield from self._list_prices(party["sale_price_list"], ids, party, currency)
 
-    def _list_prices(self, price_list: int, products: dict[int, str], party: dict | None, currency: str) -> Iterator[Price]:
-        """The prices of one price list for each of its quantity tiers."""
+    def _list_prices(self, price_list: int, products: dict[int, str], party: dict | None, currency: str, *,
+                     volume_only: bool = False) -> Iterator[Raw]:
+        """The prices of one price list for each of its quantity tiers (``volume_only``: above one)."""
         lines = self._m("prices", "product.price_list.line", "search_read", [["price_list", "=", price_list]], 0, None,
                         None, ["quantity", "product", "category"])
         tiers = sorted({Decimal(str(l["quantity"] or 1)) or Decimal(1) for l in lines} | {Decimal(1)})
         ids = sorted(products)
-        for tier in tiers:
+        for tier in (t for t in tiers if t > 1 or not volume_only):
             context = {"price_list": price_list, "quantity": float(tier)}
             if party:
                 context["customer"] = party["id"]
@@ -434,8 +437,10 @@ class TrytonConnector:
                 chunk = ids[start:start + PAGE]
                 for row in self._m("prices", "product.product", "read", chunk, ["sale_price_uom"], context=context):
                     if row["sale_price_uom"] is not None:
-                        yield Price(sku=products[row["id"]], amount=row["sale_price_uom"], currency=currency,
-                                    min_quantity=tier, customer=party["code"] if party else None)
+                        where = f"product.product {row['id']} in price list {price_list} from quantity {tier}"
+                        yield Raw(row, where, partial(
+                            mapper.tier_price, sku=products[row["id"]], currency=currency, min_quantity=tier,
+                            customer=party["code"] if party else None))
 
     def _fetch_stock(self, since):
         warehouses = self._lookup("warehouses")
@@ -450,7 +455,8 @@ class TrytonConnector:
                 rows = self._m("stock", "product.product", "read", ids[start:start + PAGE], ["quantity"],
                                context={"locations": [warehouse], "stock_date_end": None})
                 for row in rows:
-                    yield mapper.stock_level(products[row["id"]], self._store_warehouse(code), row["quantity"])
+                    yield Raw(row, f"product.product {row['id']} in warehouse {code}", partial(
+                        _stock_level, sku=products[row["id"]], warehouse=self._store_warehouse(code)))
 
     def _fetch_customers(self, since):
         company_party = self._lookup("company")["party"]
@@ -459,7 +465,8 @@ class TrytonConnector:
         # Deactivated parties too: the shop must learn that a customer is blocked.
         for party in self._search_read("customers", "party.party", domain, mapper.PARTY_FIELDS,
                                        context={"active_test": False}):
-            yield self._customer(party, "customers")
+            yield Raw(party, f"party.party {party['id']}", partial(self._customer, flow="customers"),
+                      external_id=str(party["id"]))
 
     def _customer(self, party: dict, flow: str) -> Customer:
         addresses = self._m(flow, "party.address", "read", party["addresses"], mapper.ADDRESS_FIELDS)
@@ -471,7 +478,7 @@ class TrytonConnector:
     def _fetch_order_statuses(self, since):
         domain = [["reference", "!=", None], ["origin", "=", None], *self._since_domain(since)]
         for sale in self._search_read("order_statuses", "sale.sale", domain, mapper.SALE_FIELDS):
-            yield mapper.order_status(sale)
+            yield Raw(sale, f"sale.sale {sale['id']}", mapper.order_status)
 
     def _references(self, flow: str, sale_ids: Iterable[int]) -> dict[int, str]:
         """Sale id -> the shop order number; a return sale maps to its original order's number."""
@@ -498,7 +505,9 @@ class TrytonConnector:
             own = [moves[m] for m in shipment["outgoing_moves"] if moves[m]["state"] == "done"]
             order = next((references.get(m["sale"]) for m in own if references.get(m["sale"])), None)
             if order and own:
-                yield mapper.shipment(shipment, order, [(m["product."]["code"], Decimal(str(m["quantity"]))) for m in own])
+                lines = [(m["product."]["code"], Decimal(str(m["quantity"]))) for m in own]
+                yield Raw(shipment, f"stock.shipment.out {shipment['id']}", partial(mapper.shipment, order=order,
+                                                                                     lines=lines))
 
     def _posted_invoices(self, flow: str, since) -> Iterator[tuple[dict, str | None, list[dict], str | None]]:
         """Posted customer invoices with their shop order number (None for one that no shop order
@@ -535,16 +544,20 @@ class TrytonConnector:
         freight, fees = set(self.cfg.shipping_methods.values()), set(self.cfg.fee_products)
         for invoice, order, rows, shipment in self._posted_invoices("invoices", since):
             if invoice["total_amount"] >= 0:
+                where = f"account.invoice {invoice['id']}"
                 if order:
-                    yield mapper.invoice(invoice, order, shipment, rows, freight, fees, invoice["currency."]["code"])
-                yield mapper.document("invoice", invoice, order)
+                    yield Raw(invoice, where, partial(mapper.invoice, order=order, shipment_number=shipment, lines=rows,
+                                                      freight=freight, fees=fees, currency=invoice["currency."]["code"]))
+                yield Raw(invoice, where, partial(mapper.document, "invoice", order=order))
 
     def _fetch_credit_memos(self, since):
         for invoice, order, rows, _ in self._posted_invoices("credit_memos", since):
             if invoice["total_amount"] < 0:
+                where = f"account.invoice {invoice['id']}"
                 if order:
-                    yield mapper.credit_memo(invoice, order, rows, invoice["currency."]["code"])
-                yield mapper.document("credit_memo", invoice, order)
+                    yield Raw(invoice, where, partial(mapper.credit_memo, order=order, lines=rows,
+                                                      currency=invoice["currency."]["code"]))
+                yield Raw(invoice, where, partial(mapper.document, "credit_memo", order=order))
 
     # -- real time ------------------------------------------------------------------------
 
@@ -581,3 +594,16 @@ class TrytonConnector:
         if isinstance(content, str):
             content = content.encode()
         return bytes(content), mapper.MEDIA_TYPES.get(ext, "application/octet-stream")
+
+
+def _stock_level(row: dict, *, sku: str, warehouse: str):
+    return mapper.stock_level(sku, warehouse, row["quantity"])
+
+
+def create(app, name: str, cfg) -> TrytonConnector:
+    """The connector for system ``name`` of the app's config, its calls in the app's exchange log."""
+    from erpbridge.exchange.log import ExchangeLog
+
+    adapter = TrytonAdapter(cfg.url, cfg.database, cfg.user, cfg.password.get_secret_value(), timeout=cfg.timeout,
+                            language=cfg.language, system=name, exchange_log=ExchangeLog.for_app(app))
+    return TrytonConnector(adapter, cfg, name)

@@ -56,6 +56,11 @@ def list_price(row: dict, currency: str) -> Price:
     return Price(sku=row["code"], amount=row["list_price_used"], currency=currency)
 
 
+def tier_price(row: dict, *, sku: str, currency: str, min_quantity: Decimal, customer: str | None) -> Price:
+    """A price Tryton computed for a quantity tier of a price list (``sale_price_uom``)."""
+    return Price(sku=sku, amount=row["sale_price_uom"], currency=currency, min_quantity=min_quantity, customer=customer)
+
+
 def stock_level(sku: str, warehouse: str, quantity: float) -> StockLevel:
     return StockLevel(sku=sku, warehouse=warehouse, quantity=Decimal(str(quantity)))
 

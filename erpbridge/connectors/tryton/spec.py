@@ -31,7 +31,7 @@ class TrytonSystem(SystemBase):
 
 
 SPEC = ConnectorSpec(
-    name="tryton", config=TrytonSystem, factory="erpbridge.connectors.tryton:create",
+    name="tryton", config=TrytonSystem, factory="erpbridge.connectors.tryton.connector:create",
     capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), fetch=frozenset(FETCH_KINDS),
                               realtime=frozenset({"customer", "price", "document"})),
     roles=("erp",), message_settings=frozenset({"timeout"}),
