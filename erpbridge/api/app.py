@@ -15,7 +15,7 @@ from erpbridge.api import problems
 from erpbridge.api.keys import KeyRing
 from erpbridge.api.limits import BodySizeLimit
 from erpbridge.api.realtime import RealTimeGateway
-from erpbridge.api.routes import catalog, customers, health, orders
+from erpbridge.api.routes import catalog, customers, health, orders, releases
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
@@ -89,7 +89,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     api.state.realtime = RealTimeGateway(erp_realtime(hub) if erp is _UNSET else erp, api.state.semaphore,
                                          config.realtime)
     problems.install(api)
-    for module in (health, catalog, customers, orders):
+    for module in (health, catalog, customers, orders, releases):
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
     if config.cors_origins:

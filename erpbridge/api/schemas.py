@@ -173,3 +173,18 @@ class CancelRequest(Strict):
 class ReturnRequest(Strict):
     id: Code | None = Field(default=None, description="the shop's id of this return (idempotency)")
     lines: list[ReturnLine] = Field(min_length=1)
+
+
+class ReleaseRequest(Strict):
+    skus: list[Code] = Field(default_factory=list, max_length=10_000, description="products by SKU")
+    groups: list[Code] = Field(default_factory=list, max_length=1_000,
+                               description="every product of these groups and their subgroups")
+    all_new: bool = Field(default=False, description="every product that arrived disabled and was never enabled")
+
+
+class ReleaseAnswer(BaseModel):
+    enabled: bool
+    changed: list[str] = Field(description="SKUs switched by this request")
+    unchanged: list[str] = Field(description="SKUs that were so already")
+    unknown: list[str] = Field(description="SKUs the store does not hold")
+    unknown_groups: list[str]

@@ -39,6 +39,7 @@ from erpbridge.cli import import_command  # noqa: E402,F401
 from erpbridge.cli import run_command  # noqa: E402,F401
 from erpbridge.cli import demo  # noqa: E402,F401
 from erpbridge.cli import connectors_command  # noqa: E402,F401
+from erpbridge.cli import products_command  # noqa: E402,F401
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ from erpbridge.outbox.tables import STATES
 from erpbridge.outbox.worker import Worker, run_workers
 
 
-def _actor() -> str:
+def actor() -> str:
+    """Who runs this command, for the records of what operators did."""
     try:
         return getpass.getuser()
     except Exception:  # no user name in some containers
@@ -81,7 +82,7 @@ def replay(ctx: CliContext, ids: tuple[int, ...], all_dead: bool, channel: str |
     """Send dead messages again, with a fresh set of attempts. Exit 1 if an ID was not dead."""
     if bool(ids) == all_dead:
         raise click.UsageError("give message IDs or --all-dead (not both)")
-    done = replay_messages(ctx.app().engine, ids, channel=channel, all_dead=all_dead, actor=_actor(), reason=reason)
+    done = replay_messages(ctx.app().engine, ids, channel=channel, all_dead=all_dead, actor=actor(), reason=reason)
     _report("replayed", ids, done, "not dead (or unknown), not replayed")
 
 
@@ -93,7 +94,7 @@ def discard(ctx: CliContext, ids: tuple[int, ...], reason: str) -> None:
     """Give up dead or pending messages for good; later messages of their keys go on. Exit 1 if
     an ID could not be discarded."""
     try:
-        done = discard_messages(ctx.app().engine, ids, actor=_actor(), reason=reason)
+        done = discard_messages(ctx.app().engine, ids, actor=actor(), reason=reason)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--reason") from None
     _report("discarded", ids, done, "not dead or pending (or unknown), not discarded")

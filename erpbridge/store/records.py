@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import orjson
-from sqlalchemy import Connection, Dialect, Engine, func, select, update
+from sqlalchemy import Connection, Dialect, Engine, func, select
 
 from erpbridge.records import RECORD_KINDS, Record, content_hash, key_of
 from erpbridge.store.db import bulk_connection, write_transaction
@@ -259,14 +259,6 @@ class RecordStore:
             for kind, rows in by_kind.items():
                 total.add(self.write_in(conn, kind, rows)[0])
         return total
-
-    def set_enabled(self, skus: Sequence[str], enabled: bool) -> int:
-        """Enable or disable products for the shop; returns how many exist."""
-        table = RECORD_TABLES["products"]
-        with self.engine.begin() as conn:
-            return conn.execute(
-                update(table).where(table.c.key.in_(list(skus))).values(enabled=enabled, updated_at=_now())
-            ).rowcount
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from erpbridge.bootstrap import bootstrap
 from erpbridge.config import Config
 from erpbridge.records import Address, Customer, Price, Product, ProductGroup, StockLevel
 from erpbridge.store.records import prepare
+from erpbridge.services.products import set_enabled
 
 
 class ServerThread:
@@ -78,7 +79,7 @@ def seed_catalog(hub) -> None:
                  invoice_address=Address(name="Acme", street="Main St 1", postcode="10115", city="Berlin",
                                          country="DE")),
     ])
-    hub.records.set_enabled(["DRILL-1", "SAW-1"], True)
+    set_enabled(hub, enabled=True, skus=["DRILL-1", "SAW-1"])
 
 
 def config_for(db_url: str, **sections) -> Config:

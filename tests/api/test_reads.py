@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from erpbridge.records import Product
+from erpbridge.services.products import set_enabled
 
 
 def test_health_and_readiness_need_no_key(api):
@@ -47,7 +48,7 @@ def test_products_by_group_and_changed_since(api):
 
 def test_cursor_pagination_walks_every_product_once(api):
     api.hub.records.put([Product(sku=f"P-{i:03}", name=f"P {i}") for i in range(25)])
-    api.hub.records.set_enabled([f"P-{i:03}" for i in range(25)], True)
+    set_enabled(api.hub, enabled=True, skus=[f"P-{i:03}" for i in range(25)])
     seen, cursor = [], None
     with api.client("read:catalog") as c:
         while True:

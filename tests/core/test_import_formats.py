@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from erpbridge.store.tables import products
+from erpbridge.services.products import set_enabled
 
 from .conftest import messages
 
@@ -118,7 +119,7 @@ def test_delta_writes_only_what_changed(app, import_text):
 def test_new_erp_products_arrive_disabled_and_keep_the_shops_switch(app, import_text):
     import_text(app, "products", "products.csv", "sku,name\nA1,Apple\n")
     assert app.records.is_enabled("A1") is False
-    app.records.set_enabled(["A1"], True)
+    set_enabled(app, enabled=True, skus=["A1"])
     import_text(app, "products", "products-2.csv", "sku,name\nA1,Green apple\n")
     assert app.records.is_enabled("A1") is True and app.records.get("products", "A1").name == "Green apple"
 

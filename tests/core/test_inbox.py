@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from erpbridge.connectors.files.inbox import process_inbox
+from erpbridge.services.products import set_enabled
 
 
 def inbox(app) -> Path:
@@ -44,7 +45,7 @@ def test_the_same_content_dropped_again_is_not_imported_again(app):
     folder = inbox(app)
     (folder / "products.csv").write_text("sku,name\nA1,Apple\n")
     process_inbox(app)
-    app.records.set_enabled(["A1"], True)
+    set_enabled(app, enabled=True, skus=["A1"])
     (folder / "products-again.csv").write_text("sku,name\nA1,Apple\n")
     [report] = process_inbox(app)
     assert report.read == 0 and "same content as products.csv" in report.rejections[0].reason

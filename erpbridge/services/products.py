@@ -1,0 +1,98 @@
+"""Releasing products: the merchant decides which ERP products the shops sell.
+
+With ``catalog.new_products_enabled: false`` (the default) every product the ERP creates arrives
+disabled, because a product is rarely ready for the shop the moment it exists in the ERP (no
+pictures, no texts yet). The merchant enables it (or disables one that must not be sold) by
+SKU, by product group (with its subgroups) or all new ones at once; the CLI
+(``erpbridge products enable``) and the API (``POST /api/v1/products/enable``, scope
+``write:catalog``) do it through :func:`set_enabled`. The decision belongs to the store, not to
+the record: an ERP import keeps updating names, prices and descriptions and never touches it.
+A changed product's ``updated_at`` moves, so the shops and the webhooks hear of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+from sqlalchemy import bindparam, select, update
+
+from erpbridge.store.db import as_utc, write_transaction
+from erpbridge.store.records import LOOKUP_CHUNK
+from erpbridge.store.tables import product_groups, products
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Release:
+    """What :func:`set_enabled` did: the SKUs it switched, those already so, those it does not know."""
+
+    enabled: bool
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    unknown_groups: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def set_enabled(app, *, enabled: bool, skus: Iterable[str] = (), groups: Iterable[str] = (),
+                all_new: bool = False, actor: str = "") -> Release:
+    """Enable or disable the products named by SKU, by group (and its subgroups), or every new
+    one (arrived disabled, never decided on), in one transaction."""
+    skus, groups = list(dict.fromkeys(skus)), list(dict.fromkeys(groups))
+    result = Release(enabled=enabled)
+    p = products
+    with write_transaction(app.engine) as conn:
+        tree = dict(conn.execute(select(product_groups.c.key, product_groups.c.parent)).all())
+        result.unknown_groups = [g for g in groups if g not in tree]
+        chosen: dict[str, bool] = {}
+        for start in range(0, len(skus), LOOKUP_CHUNK):
+            chosen.update(conn.execute(select(p.c.key, p.c.enabled)
+                                       .where(p.c.key.in_(skus[start:start + LOOKUP_CHUNK]))).all())
+        result.unknown = [sku for sku in skus if sku not in chosen]
+        wanted = _with_subgroups(tree, [g for g in groups if g in tree])
+        if wanted:
+            chosen.update(conn.execute(select(p.c.key, p.c.enabled).where(p.c.group.in_(sorted(wanted)))).all())
+        if all_new:
+            chosen.update(conn.execute(select(p.c.key, p.c.enabled)
+                                       .where(p.c.released_at.is_(None), p.c.enabled.is_(False))).all())
+        at = dt.datetime.now(dt.timezone.utc)
+        for sku, was in sorted(chosen.items()):
+            (result.unchanged if bool(was) == enabled else result.changed).append(sku)
+        if result.changed:
+            conn.execute(update(p).where(p.c.key == bindparam("sku")).values(
+                enabled=enabled, released_at=at, updated_at=at), [{"sku": sku} for sku in result.changed])
+        if result.unchanged:  # the merchant's decision is recorded even where it changes nothing
+            conn.execute(update(p).where(p.c.key == bindparam("sku"), p.c.released_at.is_(None))
+                         .values(released_at=at), [{"sku": sku} for sku in result.unchanged])
+    if result.changed:
+        log.info("%s %d product(s)%s", "enabled" if enabled else "disabled", len(result.changed),
+                 f" ({actor})" if actor else "")
+    return result
+
+
+def _with_subgroups(tree: dict[str, str | None], groups: list[str]) -> set[str]:
+    children: dict[str | None, list[str]] = {}
+    for code, parent in tree.items():
+        children.setdefault(parent, []).append(code)
+    found, todo = set(), list(groups)
+    while todo:
+        code = todo.pop()
+        if code not in found:
+            found.add(code)
+            todo.extend(children.get(code, []))
+    return found
+
+
+def awaiting_release(app, *, limit: int = 100) -> list[dict]:
+    """New products awaiting the merchant's decision (arrived disabled, never enabled), oldest first."""
+    p = products
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(p.c.key, p.c.group, p.c.created_at).where(
+            p.c.released_at.is_(None), p.c.enabled.is_(False)).order_by(p.c.created_at, p.c.key).limit(limit)).all()
+    return [{"sku": key, "group": group, "arrived_at": as_utc(created_at)} for key, group, created_at in rows]
