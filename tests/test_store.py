@@ -20,6 +20,30 @@ def test_migrations_build_exactly_the_declared_schema(engine):
     assert diff == []
 
 
+AUTOGENERATE = """
+import shutil, sys
+from pathlib import Path
+from erpbridge.store import make_engine, migrate   # the store alone, as a developer's fresh process has it
+scripts = Path(sys.argv[2]) / "migrations"
+shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+print(migrate.autogenerate(make_engine(sys.argv[1]), "nothing", rev_id="9999", head="0005a", scripts=scripts))
+"""
+
+
+def test_autogenerate_from_a_fresh_process_sees_every_parts_tables(db_url, engine, tmp_path):
+    """A developer's `autogenerate` in a process that imported only the store must compare with
+    every table (outbox, exchange log, flows, API keys), or its script drops them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", AUTOGENERATE, db_url, str(tmp_path)], capture_output=True, text=True,
+                         check=True).stdout
+    script = Path(out.strip().splitlines()[-1]).read_text()
+    upgrade = script.split("def upgrade() -> None:")[1].split("def downgrade")[0]
+    assert "drop_table" not in upgrade and "op." not in upgrade, upgrade
+
+
 def test_upgrade_twice_is_a_no_op(engine):
     migrate.upgrade(engine)
     assert migrate.revision_of(engine) == migrate.head()

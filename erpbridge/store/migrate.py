@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _alembic(connection) -> AlembicConfig:
+def _alembic(connection, scripts: Path = MIGRATIONS) -> AlembicConfig:
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(scripts))
     cfg.attributes["connection"] = connection
     return cfg
 
@@ -43,8 +43,11 @@ def head() -> str:
     return ",".join(sorted(ScriptDirectory.from_config(_alembic(None)).get_heads()))
 
 
-def autogenerate(engine: Engine, message: str, *, rev_id: str, head: str = "0001", branch: str | None = None) -> None:
-    """For developers: write a new migration script from the difference to the declared tables."""
+def autogenerate(engine: Engine, message: str, *, rev_id: str, head: str = "0001", branch: str | None = None,
+                 scripts: Path = MIGRATIONS) -> Path:
+    """For developers: write a new migration script (into ``scripts``, by default the package's
+    own folder) from the difference between the store and the declared tables; returns its path."""
     with engine.begin() as connection:
-        command.revision(_alembic(connection), message=message, autogenerate=True, rev_id=rev_id, head=head,
-                         branch_label=branch)
+        script = command.revision(_alembic(connection, scripts), message=message, autogenerate=True, rev_id=rev_id,
+                                  head=head, branch_label=branch)
+    return Path(script.path)

@@ -81,3 +81,19 @@ def test_records_a_connector_cannot_build_are_rejected_without_stopping_the_flow
         "erp: products: row 2: cannot be read: KeyError: 'code'",
         "erp: products: row 3: name: string should have at least 1 character, got ''"]
     assert app.records.get("products", "C-1").name == "Cup"
+
+
+def test_a_file_import_is_in_the_exchange_log_with_its_rejections(make_app, tmp_path):
+    """Seed 000's request log shows every message exchanged: an inbox file is one, inbound."""
+    from erpbridge.connectors.files.inbox import process_inbox
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "products.jsonl").write_text('{"sku": "A1", "name": "Lamp"}\n{"sku": "", "name": "no sku"}\n')
+    app = make_app(systems={"erp": {"connector": "files", "inbox": str(inbox), "settle_time": 0}})
+    process_inbox(app)
+    [entry] = ExchangeLog(app.engine).query(point="inbox.products")
+    assert (entry["system"], entry["direction"], entry["outcome"]) == ("erp", "in", "message_error")
+    assert entry["request"]["file"] == "products.jsonl" and len(entry["request"]["sha256"]) == 64
+    assert (entry["response"]["new"], entry["response"]["rejected"]) == (1, 1)
+    assert "line 2: sku: required" in entry["error"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from erpbridge.connectors.base import ERP_OPERATIONS
 from erpbridge.connectors.registry import Capabilities, ConnectorSpec
@@ -24,6 +24,15 @@ class FilesSystem(SystemBase):
     format: Literal["json", "xml"] = "json"
     poll_interval: float = Field(default=2.0, gt=0, description="seconds between looks into the inbox")
     settle_time: float = Field(default=1.0, ge=0, description="a file must be unchanged this long before import")
+
+    @model_validator(mode="after")
+    def _endpoints_inside_the_outbox(self) -> "FilesSystem":
+        for operation, settings in self.messages.items():
+            folder = PurePosixPath(settings.endpoint or ".")
+            if folder.is_absolute() or ".." in folder.parts:
+                raise ValueError(f"messages.{operation}.endpoint: a folder inside the outbox (relative, without ..), "
+                                 f"got {settings.endpoint!r}")
+        return self
 
 
 SPEC = ConnectorSpec(

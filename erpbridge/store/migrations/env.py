@@ -1,14 +1,18 @@
-"""Alembic environment: runs on the connection erpbridge hands over (see erpbridge.store.migrate)."""
+"""Alembic environment: runs on the connection erpbridge hands over (see erpbridge.store.migrate).
+
+Every part's tables are imported before anything runs: autogenerate compares the database with
+this metadata, and a table missing from it would come out as a ``drop_table``.
+"""
 
 from alembic import context
 
+import erpbridge.api.tables  # noqa: F401  (the api branch's tables)
+import erpbridge.exchange.tables  # noqa: F401  (the ops branch's tables)
+import erpbridge.flows.tables  # noqa: F401
+import erpbridge.outbox.tables  # noqa: F401  (the outbox branch's tables)
 from erpbridge.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
 with context.begin_transaction():
     context.run_migrations()
-
-import erpbridge.exchange.tables, erpbridge.flows.tables  # noqa: E401,E402,F401  (the ops branch's tables)
-import erpbridge.outbox.tables  # noqa: E402,F401  (the outbox branch's tables)
-import erpbridge.api.tables  # noqa: E402,F401  (the api branch's tables)
