@@ -33,7 +33,7 @@ class _Connector:
             self.peer.deliveries.append((operation, idempotency_key, payload))
             held = self.peer.held[operation]
             if number not in held:  # looked up before it is created: idempotent
-                self.peer.creates += 1
+                self.peer.created[(operation, number)] += 1
                 held[number] = payload
             external_id = f"{getattr(self.cfg, 'prefix', 'TS')}-{list(held).index(number) + 1}"
         if self.peer.lose_answer.is_set():

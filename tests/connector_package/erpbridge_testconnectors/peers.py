@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,8 @@ class Peer:
     held: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
     #: every delivery, in order: (operation, idempotency key, payload)
     deliveries: list[tuple[str, str, Any]] = field(default_factory=list)
-    creates: int = 0
+    #: (operation, number) -> how many times the system created a record for it
+    created: Counter = field(default_factory=Counter)
     #: True: every call is refused (a general error); numbers in ``reject`` are message errors
     down: bool = False
     reject: set[str] = field(default_factory=set)

@@ -1,0 +1,1 @@
+"""The connector kit: what a connector author builds on (see :mod:`.conformance`)."""
