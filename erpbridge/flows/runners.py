@@ -50,12 +50,14 @@ class FlowContext:
     since: dt.datetime | None = None
 
     @property
-    def kinds(self) -> tuple[str, ...]:
-        return tuple(self.config.kinds or FLOW_KINDS.get(base_name(self.name), ()))
-
-    @property
     def system(self) -> str:
         return flow_system(self.app, self.name, self.config)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The flow's kinds that its system deals in (a shop's ``catalog`` flow pushes only what
+        its connector pushes)."""
+        return tuple(k for k in _wanted(self.name, self.config) if k in _abilities(self.app, self.system))
 
 
 Runner = Callable[[FlowContext], dict]
@@ -67,38 +69,52 @@ def base_name(name: str) -> str:
     return name.rpartition(".")[2]
 
 
+def _wanted(name: str, config: FlowConfig) -> tuple[str, ...]:
+    return tuple(config.kinds or FLOW_KINDS.get(base_name(name), ()))
+
+
+def _abilities(app: App, system: str) -> set[str]:
+    """The kinds a system's flows can move: what an ERP is asked for; what a shop takes in
+    and what it is sent."""
+    capabilities = app.capabilities(system)
+    if app.system(system).role == "shop":
+        return set(capabilities.intake | capabilities.push | capabilities.feedback)
+    return set(capabilities.fetch)
+
+
 def flow_system(app: App, name: str, config: FlowConfig) -> str:
     """The system a flow runs for: its own ``system:``, else the one system that can run it."""
     if config.system is not None:
         app.system(config.system)  # a clear error when it names no system
         return config.system
-    kinds = set(config.kinds or FLOW_KINDS.get(base_name(name), ()))
-    able = [s for s in app.config.systems if _can_run(app.capabilities(s), kinds)]
+    kinds = set(_wanted(name, config))
+    able = [s for s in app.config.systems if kinds and (kinds & _abilities(app, s) or app.capabilities(s).watch)]
     if len(able) != 1:
         why = f"several systems can run it: {', '.join(able)}" if able else "no system's connector can run it"
         raise FlowError(f"flow {name!r}: {why}; name its system: with `system:`")
     return able[0]
 
 
-def _can_run(capabilities, kinds: set[str]) -> bool:
-    return bool(kinds) and (kinds <= capabilities.fetch | capabilities.intake or capabilities.watch)
-
-
 def runner_for(app: App, name: str, config: FlowConfig) -> Runner:
     if name in SPECIAL:
         return SPECIAL[name]
-    kinds = set(config.kinds or FLOW_KINDS.get(base_name(name), ()))
-    if not kinds:
+    wanted = set(_wanted(name, config))
+    if not wanted:
         raise FlowError(f"flow {name!r}: no runner for this name; name it one of "
                         f"{', '.join(sorted(set(FLOW_KINDS) | set(SPECIAL)))} or give it kinds:")
     system = flow_system(app, name, config)
     capabilities = app.capabilities(system)
-    if kinds <= capabilities.fetch | capabilities.intake:
+    kinds = wanted & _abilities(app, system)
+    if kinds and kinds <= capabilities.push | capabilities.feedback and app.system(system).role == "shop":
+        from erpbridge.flows.push import push_flow
+
+        return push_flow
+    if kinds and kinds <= capabilities.fetch | capabilities.intake:
         return pull_flow
     if capabilities.watch:
         return watch_flow
-    raise FlowError(f"flow {name!r}: the {app.system(system).connector} connector of system {system!r} cannot be "
-                    f"asked for {', '.join(sorted(kinds - capabilities.fetch - capabilities.intake))}")
+    raise FlowError(f"flow {name!r}: the {app.system(system).connector} connector of system {system!r} cannot "
+                    f"move {', '.join(sorted(wanted - kinds)) or ', '.join(sorted(wanted))}")
 
 
 def pull_flow(ctx: FlowContext) -> dict:

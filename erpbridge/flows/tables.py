@@ -27,3 +27,14 @@ flow_runs = Table(
 )
 Index(None, flow_runs.c.flow, flow_runs.c.started_at)
 Index(None, flow_runs.c.flow, flow_runs.c.outcome)  # the live-run check before each claim
+
+#: How far a push flow has sent a kind of record to a system: the ``(updated_at, key)`` of the
+#: last row sent, in the order the store's change feed reads them (see :mod:`erpbridge.flows.push`).
+flow_cursors = Table(
+    "flow_cursors",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("key", String(512), nullable=False),
+)

@@ -21,7 +21,8 @@ from sqlalchemy import bindparam, select, update
 
 from erpbridge.store.db import as_utc, write_transaction
 from erpbridge.store.records import LOOKUP_CHUNK
-from erpbridge.store.tables import product_groups, products
+from erpbridge.store.groups import with_subgroups
+from erpbridge.store.tables import products
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,13 @@ def set_enabled(app, *, enabled: bool, skus: Iterable[str] = (), groups: Iterabl
     result = Release(enabled=enabled)
     p = products
     with write_transaction(app.engine) as conn:
-        tree = dict(conn.execute(select(product_groups.c.key, product_groups.c.parent)).all())
-        result.unknown_groups = [g for g in groups if g not in tree]
+        wanted = with_subgroups(conn, groups)
+        result.unknown_groups = [g for g in groups if g not in wanted]
         chosen: dict[str, bool] = {}
         for start in range(0, len(skus), LOOKUP_CHUNK):
             chosen.update(conn.execute(select(p.c.key, p.c.enabled)
                                        .where(p.c.key.in_(skus[start:start + LOOKUP_CHUNK]))).all())
         result.unknown = [sku for sku in skus if sku not in chosen]
-        wanted = _with_subgroups(tree, [g for g in groups if g in tree])
         if wanted:
             chosen.update(conn.execute(select(p.c.key, p.c.enabled).where(p.c.group.in_(sorted(wanted)))).all())
         if all_new:
@@ -74,19 +74,6 @@ def set_enabled(app, *, enabled: bool, skus: Iterable[str] = (), groups: Iterabl
         log.info("%s %d product(s)%s", "enabled" if enabled else "disabled", len(result.changed),
                  f" ({actor})" if actor else "")
     return result
-
-
-def _with_subgroups(tree: dict[str, str | None], groups: list[str]) -> set[str]:
-    children: dict[str | None, list[str]] = {}
-    for code, parent in tree.items():
-        children.setdefault(parent, []).append(code)
-    found, todo = set(), list(groups)
-    while todo:
-        code = todo.pop()
-        if code not in found:
-            found.add(code)
-            todo.extend(children.get(code, []))
-    return found
 
 
 def awaiting_release(app, *, limit: int = 100) -> list[dict]:

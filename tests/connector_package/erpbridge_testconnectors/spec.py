@@ -28,5 +28,7 @@ TEST_SHOP = ConnectorSpec(
     name="testshop", config=TestShopSystem, factory="erpbridge_testconnectors.connectors:create_shop",
     capabilities=Capabilities(intake=frozenset({"orders"}), push=frozenset({"products", "prices", "stock"}),
                               feedback=frozenset({"order_statuses", "shipments", "invoices"})),
-    roles=("shop",), default_flows={"orders": {"schedule": "* * * * *"}},
+    roles=("shop",), default_flows={"orders": {"schedule": "* * * * *"}, "catalog": {"schedule": "*/5 * * * *"},
+                                    "prices": {"schedule": "*/5 * * * *"}, "stock": {"schedule": "* * * * *"},
+                                    "feedback": {"schedule": "* * * * *"}},
     description="a shop platform in memory, for tests")
