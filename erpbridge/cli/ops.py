@@ -29,12 +29,14 @@ def flows(click_ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(status)
         return
-    rows = [("FLOW", "SCHEDULE", "MODE", "LAST RUN", "OUTCOME", "NEXT RUN", "SUMMARY")]
+    rows = [("FLOW", "SYSTEM", "SCHEDULE", "MODE", "LAST RUN", "OUTCOME", "NEXT RUN", "SUMMARY")]
     for flow in status:
         last = flow["last_run"] or {}
         next_run = flow["next_run"]
+        origin = flow["origin"]
         rows.append((
-            flow["flow"] + (" (built-in)" if flow["builtin"] else ""),
+            flow["flow"] + ("" if origin == "config" else f" ({origin})"),
+            flow["system"] or "-",
             flow["schedule"] or "on demand",
             flow["mode"],
             _time(last.get("started_at")) or "never",

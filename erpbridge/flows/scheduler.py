@@ -43,7 +43,7 @@ from croniter import croniter
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
 from erpbridge.connectors import registry
-from erpbridge.flows.runners import FlowContext, FlowError, runner_for
+from erpbridge.flows.runners import FlowContext, FlowError, flow_system, runner_for
 from erpbridge.flows.runs import FAILED, LEASE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ def run_flow(app: App, name: str, *, lease: float = LEASE) -> dict:
     """
     flows = flows_of(app)
     if name not in flows:
+        named = sorted(f for f in flows if f.endswith(f".{name}"))
+        if named:
+            raise FlowError(f"no flow named {name!r}: several systems have one; run {' or '.join(named)}")
         raise FlowError(f"no flow named {name!r}; configured flows: {', '.join(sorted(flows))}")
     runs = FlowRuns(app.engine, lease=lease)
     now = utcnow()
@@ -233,12 +236,22 @@ def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
         status.append({
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
             "builtin": name in BUILTIN_FLOWS and name not in app.config.flows, "origin": flow_origin(app, name),
-            "system": config.system,
+            "system": _system_of(app, name, config),
             "last_run": last.as_dict() if last else None, "next_run": next_run,
             # a past slot nobody has run yet: the next scheduler pass runs it
             "due": next_run is not None and next_run <= now,
         })
     return status
+
+
+def _system_of(app: App, name: str, config: FlowConfig) -> str | None:
+    """The system a flow runs for, or None (the built-in flows; a flow that names none it can run)."""
+    if name in BUILTIN_FLOWS and name not in app.config.flows:
+        return None
+    try:
+        return flow_system(app, name, config)
+    except FlowError:
+        return None
 
 
 __all__ = ["Scheduler", "run_scheduler", "run_flow", "flow_status", "FlowBusy", "FlowError", "BUILTIN_FLOWS"]
