@@ -1,5 +1,4 @@
-"""The API's own tables: API keys, stored hashed (migration 0004), and how far the webhook change
-publisher has got (migration 0004a); both on the migration branch ``api``."""
+"""The API's own table: API keys, stored hashed (migration 0004, on the migration branch ``api``)."""
 
 from __future__ import annotations
 
@@ -18,14 +17,4 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
-)
-
-webhook_cursors = Table(
-    "webhook_cursors",
-    metadata,
-    # How far the change publisher (erpbridge.services.webhook_events) has announced each kind:
-    # the (updated_at, key) of the last row it published.
-    Column("kind", String(64), primary_key=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("key", String(512), nullable=False),
 )

@@ -38,7 +38,7 @@ from typing import Iterable
 import orjson
 from sqlalchemy import and_, insert, or_, select, update
 
-from erpbridge.api.tables import webhook_cursors
+from erpbridge.services.tables import webhook_cursors
 from erpbridge.connectors.webhooks import publish, webhook_systems
 from erpbridge.services.transaction import retrying
 from erpbridge.store.db import as_utc

@@ -10,6 +10,7 @@ import erpbridge.api.tables  # noqa: F401  (the api branch's tables)
 import erpbridge.exchange.tables  # noqa: F401  (the ops branch's tables)
 import erpbridge.flows.tables  # noqa: F401
 import erpbridge.outbox.tables  # noqa: F401  (the outbox branch's tables)
+import erpbridge.services.tables  # noqa: F401
 from erpbridge.store.tables import metadata
 
 connection = context.config.attributes["connection"]
