@@ -97,6 +97,10 @@ class TrytonSystem(SystemBase):
     payment_methods: dict[str, str] = Field(default_factory=dict, description="shop payment method -> Tryton payment term name")
     fee_products: list[str] = Field(default_factory=list, description="Tryton product codes billed as fees (invoice fee...)")
     price_list: str | None = Field(default=None, description="Tryton price list whose quantity tiers are the volume prices")
+    queue_worker: bool = Field(default=False, description="Tryton runs trytond-worker ([queue] worker = True), which "
+                               "processes a confirmed sale a moment after confirm instead of within it")
+    stuck_after_minutes: float = Field(default=10, gt=0, description="a sale still confirmed, never processed, this long "
+                                       "after confirm is stuck: `erpbridge reconcile` reports it and queues its order again")
 
 
 SystemConfig = Annotated[Union[FilesSystem, TrytonSystem, WebhooksSystem], Field(discriminator="connector")]

@@ -11,6 +11,12 @@ system is
   (file exchange: the id comes with the ERP's feedback; not sent again),
 * ``discarded`` when an operator gave its message up (not sent again),
 * otherwise ``requeued``: a new ``send_order`` message is enqueued.
+
+An order *with* its ERP id may still be unfinished in the ERP: Tryton confirmed the sale, then
+stopped before processing it (no shipment, no invoice, ever). A connector that can tell offers
+``stuck_orders(numbers)`` (the order numbers bound to it -> why each is stuck); :func:`find_stuck`
+asks it about the accepted orders bound to the ERP, and :func:`reconcile` queues each stuck order
+again (``requeued``, or ``already_queued``), whose delivery carries on where the ERP stopped.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ class ReconcileReport:
     dead: list[str] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
+    #: Orders with an ERP id whose ERP record stopped short (order -> why); each is in ``requeued``
+    #: or ``already_queued`` too. None when they were not looked for (``stuck_unchecked`` says why).
+    stuck: dict[str, str] | None = None
+    stuck_unchecked: str | None = None
 
     @property
     def needs_repair(self) -> bool:
@@ -50,30 +60,46 @@ class ReconcileReport:
         return asdict(self)
 
 
-def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileReport:
-    minutes = app.config.outbox.reconcile_after_minutes if older_than_minutes is None else older_than_minutes
+def bound_orders(app) -> list[str]:
+    """The accepted orders that have their id in the ERP."""
     system, _ = app.config.erp
-    report = ReconcileReport(system=system, older_than_minutes=minutes)
+    with app.engine.connect() as conn:
+        return list(conn.execute(select(orders.c.key).where(orders.c.state == "accepted", _bound(system))).scalars())
+
+
+def find_stuck(app, connector) -> dict[str, str] | None:
+    """The ERP connector's ``stuck_orders`` for the accepted orders bound to it (None when it has
+    no such capability). A general error (the ERP is down) is the caller's to handle."""
+    stuck_orders = getattr(connector, "stuck_orders", None)
+    if stuck_orders is None:
+        return None
+    numbers = bound_orders(app)
+    return stuck_orders(numbers) if numbers else {}
+
+
+def reconcile(app, *, older_than_minutes: float | None = None, stuck: dict[str, str] | None = None,
+              stuck_unchecked: str | None = None) -> ReconcileReport:
+    """Queue again what never reached the ERP, and the ``stuck`` orders (from :func:`find_stuck`;
+    None: not looked for, because of ``stuck_unchecked``, by default the connector cannot tell)."""
+    minutes = app.config.outbox.reconcile_after_minutes if older_than_minutes is None else older_than_minutes
+    system, system_config = app.config.erp
+    if stuck is None and stuck_unchecked is None:
+        stuck_unchecked = f"the {system_config.connector} connector cannot tell"
+    report = ReconcileReport(system=system, older_than_minutes=minutes, stuck=stuck, stuck_unchecked=stuck_unchecked)
     cutoff = now() - dt.timedelta(minutes=minutes)
-    m = outbox_messages
-    has_binding = exists().where(bindings.c.kind == "orders", bindings.c.key == orders.c.key,
-                                 bindings.c.system == system)
     with write_transaction(app.engine) as conn:  # reads, then queues: SQLite's write lock first
-        candidates = conn.execute(
-            select(orders.c.key, orders.c.data)
-            .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~has_binding)
-            .order_by(orders.c.created_at)
-        ).all()
-        # The candidates' send_order states, a chunk of keys per query (not one query per order
-        # while SQLite's write lock is held).
-        states_of: dict[str, set[str]] = {}
-        numbers = [number for number, _ in candidates]
-        for start in range(0, len(numbers), LOOKUP_CHUNK):
-            for key, state in conn.execute(select(m.c.business_key, m.c.state).where(
-                    m.c.channel == system, m.c.operation == SEND_ORDER,
-                    m.c.business_key.in_(numbers[start:start + LOOKUP_CHUNK]))):
-                states_of.setdefault(key, set()).add(state)
-        for number, data in candidates:
+        lost = conn.execute(select(orders.c.key, orders.c.data)
+                            .where(orders.c.state == "accepted", orders.c.created_at < cutoff, ~_bound(system))
+                            .order_by(orders.c.created_at)).all()
+        unfinished = _orders(conn, sorted(stuck or ()))
+        states_of = _send_order_states(conn, system, [number for number, _ in lost + unfinished])
+
+        def requeue(number: str, data: str) -> None:
+            enqueue(conn, channel=system, operation=SEND_ORDER, business_key=number, payload=orjson.loads(data),
+                    record_kind="orders", record_key=number)
+            report.requeued.append(number)
+
+        for number, data in lost:
             report.found.append(number)
             states = states_of.get(number, set())
             if states & {"pending", "running"}:
@@ -85,7 +111,37 @@ def reconcile(app, *, older_than_minutes: float | None = None) -> ReconcileRepor
             elif "discarded" in states:
                 report.discarded.append(number)
             else:
-                enqueue(conn, channel=system, operation=SEND_ORDER, business_key=number, payload=orjson.loads(data),
-                        record_kind="orders", record_key=number)
-                report.requeued.append(number)
+                requeue(number, data)
+        for number, data in unfinished:
+            if states_of.get(number, set()) & {"pending", "running"}:
+                report.already_queued.append(number)
+            else:
+                requeue(number, data)
     return report
+
+
+def _bound(system: str):
+    """The order has its id in ``system``."""
+    return exists().where(bindings.c.kind == "orders", bindings.c.key == orders.c.key, bindings.c.system == system)
+
+
+def _orders(conn, numbers: list[str]) -> list:
+    """(number, data) of these orders, a chunk of keys per query."""
+    rows = []
+    for start in range(0, len(numbers), LOOKUP_CHUNK):
+        rows += conn.execute(select(orders.c.key, orders.c.data)
+                             .where(orders.c.key.in_(numbers[start:start + LOOKUP_CHUNK]))).all()
+    return rows
+
+
+def _send_order_states(conn, system: str, numbers: list[str]) -> dict[str, set[str]]:
+    """The states of each order's send_order messages, a chunk of keys per query (not one query
+    per order while SQLite's write lock is held)."""
+    m = outbox_messages
+    states_of: dict[str, set[str]] = {}
+    for start in range(0, len(numbers), LOOKUP_CHUNK):
+        for key, state in conn.execute(select(m.c.business_key, m.c.state).where(
+                m.c.channel == system, m.c.operation == SEND_ORDER,
+                m.c.business_key.in_(numbers[start:start + LOOKUP_CHUNK]))):
+            states_of.setdefault(key, set()).add(state)
+    return states_of

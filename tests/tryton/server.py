@@ -80,13 +80,16 @@ def ensure_venv() -> Path:
     return venv
 
 
-def _write_config(folder: Path, port: int = 0) -> Path:
+def _write_config(folder: Path, port: int = 0, queue_worker: bool = False) -> Path:
+    """``queue_worker``: ``[queue] worker = True``, with no ``trytond-worker`` running: a request
+    commits its queued tasks (``sale.sale.process`` after ``confirm``) and leaves them unrun."""
     (folder / "db").mkdir(parents=True, exist_ok=True)
     conf = folder / "trytond.conf"
     conf.write_text(
         "[database]\nuri = sqlite://\npath = {db}\n"
         "[web]\nlisten = 127.0.0.1:{port}\n"
         "[session]\ntimeout = 3600\nmax_attempt = 50\n".format(db=folder / "db", port=port)
+        + ("[queue]\nworker = True\n" if queue_worker else "")
     )
     return conf
 
@@ -125,7 +128,8 @@ def free_port() -> int:
 class TrytonServer:
     """One ``trytond`` process on its own copy of the template database.
 
-    :meth:`stop` and :meth:`start` may be called again (outage tests); the port stays the same.
+    :meth:`stop` (or :meth:`kill`) and :meth:`start` may be called again (outage tests); the port
+    stays the same.
     """
 
     def __init__(self, folder: Path, venv: Path | None = None, template: Path | None = None):
@@ -142,7 +146,10 @@ class TrytonServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, *, queue_worker: bool = False) -> None:
+        """Start ``trytond``; with ``queue_worker``, one that leaves queued tasks to a worker that
+        is not running (see :func:`_write_config`)."""
+        self.conf = _write_config(self.folder, self.port, queue_worker)
         log = open(self.folder / "trytond.log", "ab")
         self.process = subprocess.Popen(
             [str(self.venv / "bin" / "trytond"), "-c", str(self.conf), "-d", DATABASE],
@@ -168,6 +175,13 @@ class TrytonServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a power cut stops it: no request finishes."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.process = None
 
     def rpc(self) -> "Rpc":
