@@ -1,18 +1,20 @@
 """The scheduler: runs each flow at the times its cron expression names, once per slot.
 
 What it is. Flows are configured under ``flows:`` with a cron expression (five fields, or six
-with seconds last; times in UTC). Seed 004's rhythm is a good start::
+with seconds last; times in UTC)::
 
     flows:
       catalog:  {schedule: "0 2,14 * * *", mode: full}
-      prices:   {schedule: "5 * * * *"}
-      stock:    {schedule: "*/5 * * * *"}
-      feedback: {schedule: "*/10 * * * *"}
+      stock:    {schedule: "*/10 * * * *"}
+      prices:   {enabled: false}
 
-Two flows are built in (configure a flow of the same name to move or disable them): ``prune``
-(03:30 UTC daily) keeps the exchange log and the run history within
-``exchange_log.retention_days``; ``reconcile`` (every 5 minutes) re-queues accepted orders that
-have no ERP id after ``outbox.reconcile_after_minutes`` and are not queued (seed 003).
+Two flows are built in: ``prune`` (03:30 UTC daily) keeps the exchange log and the run history
+within ``exchange_log.retention_days``; ``reconcile`` (every 5 minutes) re-queues accepted orders
+that have no ERP id after ``outbox.reconcile_after_minutes`` and are not queued, and those the
+ERP left unfinished (seed 003). The ERP's connector brings its default flows (its module's
+``DEFAULT_FLOWS``, read by :func:`default_flows`; Tryton's follow seed 004's rhythm: catalog
+nightly, prices hourly, stock and feedback every 5 minutes). A flow of the same name under
+``flows:`` replaces a built-in or default one, or with ``enabled: false`` switches it off.
 
 How it works. Every process that runs the scheduler (``erpbridge run``) looks, about once a
 second, at the latest slot each flow is due for. The process that inserts the run row for
@@ -28,6 +30,12 @@ Caveats.
   marked ``died`` and the flow's later slots run as usual. Its own slot is not run again.
 * A flow that has never run runs at once for its latest past slot, so a new install fills its
   store without waiting for the night.
+* A flow that asks a system (:func:`~erpbridge.flows.runners.waits_for`) waits for that system's
+  semaphore as its messages do: while the system is offline its due slot is put off, and it runs
+  once the system may be tried again, its summary saying how long it waited and why
+  (``put_off``). A run that meets a general error (connection refused, timeout, 5xx) ends
+  ``offline`` with one log line naming the system and the reason, and trips the semaphore. A
+  run started on demand (``erpbridge flows run``) is not put off: it tries the system.
 """
 
 from __future__ import annotations
@@ -44,8 +52,11 @@ from croniter import croniter
 
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
-from erpbridge.flows.runners import FlowContext, FlowError, import_connector, runner_for
-from erpbridge.flows.runs import FAILED, LEASE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow
+from erpbridge.connectors.base import ConnectorError, GeneralError
+from erpbridge.flows.runners import FlowContext, FlowError, import_connector, runner_for, system_semaphore, waits_for
+from erpbridge.flows.runs import (
+    FAILED, LEASE, OFFLINE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +68,17 @@ BUILTIN_FLOWS: dict[str, FlowConfig] = {"prune": FlowConfig(schedule="30 3 * * *
 MAX_COUNTED = 10_000
 
 
-def flows_of(app: App) -> dict[str, FlowConfig]:
-    return {**BUILTIN_FLOWS, **app.config.flows}
+def default_flows(app: App, load_connector: Callable[[str], ModuleType] = import_connector) -> dict[str, FlowConfig]:
+    """The flows the ERP's connector brings: ``DEFAULT_FLOWS`` of its module (name -> FlowConfig
+    settings), none if it has no such list."""
+    _, system = app.config.erp
+    defaults = getattr(load_connector(system.connector), "DEFAULT_FLOWS", {})
+    return {name: FlowConfig(**settings) for name, settings in defaults.items()}
+
+
+def flows_of(app: App, load_connector: Callable[[str], ModuleType] = import_connector) -> dict[str, FlowConfig]:
+    """Every flow: the built-in ones, the connector's defaults, and ``flows:`` over both."""
+    return {**BUILTIN_FLOWS, **default_flows(app, load_connector), **app.config.flows}
 
 
 def due_slot(schedule: str, now: dt.datetime) -> dt.datetime:
@@ -83,6 +103,7 @@ def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *,
             load_connector: Callable[[str], ModuleType] = import_connector, extra: dict | None = None) -> FlowRun:
     """Do the work of a run that is already recorded as running, and record how it ended."""
     summary, error = None, None
+    system = waits_for(app, run.flow, config)
     with Heartbeat(runs, run.id):
         try:
             runner = runner_for(app, run.flow, config)
@@ -91,10 +112,19 @@ def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *,
                                   load_connector=load_connector)
             summary = {**runner(context), **(extra or {})}
             outcome = REJECTED if summary.get("rejected") else OK
-        except Exception as exc:
+        except GeneralError as exc:
+            # An outage, not a bug: one line, and the system's semaphore tripped, so that its other
+            # flows and its messages wait for it instead of meeting the same error.
+            if system is not None:
+                system_semaphore(app, system).trip(str(exc), seconds=exc.retry_after)
+            logger.warning("flow %s: %s is unavailable: %s", run.flow, system or "its system", exc)
+            outcome, error, summary = OFFLINE, f"{system or 'its system'} is unavailable: {exc}", extra or None
+        except (ConnectorError, FlowError) as exc:  # a reason named by the connector or the config
+            logger.error("flow %s failed: %s", run.flow, exc)
+            outcome, error, summary = FAILED, f"{type(exc).__name__}: {exc}", extra or None
+        except Exception as exc:  # a bug: its traceback is what the next person needs
             logger.exception("flow %s failed", run.flow)
-            outcome, error = FAILED, f"{type(exc).__name__}: {exc}"
-            summary = extra or None
+            outcome, error, summary = FAILED, f"{type(exc).__name__}: {exc}", extra or None
     runs.finish(run.id, outcome, summary, error)
     logger.info("flow %s: %s %s", run.flow, outcome, summary or "")
     return dataclasses.replace(run, outcome=outcome, summary=summary, error=error, finished_at=utcnow())
@@ -106,7 +136,7 @@ def run_flow(app: App, name: str, *, load_connector: Callable[[str], ModuleType]
 
     Raises :class:`FlowError` for an unknown flow and :class:`FlowBusy` when it is running already.
     """
-    flows = flows_of(app)
+    flows = flows_of(app, load_connector)
     if name not in flows:
         raise FlowError(f"no flow named {name!r}; configured flows: {', '.join(sorted(flows))}")
     runs = FlowRuns(app.engine, lease=lease)
@@ -130,9 +160,11 @@ class Scheduler:
         self._threads: dict[str, threading.Thread] = {}
         self._settled: dict[str, dt.datetime] = {}  # flow -> its due slot, known to be claimed
         self._blocked: dict[str, tuple[dt.datetime, float]] = {}  # flow -> (slot, when we last looked)
+        self._put_off: dict[str, PutOff] = {}  # flow -> why its due run waits
 
     def scheduled(self) -> dict[str, FlowConfig]:
-        return {name: cfg for name, cfg in flows_of(self.app).items() if cfg.enabled and cfg.schedule}
+        return {name: cfg for name, cfg in flows_of(self.app, self.load_connector).items()
+                if cfg.enabled and cfg.schedule}
 
     def tick(self, now: dt.datetime | None = None) -> list[FlowRun]:
         """Start the runs that are due and not claimed yet; returns the runs this process started."""
@@ -148,6 +180,8 @@ class Scheduler:
             blocked = self._blocked.get(name)
             if blocked and blocked[0] == slot and time.monotonic() - blocked[1] < self.recheck:
                 continue
+            if self._waits(name, config):
+                continue
             checked = utcnow()
             self.runs.reap(name, now=checked)
             if self.runs.live(name, now=checked) is not None:
@@ -157,15 +191,39 @@ class Scheduler:
             previous = self.runs.last_slot(name)
             run = self.runs.claim_slot(name, slot)
             self._settled[name] = slot
+            put_off = self._put_off.pop(name, None)
             if run is None:
                 continue  # another process took this slot
-            missed = slots_between(config.schedule, previous, slot) if previous and previous < slot else 0
-            thread = threading.Thread(target=self._execute, args=(run, config, {"missed_slots": missed}),
-                                      name=f"flow-{name}", daemon=True)
+            extra: dict = {"missed_slots": slots_between(config.schedule, previous, slot)
+                           if previous and previous < slot else 0}
+            if put_off is not None:
+                extra["put_off"] = put_off.describe(utcnow())
+            thread = threading.Thread(target=self._execute, args=(run, config, extra), name=f"flow-{name}", daemon=True)
             self._threads[name] = thread
             thread.start()
             started.append(run)
         return started
+
+    def _waits(self, name: str, config: FlowConfig) -> bool:
+        """Whether the flow's due run must wait for its system, which is offline. The semaphore
+        is read again only once the time it gave has passed (it may have been tripped again)."""
+        at = utcnow()
+        put_off = self._put_off.get(name)
+        if put_off is not None and put_off.until > at:
+            return True
+        system = waits_for(self.app, name, config)
+        if system is None:
+            return False
+        state = system_semaphore(self.app, system).state()
+        if state["offline_until"] is None or state["offline_until"] <= at:
+            return False
+        if put_off is None:
+            logger.info("flow %s put off: %s is offline until %s UTC: %s", name, system,
+                        f"{state['offline_until']:%H:%M:%S}", state["reason"])
+            self._put_off[name] = PutOff(system, state["reason"], since=at, until=state["offline_until"])
+        else:
+            put_off.until = state["offline_until"]
+        return True
 
     def _execute(self, run: FlowRun, config: FlowConfig, extra: dict) -> None:
         try:
@@ -198,31 +256,55 @@ class Scheduler:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
+@dataclasses.dataclass
+class PutOff:
+    """A due run waiting for its system: since when, until when (for now), and why."""
+
+    system: str
+    reason: str | None
+    since: dt.datetime
+    until: dt.datetime
+
+    def describe(self, at: dt.datetime) -> str:
+        return f"waited {(at - self.since).total_seconds():.0f}s for {self.system}, offline: {self.reason}"
+
+
 def run_scheduler(app: App, stop_event: threading.Event, **options) -> None:
     """The scheduler loop for ``erpbridge run``: returns promptly (within a second) once ``stop_event`` is set."""
     Scheduler(app, **options).run(stop_event)
 
 
-def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
-    """Each flow with its schedule, its last run and its next run (``erpbridge flows``)."""
+def flow_status(app: App, now: dt.datetime | None = None, *,
+                load_connector: Callable[[str], ModuleType] = import_connector) -> list[dict]:
+    """Each flow with its schedule, its last run and its next run (``erpbridge flows``); where
+    it comes from (``builtin``, ``default_of`` the connector that brings it, else the config);
+    and for a due run waiting for its offline system, ``waits_for`` that system and why."""
     now = now or utcnow()
     runs = FlowRuns(app.engine)
+    defaults = default_flows(app, load_connector)
     status = []
-    for name, config in flows_of(app).items():
+    for name, config in flows_of(app, load_connector).items():
         last = runs.last(name)
         next_run = None
         if config.enabled and config.schedule:
             due = due_slot(config.schedule, now)
             last_slot = runs.last_slot(name)
             next_run = due if last_slot is None or last_slot < due else next_slot(config.schedule, now)
+        # a past slot nobody has run yet: the next scheduler pass runs it, unless its system is offline
+        is_due = next_run is not None and next_run <= now
+        system = waits_for(app, name, config) if is_due else None
+        offline = system_semaphore(app, system).state() if system else {"offline_until": None}
+        configured = name in app.config.flows
         status.append({
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
-            "builtin": name in BUILTIN_FLOWS and name not in app.config.flows,
-            "last_run": last.as_dict() if last else None, "next_run": next_run,
-            # a past slot nobody has run yet: the next scheduler pass runs it
-            "due": next_run is not None and next_run <= now,
+            "builtin": name in BUILTIN_FLOWS and not configured,
+            "default_of": app.config.erp[1].connector if name in defaults and not configured else None,
+            "last_run": last.as_dict() if last else None, "next_run": next_run, "due": is_due,
+            "waits_for": {"system": system, **offline} if offline["offline_until"] and offline["offline_until"] > now
+            else None,
         })
     return status
 
 
-__all__ = ["Scheduler", "run_scheduler", "run_flow", "flow_status", "FlowBusy", "FlowError", "BUILTIN_FLOWS"]
+__all__ = ["Scheduler", "run_scheduler", "run_flow", "flow_status", "default_flows", "FlowBusy", "FlowError",
+           "BUILTIN_FLOWS"]

@@ -1,9 +1,10 @@
-"""`erpbridge flows` and `erpbridge log` as an operator uses them, on both stores."""
+"""`erpbridge flows`, `erpbridge log` and `erpbridge messages` as an operator uses them, on both stores."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from erpbridge.bootstrap import bootstrap
 from erpbridge.cli import cli
 from erpbridge.config import load_config
 from erpbridge.exchange import ExchangeLog
+from erpbridge.outbox import enqueue
 
 
 @pytest.fixture
@@ -115,3 +117,64 @@ def test_log_prune_removes_entries_older_than_the_retention(setup):
     result = invoke(config, "log", "prune")  # exchange_log.retention_days: 10
     assert "deleted 1 " in result.output
     assert [e["point"] for e in log.query()] == ["age-1", "age-5"]
+
+
+@pytest.fixture
+def tryton_down(db_url, tmp_path):
+    """A Tryton ERP that is not running: its port refuses connections."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "erpbridge.yaml"
+    config.write_text(f"""
+store: {{url: "{db_url}"}}
+systems:
+  erp: {{connector: tryton, url: "http://127.0.0.1:{port}", database: shop, user: admin, password: secret}}
+flows:
+  stock: {{schedule: "*/10 * * * *"}}
+  prices: {{enabled: false}}
+""")
+    return config, port
+
+
+def test_a_tryton_erp_brings_its_default_flows_which_the_config_replaces_or_switches_off(tryton_down):
+    config, _ = tryton_down
+    status = {flow["flow"]: flow for flow in json.loads(invoke(config, "flows", "--json").output)}
+    assert set(status) == {"catalog", "prices", "stock", "customers", "feedback", "prune", "reconcile"}
+    assert (status["catalog"]["schedule"], status["catalog"]["mode"], status["catalog"]["default_of"]) == \
+        ("0 2 * * *", "full", "tryton")
+    assert status["feedback"]["default_of"] == "tryton" and status["customers"]["default_of"] == "tryton"
+    assert (status["stock"]["schedule"], status["stock"]["default_of"]) == ("*/10 * * * *", None)  # the config's
+    assert (status["prices"]["enabled"], status["prices"]["default_of"]) == (False, None)
+    table = invoke(config, "flows").output
+    assert "catalog (tryton default)" in table and "prune (built-in)" in table and "stock (" not in table
+
+
+def test_a_flow_run_while_tryton_is_down_ends_offline_in_one_line_shown_by_erpbridge_flows(tryton_down):
+    config, port = tryton_down
+    ran = invoke(config, "flows", "run", "catalog")  # a default flow: no flows: section needed
+    assert ran.exit_code == 1
+    assert ran.output.startswith("catalog: offline in ")
+    assert f"error: erp is unavailable: Tryton at http://127.0.0.1:{port} is unreachable" in ran.output
+    assert "Traceback" not in ran.output
+    catalog = next(line for line in invoke(config, "flows").output.splitlines() if line.startswith("catalog"))
+    assert " offline " in catalog and "erp is unavailable" in catalog
+    stock = next(line for line in invoke(config, "flows").output.splitlines() if line.startswith("stock"))
+    assert "waits for erp (offline until" in stock  # tripped by the catalog run: due, put off
+
+
+def test_messages_says_when_it_cut_the_list_and_pages_on_with_before(setup):
+    config, _, app = setup
+    with app.engine.begin() as conn:
+        ids = [enqueue(conn, channel="erp", operation="send_order", business_key=f"SO-{i}", payload={})
+               for i in range(5)]
+    first = invoke(config, "messages", "--limit", "2")
+    assert [line.split()[0] for line in first.output.splitlines()[1:3]] == [str(ids[4]), str(ids[3])]
+    assert f"(newest 2 shown; next page: --before {ids[3]})" in first.output
+    second = invoke(config, "messages", "--limit", "2", "--before", str(ids[3]))
+    assert f"next page: --before {ids[1]}" in second.output
+    last = invoke(config, "messages", "--limit", "2", "--before", str(ids[1]))
+    assert [line.split()[0] for line in last.output.splitlines()[1:]] == [str(ids[0])]
+    assert "next page" not in invoke(config, "messages", "--limit", "5").output  # all shown: nothing to say
+    page = json.loads(invoke(config, "messages", "--json", "--limit", "2", "--before", str(ids[4])).output)
+    assert [m["id"] for m in page] == [ids[3], ids[2]]

@@ -9,3 +9,9 @@ from erpbridge.connectors.files.outbound import create_outbound
 
 #: The worker's convention: ``erpbridge.connectors.<connector>.create(app, name, cfg)``.
 create = create_outbound
+
+#: None: ``erpbridge run`` watches the inbox and imports each file once it has settled, which is
+#: all a scheduled catalog or stock flow could do, only later. A flow configured under ``flows:``
+#: (any name, e.g. for ``erpbridge flows run inbox`` or a process started without the watcher)
+#: imports whatever the inbox holds, of every kind.
+DEFAULT_FLOWS: dict[str, dict] = {}

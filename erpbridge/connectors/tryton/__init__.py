@@ -12,7 +12,8 @@ Configure it as a system::
         shipping_methods: {standard: FREIGHT}    # shop method -> Tryton freight product code
         payment_methods: {invoice: "Net 30"}     # shop method -> Tryton payment term
 
-:mod:`.adapter` speaks the wire protocol, :mod:`.mapper` translates records,
+``examples/tryton/`` holds a complete config and the script that sets up a fresh Tryton
+database for it. :mod:`.adapter` speaks the wire protocol, :mod:`.mapper` translates records,
 :mod:`.connector` holds the flows.
 """
 
@@ -20,6 +21,20 @@ from __future__ import annotations
 
 from erpbridge.connectors.tryton.adapter import TrytonAdapter, TrytonUserError
 from erpbridge.connectors.tryton.connector import TrytonConnector
+
+
+#: The flows a Tryton ERP brings (``erpbridge flows`` marks them as its defaults), on seed 004's
+#: rhythm: the catalog nightly in full, prices hourly, stock every 5 minutes, customers hourly,
+#: feedback (statuses, shipments, invoices, credit memos) every 5 minutes, 2 minutes after stock
+#: so the two do not ask Tryton at the same moment. A flow of the same name under ``flows:``
+#: replaces one, or with ``enabled: false`` switches it off.
+DEFAULT_FLOWS: dict[str, dict] = {
+    "catalog": {"schedule": "0 2 * * *", "mode": "full"},
+    "prices": {"schedule": "5 * * * *"},
+    "stock": {"schedule": "*/5 * * * *"},
+    "customers": {"schedule": "15 * * * *"},
+    "feedback": {"schedule": "2-59/5 * * * *"},
+}
 
 
 def create(app, name: str, cfg) -> TrytonConnector:
@@ -31,4 +46,4 @@ def create(app, name: str, cfg) -> TrytonConnector:
     return TrytonConnector(adapter, cfg, name)
 
 
-__all__ = ["create", "TrytonConnector", "TrytonAdapter", "TrytonUserError"]
+__all__ = ["create", "DEFAULT_FLOWS", "TrytonConnector", "TrytonAdapter", "TrytonUserError"]
