@@ -87,6 +87,7 @@ def waits_for(app: App, name: str, config: FlowConfig) -> str | None:
 
 
 def system_semaphore(app: App, system: str) -> Semaphore:
+    """The semaphore a configured system's messages and flows wait for."""
     return Semaphore(app.engine, system, app.config.systems[system].semaphore.max_lock_time)
 
 

@@ -5,8 +5,8 @@ only the first run on a machine pays for them:
 
 1. the virtualenv with the pinned Tryton packages (:data:`PACKAGES`), about 10 s;
 2. a template database: ``trytond-admin`` activating the modules (30-45 s) and
-   ``tryton_setup.py`` (company, accounts, taxes, warehouses...), keyed by a hash of the pins and
-   of the setup script, so changing either rebuilds it;
+   ``examples/tryton/tryton_setup.py`` (company, accounts, taxes, warehouses...: the README's
+   setup), keyed by a hash of the pins and of the setup script, so changing either rebuilds it;
 3. nothing else: each :class:`TrytonServer` copies the template into its own folder and starts
    ``trytond`` on a free port, which takes about 3 s.
 
@@ -43,7 +43,8 @@ MODULES = ("sale", "sale_price_list", "stock", "account_invoice", "account_invoi
 DATABASE = "shop"
 USER = "admin"
 PASSWORD = "admin-secret-pw"
-SETUP_SCRIPT = Path(__file__).with_name("tryton_setup.py")
+#: The README's setup of a fresh database, so the tests check the example config against what it makes.
+SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "tryton" / "tryton_setup.py"
 
 
 def cache_dir() -> Path:

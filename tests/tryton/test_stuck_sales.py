@@ -16,7 +16,6 @@ import json
 import time
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -27,9 +26,7 @@ from erp_user import ErpUser
 from test_order_to_cash import order
 from test_outbox_delivery import drain_until_done, messages, place
 
-from erpbridge.bootstrap import bootstrap
 from erpbridge.cli import cli
-from erpbridge.config import load_config
 from erpbridge.connectors.base import GeneralError
 from erpbridge.connectors.tryton import create
 from erpbridge.outbox.worker import Worker
@@ -57,30 +54,6 @@ def deferring(crashable):
     rpc.close()
 
 
-@pytest.fixture
-def make_app(tmp_path, monkeypatch):
-    """``make_app(tryton, url, **tryton_settings)``: an app from a YAML file (for the CLI too),
-    on one store per test."""
-    apps = []
-
-    def make(tryton, url: str, **settings):
-        monkeypatch.setenv("TRYTON_TEST_PASSWORD", tryton.password)
-        erp = system_config(tryton, url=url, semaphore={"max_lock_time": 1}, **settings).model_dump(mode="json")
-        erp["password"] = "${TRYTON_TEST_PASSWORD}"
-        path = tmp_path / f"erpbridge-{len(apps)}.yaml"
-        path.write_text(yaml.safe_dump({
-            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "systems": {"erp": erp},
-            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
-                       "backoff_max": 0.5}}))
-        app = bootstrap(load_config(path))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
-
-
 def bound(app, number: str) -> str | None:
     with app.engine.connect() as conn:
         return conn.execute(select(bindings.c.external_id).where(bindings.c.kind == "orders",
@@ -97,7 +70,7 @@ def test_a_sale_left_confirmed_by_tryton_stopping_after_confirm_is_processed_whe
                                                                                               prefix):
     tryton, proxy, erp = deferring
     sku, number = stocked(erp, f"{prefix}-CR"), f"SO-{prefix}-CR"
-    app = make_app(tryton, proxy.url)
+    app = make_app(tryton, url=proxy.url)
     place(app, number, sku)
 
     proxy.arm("model.sale.sale.confirm")
@@ -121,7 +94,7 @@ def test_a_return_left_confirmed_by_tryton_stopping_after_confirm_is_processed_w
                                                                                                 prefix):
     tryton, proxy, erp = deferring
     sku, number = stocked(erp, f"{prefix}-RT"), f"SO-{prefix}-RT"
-    connector = create(make_app(tryton, proxy.url), "erp", system_config(tryton, url=proxy.url))
+    connector = create(make_app(tryton, url=proxy.url), "erp", system_config(tryton, url=proxy.url))
     # Delivered while Tryton leaves process to its queue: the connector processes the sale itself.
     connector.deliver("send_order", order(number, None, [(sku, 2, "9.50")]), "o")
     assert erp.sale(number)["state"] == "processing"
@@ -148,7 +121,7 @@ def test_with_a_queue_worker_cancelling_a_sale_not_yet_processed_cancels_what_pr
     worker would process (and ship) it after the cancellation was done."""
     tryton, _, erp = deferring
     sku, number = stocked(erp, f"{prefix}-CX"), f"SO-{prefix}-CX"
-    connector = create(make_app(tryton, tryton.url), "erp", system_config(tryton, queue_worker=True))
+    connector = create(make_app(tryton), "erp", system_config(tryton, queue_worker=True))
     connector.deliver("send_order", order(number, None, [(sku, 1, "9.50")]), "o")
     assert erp.sale(number)["state"] == "confirmed"  # left to the queue worker: not waited for
 
@@ -165,7 +138,7 @@ def test_reconcile_finds_a_sale_the_queue_worker_never_processed_reports_it_and_
                                                                                           prefix):
     tryton, _, erp = deferring
     sku, number = stocked(erp, f"{prefix}-RC"), f"SO-{prefix}-RC"
-    app = make_app(tryton, tryton.url, queue_worker=True)  # stuck after the default 10 minutes
+    app = make_app(tryton, queue_worker=True)  # stuck after the default 10 minutes
     place(app, number, sku)
     Worker(app).drain()
     sale = erp.sale(number)
@@ -179,7 +152,7 @@ def test_reconcile_finds_a_sale_the_queue_worker_never_processed_reports_it_and_
     fresh, report = reconcile(app, "--json")
     assert (fresh.exit_code, report["stuck"], report["requeued"]) == (0, {}, [])  # confirmed a moment ago
 
-    impatient = make_app(tryton, tryton.url, queue_worker=True, stuck_after_minutes=0.01)  # the same store
+    impatient = make_app(tryton, queue_worker=True, stuck_after_minutes=0.01)  # the same store
     deadline = time.monotonic() + 30
     while not (found := reconcile(impatient, "--json"))[1]["stuck"]:
         assert time.monotonic() < deadline, "the sale was never reported stuck"
