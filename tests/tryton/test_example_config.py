@@ -13,7 +13,7 @@ import server
 from test_order_to_cash import order
 
 from erpbridge.bootstrap import bootstrap
-from erpbridge.config import load_config
+from erpbridge.config import StoreConfig, load_config
 from erpbridge.connectors.tryton import DEFAULT_FLOWS, create
 from erpbridge.flows import run_flow
 
@@ -23,11 +23,12 @@ EXAMPLE = ROOT / "examples" / "tryton" / "erpbridge.yaml"
 
 @pytest.fixture
 def example_app(tryton_server, tmp_path, monkeypatch):
-    """The example config as it is, its variables set as a user would; its store in a fresh folder."""
+    """The example config as it is, its variables set as a user would; its store in the test's
+    folder instead of beside the example."""
     monkeypatch.setenv("TRYTON_URL", tryton_server.url)
     monkeypatch.setenv("TRYTON_PASSWORD", tryton_server.password)
-    monkeypatch.chdir(tmp_path)
-    app = bootstrap(load_config(EXAMPLE))
+    config = load_config(EXAMPLE)
+    app = bootstrap(config.model_copy(update={"store": StoreConfig(url=f"sqlite:///{tmp_path / 'store.db'}")}))
     yield app
     app.close()
 
