@@ -81,6 +81,17 @@ def flows_of(app: App, load_connector: Callable[[str], ModuleType] = import_conn
     return {**BUILTIN_FLOWS, **default_flows(app, load_connector), **app.config.flows}
 
 
+def offline_system(app: App, name: str, config: FlowConfig) -> dict | None:
+    """If the system the flow asks is offline now: its name, and its semaphore's state (until when, why)."""
+    system = waits_for(app, name, config)
+    if system is None:
+        return None
+    state = system_semaphore(app, system).state()
+    if state["offline_until"] is None or state["offline_until"] <= utcnow():
+        return None
+    return {"system": system, **state}
+
+
 def due_slot(schedule: str, now: dt.datetime) -> dt.datetime:
     """The latest slot at or before ``now``."""
     return croniter(schedule, now + dt.timedelta(microseconds=1)).get_prev(dt.datetime)
@@ -211,18 +222,15 @@ class Scheduler:
         put_off = self._put_off.get(name)
         if put_off is not None and put_off.until > at:
             return True
-        system = waits_for(self.app, name, config)
-        if system is None:
-            return False
-        state = system_semaphore(self.app, system).state()
-        if state["offline_until"] is None or state["offline_until"] <= at:
+        offline = offline_system(self.app, name, config)
+        if offline is None:
             return False
         if put_off is None:
-            logger.info("flow %s put off: %s is offline until %s UTC: %s", name, system,
-                        f"{state['offline_until']:%H:%M:%S}", state["reason"])
-            self._put_off[name] = PutOff(system, state["reason"], since=at, until=state["offline_until"])
+            logger.info("flow %s put off: %s is offline until %s UTC: %s", name, offline["system"],
+                        f"{offline['offline_until']:%H:%M:%S}", offline["reason"])
+            self._put_off[name] = PutOff(offline["system"], offline["reason"], since=at, until=offline["offline_until"])
         else:
-            put_off.until = state["offline_until"]
+            put_off.until = offline["offline_until"]
         return True
 
     def _execute(self, run: FlowRun, config: FlowConfig, extra: dict) -> None:
@@ -292,16 +300,13 @@ def flow_status(app: App, now: dt.datetime | None = None, *,
             next_run = due if last_slot is None or last_slot < due else next_slot(config.schedule, now)
         # a past slot nobody has run yet: the next scheduler pass runs it, unless its system is offline
         is_due = next_run is not None and next_run <= now
-        system = waits_for(app, name, config) if is_due else None
-        offline = system_semaphore(app, system).state() if system else {"offline_until": None}
         configured = name in app.config.flows
         status.append({
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
             "builtin": name in BUILTIN_FLOWS and not configured,
             "default_of": app.config.erp[1].connector if name in defaults and not configured else None,
             "last_run": last.as_dict() if last else None, "next_run": next_run, "due": is_due,
-            "waits_for": {"system": system, **offline} if offline["offline_until"] and offline["offline_until"] > now
-            else None,
+            "waits_for": offline_system(app, name, config) if is_due else None,
         })
     return status
 

@@ -8,12 +8,17 @@ import socket
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from erpbridge.bootstrap import bootstrap
 from erpbridge.cli import cli
 from erpbridge.config import load_config
 from erpbridge.exchange import ExchangeLog
 from erpbridge.outbox import enqueue
+from erpbridge.outbox.binder import bind
+from erpbridge.records import Address, Order, OrderLine
+from erpbridge.store.records import prepare
+from erpbridge.store.tables import orders
 
 
 @pytest.fixture
@@ -178,3 +183,32 @@ def test_messages_says_when_it_cut_the_list_and_pages_on_with_before(setup):
     assert "next page" not in invoke(config, "messages", "--limit", "5").output  # all shown: nothing to say
     page = json.loads(invoke(config, "messages", "--json", "--limit", "2", "--before", str(ids[4])).output)
     assert [m["id"] for m in page] == [ids[3], ids[2]]
+
+
+def test_reconcile_while_tryton_is_down_still_requeues_lost_orders_and_says_what_it_could_not_check(tryton_down):
+    """Asking Tryton about unfinished orders needs Tryton; finding orders that never reached it
+    needs only the store. The command does what it can and says what it could not."""
+    config, port = tryton_down
+    app = bootstrap(load_config(config))
+    address = Address(name="Jane Doe", street="1 Main St", postcode="10115", city="Berlin", country="DE")
+    placed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    app.records.write("orders", [prepare(Order(
+        number=number, placed_at=placed, currency="EUR", billing_address=address, shipping_address=address,
+        shipping_method="DHL", payment_method="invoice", grand_total=1,
+        lines=[OrderLine(sku="A1", quantity=1, unit_price=1, total=1)])) for number in ("LOST-1", "SENT-1")])
+    with app.engine.begin() as conn:
+        conn.execute(update(orders).values(created_at=placed))
+        bind(conn, [("orders", "SENT-1", "erp", "12")])  # in Tryton: Tryton would be asked about it
+    app.close()
+
+    result = invoke(config, "reconcile")
+    assert result.exit_code == 1  # LOST-1 was re-queued
+    assert "re-queued: LOST-1" in result.output
+    assert f"unfinished orders in erp not looked for: erp is unavailable: Tryton at http://127.0.0.1:{port}" \
+        in result.output
+    report = json.loads(invoke(config, "reconcile", "--json").output)
+    assert report["stuck"] is None and report["already_queued"] == ["LOST-1"]
+    assert report["stuck_unchecked"].startswith("erp is unavailable: ")
+
+    ran = json.loads(invoke(config, "flows", "run", "reconcile", "--json").output)  # the flow waits for Tryton
+    assert ran["outcome"] == "offline" and ran["error"].startswith("erp is unavailable: ")
