@@ -10,6 +10,7 @@ import click
 
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
+from erpbridge.cli.ops import next_page
 from erpbridge.outbox import discard as discard_messages
 from erpbridge.outbox import replay as replay_messages
 from erpbridge.outbox.messages import list_messages
@@ -51,12 +52,15 @@ def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
 @cli.command()
 @click.option("--state", type=click.Choice(STATES), help="Only messages in this state.")
 @click.option("--channel", help="Only messages of this channel (system).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="At most this many, newest first.")
+@click.option("--before", "before_id", type=int, help="Only messages with a smaller ID (the next page).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (with payloads).")
 @pass_cli
-def messages(ctx: CliContext, state: str | None, channel: str | None, limit: int, as_json: bool) -> None:
-    """List outbox messages, newest first."""
-    rows = list_messages(ctx.app().engine, state=state, channel=channel, limit=limit)
+def messages(ctx: CliContext, state: str | None, channel: str | None, limit: int, before_id: int | None,
+             as_json: bool) -> None:
+    """List outbox messages, newest first, a page of --limit at a time."""
+    rows = list_messages(ctx.app().engine, state=state, channel=channel, limit=limit + 1, before_id=before_id)
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json(rows)
         return
@@ -70,6 +74,8 @@ def messages(ctx: CliContext, state: str | None, channel: str | None, limit: int
         click.echo(f"{r['id']:>8}  {r['channel']:<10} {r['business_key'][:20]:<20} {r['sequence']:>4}  "
                    f"{r['operation']:<16} {r['state']:<9} {r['attempts']:>5}  "
                    f"{r['next_run_at']:%Y-%m-%d %H:%M:%S}  {error[:60]}")
+    if more:
+        click.echo(next_page(limit, rows[-1]["id"]), err=True)
 
 
 @cli.command()
@@ -114,7 +120,8 @@ def _report(verb: str, ids: tuple[int, ...], done: list[int], refused: str) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_cli
 def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
-    """Find accepted orders without an ERP id and queue them again (seed 003).
+    """Find accepted orders without an ERP id, and orders the ERP left unfinished (Tryton: a sale
+    confirmed but never processed), and queue them again (seed 003).
 
     Exit 1 when an order needed repair (re-queued, or waiting on a dead message).
     """
@@ -124,11 +131,25 @@ def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
     else:
         click.echo(f"{len(report.found)} accepted order(s) older than {report.older_than_minutes:g} min "
                    f"without an id in {report.system}")
+        if report.stuck is None:
+            click.echo(f"unfinished orders in {report.system} not looked for: {report.stuck_unchecked}")
+        else:
+            click.echo(f"{len(report.stuck)} order(s) unfinished in {report.system}"
+                       + "".join(f"\n  {number}: {why}" for number, why in list(report.stuck.items())[:SHOWN])
+                       + _more(len(report.stuck)))
         for label, numbers in (("re-queued", report.requeued), ("already queued", report.already_queued),
                                ("dead message (replay or discard it)", report.dead),
                                ("delivered, ERP id not yet reported", report.unconfirmed),
                                ("message discarded", report.discarded)):
             if numbers:
-                click.echo(f"  {label}: {', '.join(numbers[:50])}" + (" ..." if len(numbers) > 50 else ""))
+                click.echo(f"  {label}: {', '.join(numbers[:SHOWN])}" + _more(len(numbers)))
     if report.needs_repair:
         raise SystemExit(1)
+
+
+#: Orders named per line of `erpbridge reconcile` (--json lists them all).
+SHOWN = 50
+
+
+def _more(count: int) -> str:
+    return f" ... and {count - SHOWN} more (--json lists all)" if count > SHOWN else ""

@@ -18,7 +18,8 @@ from erpbridge.flows import FlowBusy, FlowError, flow_status, run_flow
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def flows(click_ctx: click.Context, as_json: bool) -> None:
-    """Show each flow with its schedule, mode, last run and next run (times in UTC).
+    """Show each flow with its schedule, mode, last run and next run (times in UTC): the built-in
+    ones, the ERP connector's defaults, and those of the config's `flows:` section.
 
     `erpbridge flows run NAME` runs one now.
     """
@@ -32,7 +33,6 @@ def flows(click_ctx: click.Context, as_json: bool) -> None:
     rows = [("FLOW", "SYSTEM", "SCHEDULE", "MODE", "LAST RUN", "OUTCOME", "NEXT RUN", "SUMMARY")]
     for flow in status:
         last = flow["last_run"] or {}
-        next_run = flow["next_run"]
         origin = flow["origin"]
         rows.append((
             flow["flow"] + ("" if origin == "config" else f" ({origin})"),
@@ -41,11 +41,18 @@ def flows(click_ctx: click.Context, as_json: bool) -> None:
             flow["mode"],
             _time(last.get("started_at")) or "never",
             last.get("outcome", ""),
-            ("due since " if flow["due"] else "") + _time(next_run) if next_run
-            else ("disabled" if not flow["enabled"] else "-"),
+            _next_run(flow),
             _summary(last),
         ))
     _table(rows)
+
+
+def _next_run(flow: dict) -> str:
+    if flow["next_run"] is None:
+        return "disabled" if not flow["enabled"] else "-"
+    if flow["waits_for"]:
+        return f"waits for {flow['waits_for']['system']} (offline until {_time(flow['waits_for']['offline_until'])})"
+    return ("due since " if flow["due"] else "") + _time(flow["next_run"])
 
 
 @flows.command("run")
@@ -114,7 +121,8 @@ def log(click_ctx: click.Context, since, until, point, system, flow, outcome, li
     if until is not None:
         until = until[0] + dt.timedelta(days=1) if until[1] else until[0]
     entries = ExchangeLog.for_app(ctx.app()).query(since=since and since[0], until=until, point=point, system=system,
-                                                   flow=flow, outcome=outcome, limit=limit, before_id=before_id)
+                                                   flow=flow, outcome=outcome, limit=limit + 1, before_id=before_id)
+    more, entries = len(entries) > limit, entries[:limit]
     if as_json:
         print_json(entries)
         return
@@ -127,8 +135,8 @@ def log(click_ctx: click.Context, since, until, point, system, flow, outcome, li
                      e["direction"], f"{e['duration_ms']:.1f}", e["outcome"], str(e["size"]),
                      _short(e["error"] or "", 80)))
     _table(rows)
-    if len(entries) == limit:
-        click.echo(f"(newest {limit} shown; next page: --before {entries[-1]['id']})", err=True)
+    if more:
+        click.echo(next_page(limit, entries[-1]["id"]), err=True)
 
 
 @log.command("prune")
@@ -143,6 +151,11 @@ def log_prune(ctx: CliContext, days: float | None) -> None:
     click.echo(f"deleted {deleted} exchange log entries older than {days:g} days")
 
 
+def next_page(limit: int, last_id: int) -> str:
+    """The line a list command prints when it showed ``limit`` rows and more match."""
+    return f"(newest {limit} shown; next page: --before {last_id})"
+
+
 def _time(value) -> str:
     if value is None:
         return ""
@@ -151,8 +164,11 @@ def _time(value) -> str:
 
 def _summary(run: dict) -> str:
     summary = run.get("summary") or {}
-    parts = [f"{key} {summary[key]}" for key in ("files", "fetched", "new", "changed", "unchanged", "rejected",
-                                                  "missed_slots") if summary.get(key)]
+    parts = [f"{key} {len(value) if isinstance(value, (list, dict)) else value}"
+             for key in ("files", "fetched", "new", "changed", "unchanged", "rejected", "requeued", "stuck", "missed_slots")
+             if (value := summary.get(key))]
+    if summary.get("put_off"):
+        parts.append(summary["put_off"])
     if not parts and summary:
         parts = [_short(json.dumps(summary, default=str), 60)]
     if run.get("error"):

@@ -10,7 +10,8 @@ a connector's default flows name their system themselves, see :func:`flows_of`):
   as deltas, a bad record rejected by name and the rest stored.
 * when the connector watches something of its own instead (``watch``: the files inbox), the
   flow runs one pass of it now.
-* ``reconcile``: find accepted orders that never reached their ERP and queue them again.
+* ``reconcile``: find accepted orders that never reached their ERP, and orders an ERP left
+  unfinished (if its connector can tell: ``stuck_orders``), and queue them again.
 * ``prune``: remove exchange log entries and flow runs older than ``exchange_log.retention_days``.
 
 A runner gets a :class:`FlowContext` and returns the run's summary (JSON-able counts); a
@@ -117,6 +118,22 @@ def runner_for(app: App, name: str, config: FlowConfig) -> Runner:
                     f"move {', '.join(sorted(wanted - kinds)) or ', '.join(sorted(wanted))}")
 
 
+def waits_for(app: App, name: str, config: FlowConfig) -> str | None:
+    """The system a flow asks, whose semaphore it waits for: its system for pull and push flows;
+    the ERP for reconciliation when there is one ERP (it asks it about unfinished orders); none
+    for a watch pass (the files inbox) and pruning, which only read folders and the store."""
+    try:
+        runner = runner_for(app, name, config)
+    except FlowError:
+        return None  # it cannot run at all; its run fails and says why
+    if runner is reconcile_flow:
+        erps = list(app.config.systems_with("erp"))
+        return erps[0] if len(erps) == 1 else None
+    if runner is watch_flow or runner is prune_flow:
+        return None
+    return flow_system(app, name, config)
+
+
 def pull_flow(ctx: FlowContext) -> dict:
     """Fetch the flow's kinds from its system and take them in (see :mod:`erpbridge.ingest`)."""
     from erpbridge.ingest import ingest_fetched
@@ -143,9 +160,11 @@ def watch_flow(ctx: FlowContext) -> dict:
 
 
 def reconcile_flow(ctx: FlowContext) -> dict:
+    """Unfinished orders first: if an ERP is down, the run ends offline before queuing anything,
+    and the next run (once the ERP is back) does all of it."""
     from erpbridge.outbox.reconcile import reconcile
 
-    return reconcile(ctx.app).as_dict()
+    return reconcile(ctx.app, offline_is_an_error=True).as_dict()
 
 
 def prune_flow(ctx: FlowContext) -> dict:

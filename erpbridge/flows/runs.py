@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds without a heartbeat after which a run counts as died.
 LEASE = 60.0
-RUNNING, OK, REJECTED, FAILED, DIED = "running", "ok", "rejected", "failed", "died"
+#: ``offline``: the run met a general error (its system unavailable); ``failed``: any other error.
+RUNNING, OK, REJECTED, FAILED, OFFLINE, DIED = "running", "ok", "rejected", "failed", "offline", "died"
 
 
 def utcnow() -> dt.datetime:

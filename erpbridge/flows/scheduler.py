@@ -1,18 +1,20 @@
 """The scheduler: runs each flow at the times its cron expression names, once per slot.
 
 What it is. Flows are configured under ``flows:`` with a cron expression (five fields, or six
-with seconds last; times in UTC). Seed 004's rhythm is a good start::
+with seconds last; times in UTC)::
 
     flows:
       catalog:  {schedule: "0 2,14 * * *", mode: full}
-      prices:   {schedule: "5 * * * *"}
-      stock:    {schedule: "*/5 * * * *"}
-      feedback: {schedule: "*/10 * * * *"}
+      stock:    {schedule: "*/10 * * * *"}
+      prices:   {enabled: false}
 
-Two flows are built in (configure a flow of the same name to move or disable them): ``prune``
-(03:30 UTC daily) keeps the exchange log and the run history within
-``exchange_log.retention_days``; ``reconcile`` (every 5 minutes) re-queues accepted orders that
-have no ERP id after ``outbox.reconcile_after_minutes`` and are not queued (seed 003).
+Two flows are built in: ``prune`` (03:30 UTC daily) keeps the exchange log and the run history
+within ``exchange_log.retention_days``; ``reconcile`` (every 5 minutes) re-queues accepted orders
+that have no ERP id after ``outbox.reconcile_after_minutes`` and are not queued, and those an
+ERP left unfinished (seed 003). Each system's connector brings its default flows (its registry
+entry's ``default_flows``, see :func:`flows_of`; Tryton's follow seed 004's rhythm: catalog
+nightly, prices hourly, stock and feedback every 5 minutes). A flow of the same name under
+``flows:`` replaces a built-in or default one, or with ``enabled: false`` switches it off.
 
 How it works. Every process that runs the scheduler (``erpbridge run``) looks, about once a
 second, at the latest slot each flow is due for. The process that inserts the run row for
@@ -28,6 +30,12 @@ Caveats.
   marked ``died`` and the flow's later slots run as usual. Its own slot is not run again.
 * A flow that has never run runs at once for its latest past slot, so a new install fills its
   store without waiting for the night.
+* A flow that asks a system (:func:`~erpbridge.flows.runners.waits_for`) waits for that system's
+  semaphore as its messages do: while the system is offline its due slot is put off, and it runs
+  once the system may be tried again, its summary saying how long it waited and why
+  (``put_off``). A run that meets a general error (connection refused, timeout, 5xx) ends
+  ``offline`` with one log line naming the system and the reason, and trips the semaphore. A
+  run started on demand (``erpbridge flows run``) is not put off: it tries the system.
 """
 
 from __future__ import annotations
@@ -37,14 +45,16 @@ import datetime as dt
 import logging
 import threading
 import time
-
 from croniter import croniter
 
 from erpbridge.bootstrap import App
 from erpbridge.config import FlowConfig
 from erpbridge.connectors import registry
-from erpbridge.flows.runners import FlowContext, FlowError, flow_system, runner_for
-from erpbridge.flows.runs import FAILED, LEASE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow
+from erpbridge.errors import ConnectorError, GeneralError
+from erpbridge.flows.runners import FlowContext, FlowError, flow_system, runner_for, waits_for
+from erpbridge.flows.runs import (
+    FAILED, LEASE, OFFLINE, OK, REJECTED, FlowBusy, FlowRun, FlowRuns, Heartbeat, utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +70,28 @@ def flows_of(app: App) -> dict[str, FlowConfig]:
     """Every flow: the built-in ones, each system's connector's default flows (named after the
     flow, or ``<system>.<flow>`` when several systems have a flow of that name), and the
     config's ``flows:``, which replace any of them by name."""
-    flows = dict(BUILTIN_FLOWS)
+    return {**BUILTIN_FLOWS, **default_flows(app), **app.config.flows}
+
+
+def default_flows(app: App) -> dict[str, FlowConfig]:
+    """The flows the systems' connectors bring, each naming its system."""
     offers: dict[str, list[tuple[str, dict]]] = {}
     for system_name, system in app.config.systems.items():
         for flow, settings in registry.spec(system.connector).default_flows.items():
             offers.setdefault(flow, []).append((system_name, dict(settings)))
-    for flow, systems in offers.items():
-        for system_name, settings in systems:
-            flows[flow if len(systems) == 1 else f"{system_name}.{flow}"] = FlowConfig(**settings, system=system_name)
-    return {**flows, **app.config.flows}
+    return {flow if len(systems) == 1 else f"{system_name}.{flow}": FlowConfig(**settings, system=system_name)
+            for flow, systems in offers.items() for system_name, settings in systems}
 
 
-def flow_origin(app: App, name: str) -> str:
-    """Where a flow comes from: ``config``, ``built-in`` or ``connector <name>``."""
-    if name in app.config.flows:
-        return "config"
-    if name in BUILTIN_FLOWS:
-        return "built-in"
-    system = flows_of(app)[name].system
-    return f"connector {app.system(system).connector}" if system else "config"
+def offline_system(app: App, name: str, config: FlowConfig) -> dict | None:
+    """If the system the flow asks is offline now: its name, and its semaphore's state (until when, why)."""
+    system = waits_for(app, name, config)
+    if system is None:
+        return None
+    state = app.semaphore(system).state()
+    if state["offline_until"] is None or state["offline_until"] <= utcnow():
+        return None
+    return {"system": system, **state}
 
 
 def due_slot(schedule: str, now: dt.datetime) -> dt.datetime:
@@ -102,6 +115,7 @@ def slots_between(schedule: str, after: dt.datetime, before: dt.datetime) -> int
 def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *, extra: dict | None = None) -> FlowRun:
     """Do the work of a run that is already recorded as running, and record how it ended."""
     summary, error = None, None
+    system = waits_for(app, run.flow, config)
     with Heartbeat(runs, run.id):
         try:
             runner = runner_for(app, run.flow, config)
@@ -109,10 +123,19 @@ def execute(app: App, runs: FlowRuns, run: FlowRun, config: FlowConfig, *, extra
             context = FlowContext(app, run.flow, config, since=last_ok.started_at if last_ok else None)
             summary = {**runner(context), **(extra or {})}
             outcome = REJECTED if summary.get("rejected") else OK
-        except Exception as exc:
+        except GeneralError as exc:
+            # An outage, not a bug: one line, and the system's semaphore tripped, so that its other
+            # flows and its messages wait for it instead of meeting the same error.
+            if system is not None:
+                app.semaphore(system).trip(str(exc), seconds=exc.retry_after)
+            logger.warning("flow %s: %s is unavailable: %s", run.flow, system or "its system", exc)
+            outcome, error, summary = OFFLINE, f"{system or 'its system'} is unavailable: {exc}", extra or None
+        except (ConnectorError, FlowError) as exc:  # a reason named by the connector or the config
+            logger.error("flow %s failed: %s", run.flow, exc)
+            outcome, error, summary = FAILED, f"{type(exc).__name__}: {exc}", extra or None
+        except Exception as exc:  # a bug: its traceback is what the next person needs
             logger.exception("flow %s failed", run.flow)
-            outcome, error = FAILED, f"{type(exc).__name__}: {exc}"
-            summary = extra or None
+            outcome, error, summary = FAILED, f"{type(exc).__name__}: {exc}", extra or None
     runs.finish(run.id, outcome, summary, error)
     logger.info("flow %s: %s %s", run.flow, outcome, summary or "")
     return dataclasses.replace(run, outcome=outcome, summary=summary, error=error, finished_at=utcnow())
@@ -148,6 +171,7 @@ class Scheduler:
         self._threads: dict[str, threading.Thread] = {}
         self._settled: dict[str, dt.datetime] = {}  # flow -> its due slot, known to be claimed
         self._blocked: dict[str, tuple[dt.datetime, float]] = {}  # flow -> (slot, when we last looked)
+        self._put_off: dict[str, PutOff] = {}  # flow -> why its due run waits
 
     def scheduled(self) -> dict[str, FlowConfig]:
         return {name: cfg for name, cfg in flows_of(self.app).items() if cfg.enabled and cfg.schedule}
@@ -166,6 +190,8 @@ class Scheduler:
             blocked = self._blocked.get(name)
             if blocked and blocked[0] == slot and time.monotonic() - blocked[1] < self.recheck:
                 continue
+            if self._waits(name, config):
+                continue
             checked = utcnow()
             self.runs.reap(name, now=checked)
             if self.runs.live(name, now=checked) is not None:
@@ -175,15 +201,36 @@ class Scheduler:
             previous = self.runs.last_slot(name)
             run = self.runs.claim_slot(name, slot)
             self._settled[name] = slot
+            put_off = self._put_off.pop(name, None)
             if run is None:
                 continue  # another process took this slot
-            missed = slots_between(config.schedule, previous, slot) if previous and previous < slot else 0
-            thread = threading.Thread(target=self._execute, args=(run, config, {"missed_slots": missed}),
-                                      name=f"flow-{name}", daemon=True)
+            extra: dict = {"missed_slots": slots_between(config.schedule, previous, slot)
+                           if previous and previous < slot else 0}
+            if put_off is not None:
+                extra["put_off"] = put_off.describe(utcnow())
+            thread = threading.Thread(target=self._execute, args=(run, config, extra), name=f"flow-{name}", daemon=True)
             self._threads[name] = thread
             thread.start()
             started.append(run)
         return started
+
+    def _waits(self, name: str, config: FlowConfig) -> bool:
+        """Whether the flow's due run must wait for its system, which is offline. The semaphore
+        is read again only once the time it gave has passed (it may have been tripped again)."""
+        at = utcnow()
+        put_off = self._put_off.get(name)
+        if put_off is not None and put_off.until > at:
+            return True
+        offline = offline_system(self.app, name, config)
+        if offline is None:
+            return False
+        if put_off is None:
+            logger.info("flow %s put off: %s is offline until %s UTC: %s", name, offline["system"],
+                        f"{offline['offline_until']:%H:%M:%S}", offline["reason"])
+            self._put_off[name] = PutOff(offline["system"], offline["reason"], since=at, until=offline["offline_until"])
+        else:
+            put_off.until = offline["offline_until"]
+        return True
 
     def _execute(self, run: FlowRun, config: FlowConfig, extra: dict) -> None:
         try:
@@ -216,15 +263,31 @@ class Scheduler:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
+@dataclasses.dataclass
+class PutOff:
+    """A due run waiting for its system: since when, until when (for now), and why."""
+
+    system: str
+    reason: str | None
+    since: dt.datetime
+    until: dt.datetime
+
+    def describe(self, at: dt.datetime) -> str:
+        return f"waited {(at - self.since).total_seconds():.0f}s for {self.system}, offline: {self.reason}"
+
+
 def run_scheduler(app: App, stop_event: threading.Event, **options) -> None:
     """The scheduler loop for ``erpbridge run``: returns promptly (within a second) once ``stop_event`` is set."""
     Scheduler(app, **options).run(stop_event)
 
 
 def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
-    """Each flow with its schedule, its last run and its next run (``erpbridge flows``)."""
+    """Each flow with its schedule, its last run and its next run (``erpbridge flows``); its
+    system; where it comes from (``origin``: built-in, the connector that brings it, the config);
+    and for a due run waiting for its offline system, ``waits_for`` that system and why."""
     now = now or utcnow()
     runs = FlowRuns(app.engine)
+    defaults = default_flows(app)
     status = []
     for name, config in flows_of(app).items():
         last = runs.last(name)
@@ -233,13 +296,18 @@ def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
             due = due_slot(config.schedule, now)
             last_slot = runs.last_slot(name)
             next_run = due if last_slot is None or last_slot < due else next_slot(config.schedule, now)
+        # a past slot nobody has run yet: the next scheduler pass runs it, unless its system is offline
+        is_due = next_run is not None and next_run <= now
+        configured = name in app.config.flows
+        default_of = app.system(defaults[name].system).connector if name in defaults and not configured else None
         status.append({
             "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
-            "builtin": name in BUILTIN_FLOWS and name not in app.config.flows, "origin": flow_origin(app, name),
+            "builtin": name in BUILTIN_FLOWS and not configured, "default_of": default_of,
+            "origin": "built-in" if name in BUILTIN_FLOWS and not configured else
+                      f"{default_of} default" if default_of else "config",
             "system": _system_of(app, name, config),
-            "last_run": last.as_dict() if last else None, "next_run": next_run,
-            # a past slot nobody has run yet: the next scheduler pass runs it
-            "due": next_run is not None and next_run <= now,
+            "last_run": last.as_dict() if last else None, "next_run": next_run, "due": is_due,
+            "waits_for": offline_system(app, name, config) if is_due else None,
         })
     return status
 
@@ -254,4 +322,5 @@ def _system_of(app: App, name: str, config: FlowConfig) -> str | None:
         return None
 
 
-__all__ = ["Scheduler", "run_scheduler", "run_flow", "flow_status", "FlowBusy", "FlowError", "BUILTIN_FLOWS"]
+__all__ = ["Scheduler", "run_scheduler", "run_flow", "flow_status", "default_flows", "FlowBusy", "FlowError",
+           "BUILTIN_FLOWS"]

@@ -19,7 +19,8 @@ flow_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    # running, ok, rejected (ran, but some records were rejected), failed (raised), died (no heartbeat)
+    # running, ok, rejected (ran, but some records were rejected), failed (raised), offline (its system was
+    # unavailable: a general error), died (no heartbeat)
     Column("outcome", String(16), nullable=False),
     Column("summary", Text),
     Column("error", Text),

@@ -153,9 +153,12 @@ def _record(conn: Connection, ids: Sequence[int], action: str, actor: str, reaso
 
 
 def list_messages(engine: Engine, *, state: str | None = None, channel: str | None = None,
-                  limit: int = 100) -> list[dict]:
-    """Messages newest first, for `erpbridge messages`."""
+                  limit: int = 100, before_id: int | None = None) -> list[dict]:
+    """Messages newest first, for `erpbridge messages`; page on with ``before_id`` = the last id
+    of the previous page."""
     stmt = select(m).order_by(m.c.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(m.c.id < before_id)
     if state is not None:
         stmt = stmt.where(m.c.state == state)
     if channel is not None:

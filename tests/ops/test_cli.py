@@ -1,17 +1,24 @@
-"""`erpbridge flows` and `erpbridge log` as an operator uses them, on both stores."""
+"""`erpbridge flows`, `erpbridge log` and `erpbridge messages` as an operator uses them, on both stores."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from erpbridge.bootstrap import bootstrap
 from erpbridge.cli import cli
 from erpbridge.config import load_config
 from erpbridge.exchange import ExchangeLog
+from erpbridge.outbox import enqueue
+from erpbridge.outbox.binder import bind
+from erpbridge.records import Address, Order, OrderLine
+from erpbridge.store.records import prepare
+from erpbridge.store.tables import orders
 
 
 @pytest.fixture
@@ -58,7 +65,7 @@ def test_flows_shows_each_flow_with_its_last_and_next_run(setup):
     assert status["reconcile"]["builtin"] is True and status["reconcile"]["schedule"] == "*/5 * * * *"
 
     table = invoke(config, "flows").output.splitlines()
-    assert table[0].split() == ["FLOW", "SCHEDULE", "MODE", "LAST", "RUN", "OUTCOME", "NEXT", "RUN", "SUMMARY"]
+    assert table[0].split() == ["FLOW", "SYSTEM", "SCHEDULE", "MODE", "LAST", "RUN", "OUTCOME", "NEXT", "RUN", "SUMMARY"]
     stock = next(line for line in table if line.startswith("stock"))
     assert "*/5 * * * *" in stock and " ok " in stock and "new 1" in stock
     assert "disabled" in next(line for line in table if line.startswith("customers"))
@@ -115,3 +122,93 @@ def test_log_prune_removes_entries_older_than_the_retention(setup):
     result = invoke(config, "log", "prune")  # exchange_log.retention_days: 10
     assert "deleted 1 " in result.output
     assert [e["point"] for e in log.query()] == ["age-1", "age-5"]
+
+
+@pytest.fixture
+def tryton_down(db_url, tmp_path):
+    """A Tryton ERP that is not running: its port refuses connections."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "erpbridge.yaml"
+    config.write_text(f"""
+store: {{url: "{db_url}"}}
+systems:
+  erp: {{connector: tryton, url: "http://127.0.0.1:{port}", database: shop, user: admin, password: secret}}
+flows:
+  stock: {{schedule: "*/10 * * * *"}}
+  prices: {{enabled: false}}
+""")
+    return config, port
+
+
+def test_a_tryton_erp_brings_its_default_flows_which_the_config_replaces_or_switches_off(tryton_down):
+    config, _ = tryton_down
+    status = {flow["flow"]: flow for flow in json.loads(invoke(config, "flows", "--json").output)}
+    assert set(status) == {"catalog", "prices", "stock", "customers", "feedback", "prune", "reconcile"}
+    assert (status["catalog"]["schedule"], status["catalog"]["mode"], status["catalog"]["default_of"]) == \
+        ("0 2 * * *", "full", "tryton")
+    assert status["feedback"]["default_of"] == "tryton" and status["customers"]["default_of"] == "tryton"
+    assert (status["stock"]["schedule"], status["stock"]["default_of"]) == ("*/10 * * * *", None)  # the config's
+    assert (status["prices"]["enabled"], status["prices"]["default_of"]) == (False, None)
+    table = invoke(config, "flows").output
+    assert "catalog (tryton default)" in table and "prune (built-in)" in table and "stock (" not in table
+
+
+def test_a_flow_run_while_tryton_is_down_ends_offline_in_one_line_shown_by_erpbridge_flows(tryton_down):
+    config, port = tryton_down
+    ran = invoke(config, "flows", "run", "catalog")  # a default flow: no flows: section needed
+    assert ran.exit_code == 1
+    assert ran.output.startswith("catalog: offline in ")
+    assert f"error: erp is unavailable: Tryton at http://127.0.0.1:{port} is unreachable" in ran.output
+    assert "Traceback" not in ran.output
+    catalog = next(line for line in invoke(config, "flows").output.splitlines() if line.startswith("catalog"))
+    assert " offline " in catalog and "erp is unavailable" in catalog
+    stock = next(line for line in invoke(config, "flows").output.splitlines() if line.startswith("stock"))
+    assert "waits for erp (offline until" in stock  # tripped by the catalog run: due, put off
+
+
+def test_messages_says_when_it_cut_the_list_and_pages_on_with_before(setup):
+    config, _, app = setup
+    with app.engine.begin() as conn:
+        ids = [enqueue(conn, channel="erp", operation="send_order", business_key=f"SO-{i}", payload={})
+               for i in range(5)]
+    first = invoke(config, "messages", "--limit", "2")
+    assert [line.split()[0] for line in first.output.splitlines()[1:3]] == [str(ids[4]), str(ids[3])]
+    assert f"(newest 2 shown; next page: --before {ids[3]})" in first.output
+    second = invoke(config, "messages", "--limit", "2", "--before", str(ids[3]))
+    assert f"next page: --before {ids[1]}" in second.output
+    last = invoke(config, "messages", "--limit", "2", "--before", str(ids[1]))
+    assert [line.split()[0] for line in last.output.splitlines()[1:]] == [str(ids[0])]
+    assert "next page" not in invoke(config, "messages", "--limit", "5").output  # all shown: nothing to say
+    page = json.loads(invoke(config, "messages", "--json", "--limit", "2", "--before", str(ids[4])).output)
+    assert [m["id"] for m in page] == [ids[3], ids[2]]
+
+
+def test_reconcile_while_tryton_is_down_still_requeues_lost_orders_and_says_what_it_could_not_check(tryton_down):
+    """Asking Tryton about unfinished orders needs Tryton; finding orders that never reached it
+    needs only the store. The command does what it can and says what it could not."""
+    config, port = tryton_down
+    app = bootstrap(load_config(config))
+    address = Address(name="Jane Doe", street="1 Main St", postcode="10115", city="Berlin", country="DE")
+    placed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    app.records.write("orders", [prepare(Order(
+        number=number, placed_at=placed, currency="EUR", billing_address=address, shipping_address=address,
+        shipping_method="DHL", payment_method="invoice", grand_total=1,
+        lines=[OrderLine(sku="A1", quantity=1, unit_price=1, total=1)])) for number in ("LOST-1", "SENT-1")])
+    with app.engine.begin() as conn:
+        conn.execute(update(orders).values(created_at=placed))
+        bind(conn, [("orders", "SENT-1", "erp", "12")])  # in Tryton: Tryton would be asked about it
+    app.close()
+
+    result = invoke(config, "reconcile")
+    assert result.exit_code == 1  # LOST-1 was re-queued
+    assert "re-queued: LOST-1" in result.output
+    assert f"unfinished orders in erp not looked for: erp is unavailable: Tryton at http://127.0.0.1:{port}" \
+        in result.output
+    report = json.loads(invoke(config, "reconcile", "--json").output)
+    assert report["stuck"] is None and report["already_queued"] == ["LOST-1"]
+    assert report["stuck_unchecked"].startswith("erp is unavailable: ")
+
+    ran = json.loads(invoke(config, "flows", "run", "reconcile", "--json").output)  # the flow waits for Tryton
+    assert ran["outcome"] == "offline" and ran["error"].startswith("erp is unavailable: ")

@@ -4,6 +4,7 @@ inbox, reconciliation and pruning; on-demand runs."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from erpbridge.connectors.files.spec import FilesSystem
 from erpbridge.connectors.base import GeneralError
 from erpbridge.exchange import ExchangeLog
 from erpbridge.flows import FlowBusy, FlowError, FlowRuns, Scheduler, run_flow
+from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.records import Product, ProductGroup, StockLevel
 
 from . import fake_erp
@@ -50,13 +52,40 @@ def test_a_failed_run_is_recorded_and_the_next_delta_starts_from_the_last_good_r
     app = make_app({"prices": {}})
     good = run_flow(app, "prices")
     fake_erp.FAIL.append(GeneralError("connection refused"))
+    offline = run_flow(app, "prices")
+    fake_erp.FAIL[:] = [KeyError("list_price_used")]
     failed = run_flow(app, "prices")
-    assert failed["outcome"] == "failed" and "GeneralError: connection refused" in failed["error"]
-    assert failed["finished_at"] is not None
+    assert offline["outcome"] == "offline" and failed["outcome"] == "failed"
+    assert "KeyError: 'list_price_used'" in failed["error"] and failed["finished_at"] is not None
     fake_erp.FAIL.clear()
     fake_erp.CALLS.clear()
     run_flow(app, "prices")
     assert fake_erp.CALLS == [("prices", good["started_at"])]
+
+
+def test_a_flow_meeting_an_outage_logs_one_line_naming_the_system_and_trips_its_semaphore(make_app, caplog):
+    """Tryton down during the stock flow: a warning that says which system and why, not a
+    traceback; the run's outcome says offline; the ERP's messages and flows now wait for it."""
+    app = make_app({"stock": {}})
+    fake_erp.FAIL.append(GeneralError("Tryton at http://127.0.0.1:9 is unreachable: connection refused"))
+    with caplog.at_level(logging.INFO, logger="erpbridge"):
+        run = run_flow(app, "stock")
+    assert run["outcome"] == "offline"
+    assert run["error"] == "erp is unavailable: Tryton at http://127.0.0.1:9 is unreachable: connection refused"
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warning.getMessage() == f"flow stock: {run['error']}" and warning.exc_info is None
+    semaphore = Semaphore(app.engine, "erp", 60)
+    assert semaphore.is_offline() and "unreachable" in semaphore.state()["reason"]
+
+
+def test_a_real_bug_in_a_flow_still_logs_its_traceback(make_app, caplog):
+    app = make_app({"stock": {}})
+    fake_erp.FAIL.append(ZeroDivisionError("division by zero"))
+    run = run_flow(app, "stock")
+    assert run["outcome"] == "failed" and run["error"] == "ZeroDivisionError: division by zero"
+    [error] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert error.levelno == logging.ERROR and error.exc_info[0] is ZeroDivisionError
+    assert not Semaphore(app.engine, "erp", 60).is_offline()  # a bug is not an outage
 
 
 def test_a_flow_with_kinds_fetches_those(make_app):

@@ -17,6 +17,7 @@ import pytest
 
 from erpbridge.flows import FlowRuns, Scheduler, flow_status, run_scheduler
 from erpbridge.flows.scheduler import due_slot
+from erpbridge.outbox.semaphore import Semaphore
 
 from . import fake_erp
 
@@ -72,6 +73,26 @@ def test_a_flow_running_elsewhere_holds_its_slot_which_runs_once_when_it_ends(ma
 def test_disabled_and_unscheduled_flows_are_not_scheduled(make_app):
     app = make_app({"stock": {"schedule": "* * * * *", "enabled": False}, "prices": {}})
     assert set(Scheduler(app).scheduled()) == {"prune", "reconcile"}
+
+
+def test_a_scheduled_run_while_its_system_is_offline_is_put_off_not_failed_and_says_so(make_app):
+    """Tryton is down: its flows wait for the semaphore like its messages do, instead of failing
+    with the same error once per slot; once the system may be tried again the run goes ahead."""
+    app = make_app({"stock": {"schedule": "* * * * *"}})
+    Semaphore(app.engine, "erp", 60).trip("Tryton at http://127.0.0.1:9 is unreachable", seconds=1)
+    scheduler = Scheduler(app)
+    started = scheduler.tick()
+    assert "stock" not in {run.flow for run in started} and "prune" in {run.flow for run in started}
+    [stock] = [s for s in flow_status(app) if s["flow"] == "stock"]
+    assert stock["due"] and stock["last_run"] is None and stock["waits_for"]["system"] == "erp"
+    assert "unreachable" in stock["waits_for"]["reason"]
+
+    _wait_for(lambda: _stock(scheduler.tick()) != [], timeout=10)  # the semaphore's time is up
+    scheduler.join()
+    [run] = _runs(app)
+    assert run.outcome == "ok" and fake_erp.CALLS == [("stock", None)]
+    assert run.summary["put_off"].startswith("waited ") and run.summary["put_off"].endswith(
+        "s for erp, offline: Tryton at http://127.0.0.1:9 is unreachable")
 
 
 def test_the_scheduler_loop_stops_promptly(make_app):

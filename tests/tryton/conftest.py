@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -25,7 +26,7 @@ import server  # noqa: E402
 from erp_user import ErpUser  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402
-from erpbridge.config import Config  # noqa: E402
+from erpbridge.config import Config, load_config  # noqa: E402
 from erpbridge.connectors.tryton.spec import TrytonSystem  # noqa: E402
 
 
@@ -64,6 +65,32 @@ def app(tmp_path, tryton_server):
     app = bootstrap(config)
     yield app
     app.close()
+
+
+@pytest.fixture
+def make_app(tmp_path, tryton_server, monkeypatch):
+    """``make_app(tryton=None, outbox={...}, **system_settings)``: an app from a YAML file (a worker
+    process or the CLI opens the same one) on the test's one store, its ERP ``tryton`` (by default
+    the session's). The password comes from the environment, as it should in production."""
+    apps = []
+
+    def make(tryton=None, outbox: dict | None = None, **settings):
+        tryton = tryton or tryton_server
+        monkeypatch.setenv("TRYTON_TEST_PASSWORD", tryton.password)
+        erp = system_config(tryton, semaphore={"max_lock_time": 1}, **settings).model_dump(mode="json")
+        erp["password"] = "${TRYTON_TEST_PASSWORD}"
+        path = tmp_path / f"erpbridge-{len(apps)}.yaml"
+        path.write_text(yaml.safe_dump({
+            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "systems": {"erp": erp},
+            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
+                       "backoff_max": 0.5, **(outbox or {})}}))
+        app = bootstrap(load_config(path))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
 
 
 @pytest.fixture

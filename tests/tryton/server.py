@@ -5,8 +5,8 @@ only the first run on a machine pays for them:
 
 1. the virtualenv with the pinned Tryton packages (:data:`PACKAGES`), about 10 s;
 2. a template database: ``trytond-admin`` activating the modules (30-45 s) and
-   ``tryton_setup.py`` (company, accounts, taxes, warehouses...), keyed by a hash of the pins and
-   of the setup script, so changing either rebuilds it;
+   ``examples/tryton/tryton_setup.py`` (company, accounts, taxes, warehouses...: the README's
+   setup), keyed by a hash of the pins and of the setup script, so changing either rebuilds it;
 3. nothing else: each :class:`TrytonServer` copies the template into its own folder and starts
    ``trytond`` on a free port, which takes about 3 s.
 
@@ -43,7 +43,8 @@ MODULES = ("sale", "sale_price_list", "stock", "account_invoice", "account_invoi
 DATABASE = "shop"
 USER = "admin"
 PASSWORD = "admin-secret-pw"
-SETUP_SCRIPT = Path(__file__).with_name("tryton_setup.py")
+#: The README's setup of a fresh database, so the tests check the example config against what it makes.
+SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "tryton" / "tryton_setup.py"
 
 
 def cache_dir() -> Path:
@@ -80,13 +81,16 @@ def ensure_venv() -> Path:
     return venv
 
 
-def _write_config(folder: Path, port: int = 0) -> Path:
+def _write_config(folder: Path, port: int = 0, queue_worker: bool = False) -> Path:
+    """``queue_worker``: ``[queue] worker = True``, with no ``trytond-worker`` running: a request
+    commits its queued tasks (``sale.sale.process`` after ``confirm``) and leaves them unrun."""
     (folder / "db").mkdir(parents=True, exist_ok=True)
     conf = folder / "trytond.conf"
     conf.write_text(
         "[database]\nuri = sqlite://\npath = {db}\n"
         "[web]\nlisten = 127.0.0.1:{port}\n"
         "[session]\ntimeout = 3600\nmax_attempt = 50\n".format(db=folder / "db", port=port)
+        + ("[queue]\nworker = True\n" if queue_worker else "")
     )
     return conf
 
@@ -125,7 +129,8 @@ def free_port() -> int:
 class TrytonServer:
     """One ``trytond`` process on its own copy of the template database.
 
-    :meth:`stop` and :meth:`start` may be called again (outage tests); the port stays the same.
+    :meth:`stop` (or :meth:`kill`) and :meth:`start` may be called again (outage tests); the port
+    stays the same.
     """
 
     def __init__(self, folder: Path, venv: Path | None = None, template: Path | None = None):
@@ -142,7 +147,10 @@ class TrytonServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, *, queue_worker: bool = False) -> None:
+        """Start ``trytond``; with ``queue_worker``, one that leaves queued tasks to a worker that
+        is not running (see :func:`_write_config`)."""
+        self.conf = _write_config(self.folder, self.port, queue_worker)
         log = open(self.folder / "trytond.log", "ab")
         self.process = subprocess.Popen(
             [str(self.venv / "bin" / "trytond"), "-c", str(self.conf), "-d", DATABASE],
@@ -168,6 +176,13 @@ class TrytonServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a power cut stops it: no request finishes."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.process = None
 
     def rpc(self) -> "Rpc":

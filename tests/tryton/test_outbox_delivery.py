@@ -14,9 +14,7 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from erpbridge.bootstrap import bootstrap
 from erpbridge.cli import cli
-from erpbridge.config import load_config
 from erpbridge.outbox import enqueue
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
@@ -28,30 +26,6 @@ from conftest import system_config
 from test_order_to_cash import order
 
 WORKER = Path(__file__).with_name("worker_process.py")
-
-
-@pytest.fixture
-def make_app(tmp_path, tryton_server, monkeypatch):
-    """An app from a YAML file (a worker process opens the same one); the password comes from
-    the environment, as it should in production."""
-    apps = []
-    monkeypatch.setenv("TRYTON_TEST_PASSWORD", tryton_server.password)
-
-    def make(**outbox):
-        erp = system_config(tryton_server).model_dump(mode="json")
-        erp.update(password="${TRYTON_TEST_PASSWORD}", semaphore={"max_lock_time": 1})
-        path = tmp_path / "erpbridge.yaml"
-        path.write_text(yaml.safe_dump({
-            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "systems": {"erp": erp},
-            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
-                       "backoff_max": 0.5, **outbox}}))
-        app = bootstrap(load_config(path))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
 
 
 def place(app, number: str, sku: str) -> int:
@@ -86,7 +60,7 @@ def drain_until_done(app, worker: Worker, timeout: float = 60) -> None:
 
 
 def test_a_user_error_fails_only_its_order_with_trytons_message_in_erpbridge_messages(make_app, erp, prefix):
-    app = make_app(max_attempts=1)
+    app = make_app(outbox={"max_attempts": 1})
     good, old = f"{prefix}-OK", f"{prefix}-OLD"
     erp.receive(erp.product(good, "In range", "9.50"), 5)
     erp.product(old, "Discontinued", "9.50", salable=False)

@@ -39,5 +39,8 @@ SPEC = ConnectorSpec(
     name="files", config=FilesSystem, factory="erpbridge.connectors.files.connector:create",
     capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), watch=True),
     roles=("erp",), message_settings=frozenset({"endpoint", "operation"}),
+    # No default flows: `erpbridge run` watches the inbox and imports each file once it has settled,
+    # which is all a scheduled catalog or stock flow could do, only later. A flow configured under
+    # `flows:` (e.g. for `erpbridge flows run inbox`) imports whatever the inbox holds, of every kind.
     description="an ERP that exchanges files: exports and feedback into an inbox folder, orders out as JSON or XML",
 )

@@ -12,7 +12,8 @@ Configure it as a system::
         shipping_methods: {standard: FREIGHT}    # shop method -> Tryton freight product code
         payment_methods: {invoice: "Net 30"}     # shop method -> Tryton payment term
 
-:mod:`.adapter` speaks the wire protocol, :mod:`.mapper` translates records,
-:mod:`.connector` holds the flows; :mod:`.spec` registers it.
+``examples/tryton/`` holds a complete config and the script that sets up a fresh Tryton
+database for it. :mod:`.adapter` speaks the wire protocol, :mod:`.mapper` translates records,
+:mod:`.connector` holds the flows; :mod:`.spec` registers it with its default flows.
 """
 

@@ -4,9 +4,11 @@
   ``send_return``), each idempotent because the outbox delivers at least once: the connector
   first looks for what an earlier attempt may have created (a party by the shop's customer
   number as identifier, a sale by the shop order number as ``reference``, a return sale by the
-  return id) and carries on from where that attempt stopped.
+  return id) and carries on from where that attempt stopped, also when Tryton itself stopped
+  half way (see :meth:`TrytonConnector._complete_sale`).
 * ``fetch``: master data and feedback, full or changed since a time (Tryton's ``write_date``).
 * ``get_customer`` / ``get_price`` / ``get_document``: real-time lookups.
+* ``stuck_orders``: for reconciliation, the shop orders whose sale stopped short of processed.
 
 How the order-to-cash steps map (Tryton 8.2, modules sale, stock, account_invoice,
 sale_price_list): an order is a ``sale.sale`` quoted and confirmed; confirming creates the
@@ -180,17 +182,57 @@ class TrytonConnector:
             sale_id, state = sale["id"], sale["state"]
         if state == "cancelled":
             raise MessageError(f"order {order.number}: its Tryton sale {sale['number']} is cancelled")
-        self._confirm_sale(flow, sale_id, state)
-        row, = self._m(flow, "sale.sale", "read", [sale_id], ["number", "state"])
+        row = self._complete_sale(flow, sale_id, state)
         return DeliveryResult(external_id=row["number"] or str(sale_id), response=row)
 
-    def _confirm_sale(self, flow: str, sale_id: int, state: str) -> None:
-        """Quote and confirm, carrying on from the state a previous attempt reached."""
+    def _complete_sale(self, flow: str, sale_id: int, state: str, fields: tuple[str, ...] = ()) -> dict:
+        """Quote, confirm and process the sale, carrying on from the state an earlier attempt
+        reached; returns its ``number``, ``state`` and ``fields`` as read at the end.
+
+        Tryton's ``confirm`` commits the sale as ``confirmed`` together with a queued
+        ``sale.sale.process`` task (which creates the shipment and the invoice) and then runs
+        that task: at once, in the same request, or with a queue worker a moment later. A Tryton
+        stopped in between leaves the sale confirmed and the task queued with nothing to run it;
+        the client saw a disconnect, and its redelivery finds the sale confirmed. So a sale left
+        confirmed is processed here (``process`` locks the sale and creates only what is still
+        missing, so a task that does run after all adds nothing), unless a queue worker will
+        process it: then confirmed is normal for a moment, and only a sale confirmed for longer
+        than ``stuck_after_minutes`` is processed (reconciliation finds those: :meth:`stuck_orders`).
+        """
         if state == "draft":
             self._m(flow, "sale.sale", "quote", [sale_id])
             state = "quotation"
         if state == "quotation":
             self._m(flow, "sale.sale", "confirm", [sale_id])
+        fields = ("number", "state", "write_date", *fields)
+        row, = self._m(flow, "sale.sale", "read", [sale_id], list(fields))
+        if row["state"] == "confirmed" and (not self.cfg.queue_worker or as_utc(row["write_date"]) < self._stuck_since()):
+            self._m(flow, "sale.sale", "process", [sale_id])
+            row, = self._m(flow, "sale.sale", "read", [sale_id], list(fields))
+        del row["write_date"]
+        return row
+
+    def _stuck_since(self) -> dt.datetime:
+        """A sale confirmed before this and still confirmed is stuck (UTC, as Tryton keeps times)."""
+        return dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=self.cfg.stuck_after_minutes)
+
+    def stuck_orders(self, numbers: Iterable[str]) -> dict[str, str]:
+        """Of these shop orders (those bound to a Tryton sale), the ones whose sale stopped short:
+        confirmed but never processed (no shipment, no invoice) for more than
+        ``stuck_after_minutes``, each with the reason. Reconciliation queues each again, and its
+        delivery processes the sale (:meth:`_complete_sale`).
+
+        One search for stuck sales, whatever the number of orders: Tryton's state is the selective
+        part, and all but a few orders are past ``confirmed``.
+        """
+        wanted = set(numbers)
+        since = self._stuck_since().replace(tzinfo=None)
+        domain = [["state", "=", "confirmed"], ["origin", "=", None], ["reference", "!=", None],
+                  ["write_date", "<", since]]
+        return {row["reference"]: f"Tryton sale {row['number'] or row['id']} is confirmed since "
+                                  f"{row['write_date']:%Y-%m-%d %H:%M:%S} UTC and was never processed"
+                for row in self._search_read("reconcile", "sale.sale", domain, ["number", "reference", "write_date"])
+                if row["reference"] in wanted}
 
     def _create_sale(self, order: Order, flow: str) -> int:
         where = f"order {order.number}"
@@ -291,6 +333,12 @@ class TrytonConnector:
         if sale["state"] in CANCELLABLE:
             self._m(flow, "sale.sale", "cancel", [sale["id"]])
             return DeliveryResult(external_id=sale["number"], response={"state": "cancelled"})
+        if sale["state"] == "confirmed":
+            # Not processed yet (a queue worker's turn to come, or a Tryton stopped after confirm):
+            # processing now makes the shipment and invoice that cancelling then cancels, instead
+            # of processing the cancelled order after this message is done.
+            self._m(flow, "sale.sale", "process", [sale["id"]])
+            sale = self._sale_by_reference(flow, cancellation.order)
         shipments = self._m(flow, "stock.shipment.out", "read", sale["shipments"], ["number", "state"])
         shipped = [s["number"] for s in shipments if s["state"] in ("packed", "shipped", "done")]
         if shipped or sale["shipment_state"] in ("sent", "partially shipped"):
@@ -309,7 +357,12 @@ class TrytonConnector:
         # The sale is now in exception: tell Tryton to ignore what was cancelled, recreate nothing.
         for kind in ("shipment", "invoice"):
             self._handle_exception(flow, sale["id"], kind)
-        row, = self._m(flow, "sale.sale", "read", [sale["id"]], ["state"])
+        row, = self._m(flow, "sale.sale", "read", [sale["id"]], ["state", "shipment_state"])
+        if not mapper.is_cancelled(row):
+            # Handling queues a process that ends the sale; a queue worker runs it later (or a
+            # stopped Tryton never did): run it now, so the order is cancelled when this is done.
+            self._m(flow, "sale.sale", "process", [sale["id"]])
+            row, = self._m(flow, "sale.sale", "read", [sale["id"]], ["state", "shipment_state"])
         return DeliveryResult(external_id=sale["number"], response={"state": row["state"]})
 
     def _handle_exception(self, flow: str, sale_id: int, kind: str) -> None:
@@ -358,8 +411,7 @@ class TrytonConnector:
             state = "draft"
         else:
             sale_id, state = existing["id"], existing["state"]
-        self._confirm_sale(flow, sale_id, state)
-        row, = self._m(flow, "sale.sale", "read", [sale_id], ["number", "state", "shipment_returns"])
+        row = self._complete_sale(flow, sale_id, state, ("shipment_returns",))
         return DeliveryResult(external_id=row["number"] or str(sale_id), response=row)
 
     # -- fetch: ERP -> store --------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""The accounting and master-data setup a Tryton database needs before a shop can sell through it.
+"""Set up a fresh Tryton 8.2 database for a trial of erpbridge, with everything
+``examples/tryton/erpbridge.yaml`` names (the README's "Tryton" section shows the whole setup).
 
-Run with the Tryton virtualenv's python, after ``trytond-admin`` created the database::
+Run it with the Tryton virtualenv's python, after ``trytond-admin`` created the database and
+activated the modules::
 
-    tryton-venv/bin/python tryton_setup.py trytond.conf shop
+    tryton-venv/bin/python examples/tryton/tryton_setup.py tryton/trytond.conf shop
 
-It follows Tryton's own test tools (``modules/{company,account,account_invoice}/tests/tools.py``):
-company in EUR, a chart of accounts, a fiscal year with periods and invoice sequences, VAT 19%,
-payment terms, an account category for goods and one for services, sale invoicing on
-fulfillment (one invoice per shipment, freight grouped into the first), a few countries, a second warehouse ``WH2``, and the
-freight product ``FREIGHT`` that the shop's shipping methods map to. The test fixture runs it
-once and keeps the resulting database file as a template.
+It creates, following Tryton's own test tools (``modules/{company,account,account_invoice}/tests/tools.py``):
+the company (EUR), a chart of accounts, a fiscal year with periods and invoice sequences, the tax
+"VAT 19%", the payment terms "Direct" and "Net 30" (what ``payment_methods`` maps to), an account
+category for goods and one for services (both with the tax), sales invoiced on fulfillment (one
+invoice per shipment, freight grouped into the first), the countries DE AT CH FR NL US, a second
+warehouse ``WH2`` beside Tryton's ``WH``, and the freight service product ``FREIGHT`` (what
+``shipping_methods`` maps to). Products to sell are yours to add: salable goods with a code (the
+shop's SKU), a sale unit and the goods account category. erpbridge's tests build their Tryton
+database with this script too, so what it creates is what they check the example against.
 """
 
 import sys
