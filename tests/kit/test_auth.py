@@ -30,7 +30,8 @@ def test_basic_auth(peer, adapter_for):
     peer.on("/sap/opu/odata/sap/API_SALES_ORDER_SRV/", expect_header(
         "Authorization", "Basic " + base64.b64encode(b"SHOP_USER:s3cret:with-colon").decode()))
     good = adapter_for(peer.url, auth=Basic("SHOP_USER", "s3cret:with-colon"))
-    assert good.request("GET", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/", flow="f", point="test.root").json() == {"ok": True}
+    answer = good.request("GET", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/", flow="f", point="test.root")
+    assert answer.json() == {"ok": True}
     bad = adapter_for(peer.url, auth=Basic("SHOP_USER", "wrong"))
     with pytest.raises(GeneralError, match="HTTP 401.*isn't authorized to access Magento_Sales::actions_view"):
         bad.request("GET", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/", flow="f", point="test.root")
@@ -84,7 +85,8 @@ class Validator(RequestValidator):
     def get_access_token_secret(self, client_key, token, request):
         return TOKEN_SECRET if token == TOKEN else "dummy"
 
-    def validate_timestamp_and_nonce(self, client_key, timestamp, nonce, request, request_token=None, access_token=None):
+    def validate_timestamp_and_nonce(self, client_key, timestamp, nonce, request, request_token=None,
+                                     access_token=None):
         if nonce in self.nonces or abs(time.time() - int(timestamp)) > 300:
             return False
         self.nonces.add(nonce)
@@ -110,7 +112,8 @@ def test_oauth1_signatures_verify_with_oauthlibs_server_side(peer, adapter_for, 
     """Magento's integration signing: the query (brackets, spaces, colons of searchCriteria) is
     signed, a JSON body is not, a form body is."""
     peer.on("/rest/default/V1/orders", verifying(Validator()))
-    magento = adapter_for(peer.url, auth=OAuth1(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET, signature_method=method))
+    magento = adapter_for(peer.url, auth=OAuth1(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET,
+                                                signature_method=method))
     search = {"searchCriteria[filter_groups][0][filters][0][field]": "updated_at",
               "searchCriteria[filter_groups][0][filters][0][value]": "2026-01-01 00:00:00",
               "searchCriteria[pageSize]": 50}
@@ -126,7 +129,8 @@ def test_oauth1_signatures_verify_with_oauthlibs_server_side(peer, adapter_for, 
 
 def test_oauth1_with_a_netsuite_realm_and_a_wrong_secret(peer, adapter_for):
     peer.on("/services/rest/record/v1/salesOrder", verifying(Validator(realm="1234567_SB1")))
-    netsuite = adapter_for(peer.url, auth=OAuth1(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET, realm="1234567_SB1"))
+    netsuite = adapter_for(peer.url, auth=OAuth1(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET,
+                                                 realm="1234567_SB1"))
     assert netsuite.request("GET", "/services/rest/record/v1/salesOrder", flow="f", point="test.orders",
                             params={"q": 'tranId IS "SO-1"'}).status_code == 200
     forged = adapter_for(peer.url, auth=OAuth1(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, "not-the-token-secret",
@@ -163,7 +167,8 @@ class TokenServer:
         else:
             client_ok = form.get("client_id") == CLIENT_ID and form.get("client_secret") == CLIENT_SECRET
         if not client_ok or form.get("grant_type") != "client_credentials":
-            return Answer(401, json={"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"})
+            return Answer(401, json={"error": "invalid_client",
+                                     "error_description": "AADSTS7000215: Invalid client secret"})
         time.sleep(self.processing)  # the endpoint's own work, so that concurrent callers overlap with it
         token = secrets.token_hex(12)
         with self._lock:
@@ -179,7 +184,7 @@ class TokenServer:
             self.resource_calls += 1
         if seen.headers.get("authorization", "").removeprefix("Bearer ") in self.valid:
             return Answer(200, json={"value": []})
-        return Answer(401, json={"error": {"code": "Unauthorized", "message": "The credentials provided are incorrect"}})
+        return Answer(401, json={"error": {"code": "Unauthorized", "message": "The credentials are incorrect"}})
 
     def revoke(self) -> None:
         self.valid.clear()
@@ -233,7 +238,7 @@ def test_oauth2_token_revoked_early_is_renewed_once_on_401(peer, adapter_for):
 
 def test_oauth2_credentials_refused_with_a_fresh_token_are_a_general_error(peer, adapter_for):
     server = TokenServer(peer)
-    peer.on("/api/v2.0/items", lambda seen: Answer(401, json={"error": {"message": "Application is not registered in BC"}}))
+    peer.on("/api/v2.0/items", Answer(401, json={"error": {"message": "Application is not registered in BC"}}))
     with pytest.raises(GeneralError, match="HTTP 401 to GET /api/v2.0/items: Application is not registered in BC"):
         get_items(adapter_for(peer.url, auth=client_credentials(peer)))
     assert len(server.issued) == 2  # renewed once, not in a loop

@@ -80,7 +80,8 @@ ERROR_BODIES = [  # (body, the system's words we must carry)
     ({"message": "Product not found"}, "Product not found"),
     ({"message": 'The "%1" value of "%2" is invalid.', "parameters": ["qty", "item 3"]},
      'The "qty" value of "item 3" is invalid.'),  # Magento, list parameters
-    ({"message": "No such entity with %fieldName = %fieldValue", "parameters": {"fieldName": "sku", "fieldValue": "X/1"}},
+    ({"message": "No such entity with %fieldName = %fieldValue",
+      "parameters": {"fieldName": "sku", "fieldValue": "X/1"}},
      "No such entity with sku = X/1"),  # Magento, named parameters
     ({"error": {"code": "BadRequest_NotFound", "message": "The Item does not exist."}},
      "The Item does not exist. (BadRequest_NotFound)"),  # Business Central, OData v4
@@ -89,8 +90,10 @@ ERROR_BODIES = [  # (body, the system's words we must carry)
     ({"error": "invalid_grant", "error_description": "The code has expired"}, "invalid_grant: The code has expired"),
     ({"errors": [{"message": "Field 'sku' doesn't exist on type 'Product'"}]}, "Field 'sku' doesn't exist"),  # GraphQL
     ({"errors": {"title": ["can't be blank"]}}, "title can't be blank"),  # Shopify REST
-    ({"type": "about:blank", "title": "Unprocessable", "detail": "currency must be ISO 4217"}, "currency must be ISO 4217"),
-    ("<html><body><h1>Bad   Request</h1>\n<p>missing field</p></body></html>", "<h1>Bad Request</h1> <p>missing field</p>"),
+    ({"type": "about:blank", "title": "Unprocessable", "detail": "currency must be ISO 4217"},
+     "currency must be ISO 4217"),  # problem+json
+    ("<html><body><h1>Bad   Request</h1>\n<p>missing field</p></body></html>",
+     "<h1>Bad Request</h1> <p>missing field</p>"),
 ]
 
 
@@ -134,14 +137,16 @@ class ThrottlingShop(HttpAdapter):
                                  for e in response.json().get("errors", [])):
             cost = response.json()["extensions"]["cost"]
             missing = cost["requestedQueryCost"] - cost["throttleStatus"]["currentlyAvailable"]
-            return GeneralError(f"{self.system} throttled {what}", retry_after=missing / cost["throttleStatus"]["restoreRate"])
+            return GeneralError(f"{self.system} throttled {what}",
+                                retry_after=missing / cost["throttleStatus"]["restoreRate"])
         return error
 
 
 def test_a_connector_refines_the_classification_of_a_200(peer):
     peer.on("/graphql.json", Answer(200, json={
         "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-        "extensions": {"cost": {"requestedQueryCost": 202, "throttleStatus": {"currentlyAvailable": 2, "restoreRate": 100}}}}))
+        "extensions": {"cost": {"requestedQueryCost": 202,
+                                "throttleStatus": {"currentlyAvailable": 2, "restoreRate": 100}}}}))
     shop = ThrottlingShop(peer.url, system="shop", connector="shopify")
     try:
         with pytest.raises(GeneralError, match="shop throttled POST /graphql.json") as caught:
@@ -155,7 +160,7 @@ def connect_attempts(adapter: HttpAdapter, method: str, **options) -> int:
     """How often the adapter tried to connect for one call (httpcore's trace of the connection)."""
     attempts = []
     request = adapter.build(method, "/orders", **options)
-    request.extensions["trace"] = lambda event, info: attempts.append(event) if event == "connection.connect_tcp.started" else None
+    request.extensions["trace"] = lambda event, _: event == "connection.connect_tcp.started" and attempts.append(event)
     with pytest.raises(GeneralError, match="unreachable"):
         adapter.transmit(request)
     return len(attempts)

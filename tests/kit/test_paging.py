@@ -65,7 +65,8 @@ def test_odata_v2_next_link_under_d(peer, adapter_for):
 def test_pages_without_items_yield_whole_answers(peer, adapter_for):
     peer.on("/a", Answer(json={"n": 1, "next": "/b"}))
     peer.on("/b", Answer(json={"n": 2, "next": None}))
-    assert [p["n"] for p in next_links(adapter_for(peer.url), "/a", flow="f", point="test.pages", link="next")] == [1, 2]
+    pages = next_links(adapter_for(peer.url), "/a", flow="f", point="test.pages", link="next")
+    assert [page["n"] for page in pages] == [1, 2]
 
 
 def test_a_next_link_to_another_host_is_not_followed(peer, adapter_for):
@@ -97,22 +98,27 @@ def test_cursor_pages(peer, adapter_for):
 
 
 def test_cursor_with_a_separate_has_more(peer, adapter_for):
-    peer.on("/events", lambda seen: Answer(json={"data": [seen.query.get("after", ["-"])[0]], "has_more": "after" not in seen.query,
-                                                  "last": "e1"}))
+    peer.on("/events", lambda seen: Answer(json={"data": [seen.query.get("after", ["-"])[0]],
+                                                  "has_more": "after" not in seen.query, "last": "e1"}))
     found = cursor_pages(adapter_for(peer.url), "/events", flow="f", point="test.events", param="after", items="data",
                          cursor=lambda answer: answer["last"] if answer["has_more"] else None)
     assert list(found) == ["-", "e1"]
 
 
+def window(seen: Seen, offset: str, limit: str, items: list = ITEMS) -> list:
+    start = int(seen.query[offset][0])
+    return items[start:start + int(seen.query[limit][0])]
+
+
 def test_offset_and_limit_stop_at_a_short_page(peer, adapter_for):
-    peer.on("/items", lambda seen: Answer(json={"items": ITEMS[int(seen.query["offset"][0]):][:int(seen.query["limit"][0])]}))
+    peer.on("/items", lambda seen: Answer(json={"items": window(seen, "offset", "limit")}))
     found = offset_pages(adapter_for(peer.url), "/items", flow="f", point="test.items", items="items", limit=3)
     assert skus(found) == skus(ITEMS)
     assert len(peer.requests("/items")) == 3  # 3 + 3 + 1
 
 
 def test_offset_and_limit_with_a_full_last_page_ask_once_more(peer, adapter_for):
-    peer.on("/items", lambda seen: Answer(json={"items": ITEMS[:6][int(seen.query["$skip"][0]):][:3]}))
+    peer.on("/items", lambda seen: Answer(json={"items": window(seen, "$skip", "$top", ITEMS[:6])}))
     found = offset_pages(adapter_for(peer.url), "/items", flow="f", point="test.items", items="items", limit=3,
                          offset_param="$skip", limit_param="$top")
     assert skus(found) == skus(ITEMS[:6])
@@ -139,7 +145,8 @@ def test_magento_search_criteria_pages_by_number_and_total(peer, adapter_for):
 
 
 def test_total_keeps_going_when_the_server_caps_the_page_size(peer, adapter_for):
-    peer.on("/items", lambda seen: Answer(json={"items": ITEMS[int(seen.query["offset"][0]):][:2], "total": len(ITEMS)}))
+    peer.on("/items", lambda seen: Answer(json={"items": ITEMS[int(seen.query["offset"][0]):][:2],
+                                                "total": len(ITEMS)}))
     found = offset_pages(adapter_for(peer.url), "/items", flow="f", point="test.items", items="items", limit=5,
                          total="total")  # asked for 5, the server sends at most 2
     assert len(list(found)) == len(ITEMS)

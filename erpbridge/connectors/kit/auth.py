@@ -169,7 +169,8 @@ class OAuth2ClientCredentials(Auth):
 
     def _fetch(self, adapter: HttpAdapter, flow: str | None) -> tuple[str, float]:
         asked = self._clock()
-        response = adapter.request("POST", self.token_url, flow=flow or "auth", point=f"{adapter.connector}.oauth2.token",
+        point = f"{adapter.connector}.oauth2.token"
+        response = adapter.request("POST", self.token_url, flow=flow or "auth", point=point,
                                    data=self._form, headers=self._headers, authenticate=False, idempotent=True,
                                    record_bodies=False, accept=range(400, 500), what="the token request")
         if response.status_code >= 400:

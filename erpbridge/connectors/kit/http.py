@@ -32,7 +32,7 @@ class CallOptions(TypedDict, total=False):
     json: Any
     data: Any
     content: Any
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] | None
     #: This call's own timeout (seconds or :class:`httpx.Timeout`); default the adapter's.
     timeout: float | httpx.Timeout
     #: May a failed connect be tried again? Default: by method (GET, PUT, DELETE... yes; POST,
@@ -53,7 +53,8 @@ class HttpAdapter:
     ``timeout`` seconds per read, write and pool wait (an :class:`httpx.Timeout` to set each);
     ``connect_retries`` how often an idempotent call tries to connect again (writes never do:
     the outbox retries those durably); ``auth`` how calls prove who they are
-    (:mod:`~erpbridge.connectors.kit.auth`); ``headers`` sent with every call.
+    (:mod:`~erpbridge.connectors.kit.auth`); ``headers`` sent with every call; ``verify`` as
+    httpx's (False, a CA bundle's path, an :class:`ssl.SSLContext`).
     """
 
     def __init__(self, base_url: str, *, system: str, connector: str, timeout: float | httpx.Timeout = 30,
@@ -72,7 +73,7 @@ class HttpAdapter:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, flow: str, point: str, accept: Collection[int] = (),
+    def request(self, method: str, path: str | httpx.URL, *, flow: str, point: str, accept: Collection[int] = (),
                 record_bodies: bool = True, **options: Unpack[CallOptions]) -> httpx.Response:
         """One call, recorded in the exchange log as one exchange (``point``: ``<connector>.<operation>``).
         Returns the answer; raises a :class:`GeneralError` or :class:`MessageError` unless its status
@@ -87,7 +88,7 @@ class HttpAdapter:
                 self.check(response)
         return response
 
-    def send(self, method: str, path: str, *, accept: Collection[int] = (), flow: str | None = None,
+    def send(self, method: str, path: str | httpx.URL, *, accept: Collection[int] = (), flow: str | None = None,
              **options: Unpack[CallOptions]) -> httpx.Response:
         """:meth:`request` without an exchange of its own, for a connector that records one
         exchange around several calls (Tryton: a re-login and a skipped warning are one call).
@@ -111,7 +112,7 @@ class HttpAdapter:
 
     # -- the steps, for connectors that compose their own calls ---------------------------------
 
-    def build(self, method: str, path: str, **options: Unpack[CallOptions]) -> httpx.Request:
+    def build(self, method: str, path: str | httpx.URL, **options: Unpack[CallOptions]) -> httpx.Request:
         request = self.http.build_request(method, path, params=options.get("params"), json=options.get("json"),
                                           data=options.get("data"), content=options.get("content"),
                                           headers=options.get("headers"), timeout=options.get("timeout", self.timeout))
@@ -197,9 +198,10 @@ class _ConnectRetries(httpx.BaseTransport):
     be made, so nothing was sent), for idempotent requests only: a write goes through a pool
     without them, so the adapter never sends it twice by itself."""
 
-    def __init__(self, retries: int, **options: Any):
-        self._retrying = httpx.HTTPTransport(retries=retries, **options)
-        self._once = httpx.HTTPTransport(**options)
+    def __init__(self, retries: int, *, verify: Any = True):
+        verify = httpx.create_ssl_context(verify=verify)  # one for both (loading the CA bundle takes a while)
+        self._retrying = httpx.HTTPTransport(retries=retries, verify=verify)
+        self._once = httpx.HTTPTransport(verify=verify)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         transport = self._retrying if request.extensions.get(_IDEMPOTENT_KEY) else self._once
@@ -229,7 +231,7 @@ def _text(content: bytes, content_type: str) -> Any:
     if not content:
         return None
     kind = content_type.split(";", 1)[0].strip().lower()
-    if not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or kind == "application/x-www-form-urlencoded":
+    if not kind or kind.startswith("text/") or kind.endswith(("json", "xml", "x-www-form-urlencoded")):
         try:
             return content.decode()
         except UnicodeDecodeError:

@@ -174,7 +174,7 @@ class TrytonAdapter(HttpAdapter):
         body = json.dumps({"id": 1, "method": method, "params": params}, default=encode)
         login = authorization is None
         response = self.send("POST", self.endpoint, content=body, what=method, accept=(401, 403) if login else (401,),
-                             headers=None if login else {"Authorization": authorization},
+                             headers={"Authorization": authorization} if authorization else None,
                              idempotent=login)  # a login may try to connect again; a call may not
         if response.status_code == 401:
             raise _SessionExpired(f"Tryton at {self.url} ended the session")
