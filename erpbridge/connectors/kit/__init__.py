@@ -10,34 +10,50 @@ only what is its system's own (an envelope, a session, error codes in a 200).
 
 How to use it
 -------------
-::
+A connector's adapter subclasses :class:`HttpAdapter` (one per system, made in the connector's
+``create(app, name, cfg)`` with ``ExchangeLog.for_app(app)``) and gives each call its flow and
+measuring point::
+
+    from urllib.parse import quote
 
     from erpbridge.connectors.kit import HttpAdapter, OAuth1, offset_pages
 
-    class MagentoAdapter(HttpAdapter):
-        def __init__(self, cfg, name, exchange_log):
-            super().__init__(cfg.url + "/rest/default", system=name, connector="magento", timeout=cfg.timeout,
-                             exchange_log=exchange_log, auth=OAuth1(cfg.consumer_key, cfg.consumer_secret,
-                                                                    cfg.access_token, cfg.token_secret))
+    class MagentoAdapter(HttpAdapter):                    # Magento's REST API, signed as an integration
 
-        def product(self, flow, sku):                      # None when Magento has no such product
+        def __init__(self, cfg, system: str, exchange_log):
+            super().__init__(f"{cfg.url}/rest/default", system=system, connector="magento", timeout=cfg.timeout,
+                             exchange_log=exchange_log,
+                             auth=OAuth1(cfg.consumer_key, cfg.consumer_secret.get_secret_value(),
+                                         cfg.access_token, cfg.token_secret.get_secret_value()))
+
+        def product(self, flow: str, sku: str) -> dict | None:    # None: Magento has no such SKU
             response = self.request("GET", f"/V1/products/{quote(sku, safe='')}", flow=flow,
                                     point="magento.product.get", accept=(404,))
             return None if response.status_code == 404 else self.json(response)
 
-        def create_order(self, flow, order):              # a write: never retried here
+        def create_order(self, flow: str, order: dict) -> dict:   # a write: sent once, never retried here
             return self.json(self.request("POST", "/V1/orders", flow=flow, point="magento.order.create",
                                           json={"entity": order}))
 
-        def orders_since(self, flow, since):
+        def orders_since(self, flow: str, since: str):
+            where = "searchCriteria[filter_groups][0][filters][0]"
             return offset_pages(self, "/V1/orders", flow=flow, point="magento.order.search", items="items",
                                 total="total_count", limit=100, page_param="searchCriteria[currentPage]",
-                                limit_param="searchCriteria[pageSize]", params={...})
+                                limit_param="searchCriteria[pageSize]",
+                                params={f"{where}[field]": "updated_at", f"{where}[value]": since,
+                                        f"{where}[condition_type]": "gteq"})
 
-Every call names its ``flow`` and its measuring ``point``, by the rule
-``<connector>.<operation>`` (``magento.order.create``, ``tryton.sale.sale.create``); the kit's own
-calls follow it too (``<connector>.oauth2.token``). ``request`` returns the :class:`httpx.Response`;
-``self.json(response)`` parses it (a body that is not JSON is a general error).
+Other systems differ in the auth and the paging only: Business Central is
+``auth=OAuth2ClientCredentials(token_url, client_id, secret, scope=".../.default")`` with
+``next_links(..., items="value", link="@odata.nextLink")``; Odoo's JSON-2 is
+``auth=BearerToken(api_key)``; a shop's REST API with a key is ``auth=ApiKey(key, header="X-Api-Key")``.
+
+The measuring point follows the rule ``<connector>.<operation>`` (``magento.order.create``,
+``tryton.sale.sale.create``); the kit's own calls follow it too (``<connector>.oauth2.token``).
+:meth:`~HttpAdapter.request` returns the :class:`httpx.Response`; ``self.json(response)``
+parses it (a body that is not JSON is a general error). A connector that records one exchange
+around several calls (a session, a retried envelope) uses :meth:`~HttpAdapter.measure` around
+:meth:`~HttpAdapter.send`, as the Tryton adapter does.
 
 What it classifies how
 ----------------------
