@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from erpbridge.connectors.kit.auth import Auth
     from erpbridge.exchange.log import Exchange, ExchangeLog
 
-#: Methods that may be sent again after a failed connect without asking (RFC 9110 9.2.2).
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Methods that may try to connect again by default: reads. Writes never do, not even the idempotent
+#: PUT and DELETE: the outbox retries writes, durably and counted.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Seconds a connect may take at most when ``timeout`` is a plain number: a system that does not
 #: accept a connection in this time will not, and idempotent calls try to connect 1 + retries times.
 CONNECT_TIMEOUT = 10.0
@@ -35,8 +36,8 @@ class CallOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     #: This call's own timeout (seconds or :class:`httpx.Timeout`); default the adapter's.
     timeout: float | httpx.Timeout
-    #: May a failed connect be tried again? Default: by method (GET, PUT, DELETE... yes; POST,
-    #: PATCH no). Say True for a read sent by POST (JSON-RPC, GraphQL queries, a token request).
+    #: May a failed connect be tried again? Default: by method (GET, HEAD, OPTIONS yes; writes no).
+    #: Say True for a read sent by POST (JSON-RPC, GraphQL queries, a token request).
     idempotent: bool
     #: False: without the adapter's auth (a login, a token request).
     authenticate: bool
@@ -81,7 +82,8 @@ class HttpAdapter:
         are :class:`CallOptions`. ``record_bodies=False`` keeps both bodies out of the log (a call
         that carries or answers secrets: the status and URL are still recorded)."""
         request = self.build(method, path, **options)
-        with self.measure(flow, point, request=self.describe(request, options if record_bodies else {})) as exchange:
+        described = self.describe(request, options if record_bodies else {}) if self.exchange_log else None
+        with self.measure(flow, point, request=described) as exchange:
             response = self.transmit(request, flow=flow, authenticate=options.get("authenticate", True))
             exchange.response = {"status": response.status_code, "body": _body(response) if record_bodies else None}
             if response.status_code not in accept:
