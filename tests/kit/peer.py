@@ -82,6 +82,7 @@ class Peer:
 def _handler(peer: Peer):
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # one write per answer (headers and body apart meet the client's delayed ACK: 40 ms)
 
         def log_message(self, *args):
             pass
