@@ -49,6 +49,20 @@ def test_a_user_warning_is_skipped_and_the_call_repeated(app, connector, erp, pr
     assert points == ["tryton.stock.move.do"]  # one exchange: the skip and the repeat are inside it
 
 
+def test_a_user_warning_right_after_a_re_login_is_skipped_too(app, connector, erp, prefix):
+    """Review 2.8b: the repeat after a re-login met the warning outside any handler, and the
+    private warning escaped to the worker as a crash."""
+    product = erp.product(f"{prefix}-RELOG", "Booked ahead", "1.00")
+    move, = erp.rpc.model("stock.move", "create", [{
+        "product": product, "quantity": 1.0, "unit": erp.unit, "from_location": erp.supplier_location,
+        "to_location": erp.warehouses["WH"]["storage_location"], "unit_price": Decimal("1.00"),
+        "currency": erp.currency(), "effective_date": dt.date.today() + dt.timedelta(days=3)}])
+    assert connector.get_customer("NOBODY") is None  # logged in
+    connector.adapter._post("common.db.logout", [], connector.adapter._authorization)  # the session is gone
+    connector.adapter.model("relogin_test", "stock.move", "do", [move])  # 401, login, UserWarning, skip, done
+    assert erp.rpc.model("stock.move", "read", [move], ["state"])[0]["state"] == "done"
+
+
 def test_expired_session_logs_in_again(connector, erp):
     assert connector.get_customer("NOBODY") is None
     expired = connector.adapter._authorization

@@ -1,26 +1,31 @@
-"""The adapter: Tryton's JSON-RPC over HTTP, and nothing else.
+"""The adapter: Tryton's JSON-RPC over HTTP, on the adapter kit (:mod:`erpbridge.connectors.kit`).
 
 Wire format (Tryton 8.2): ``POST <url>/<database>/rpc/`` with ``{"id", "method", "params"}``;
 the last item of ``params`` is always the context. ``common.db.login`` answers a session key,
 sent afterwards as ``Authorization: Session base64(user:uid:key)``. Decimal, date, datetime and
 bytes travel as ``{"__class__": ...}`` objects (:func:`encode` / :func:`decode`).
 
-What this adapter adds to a bare call:
+The kit sends (one httpx pool, the timeouts), classifies what goes wrong on the way and records
+the exchanges; what this adapter adds to a bare call is Tryton's own:
 
 * **the context**: ``res.user.get_preferences`` once per session (it holds ``company``, which
   prices, price lists and sales depend on; the server does not add it by itself), merged with
   the call's own keys (``locations``, ``price_list``, ``active_ids``...);
 * **re-login**: a session dies after Tryton's idle timeout, and ``account.invoice.post`` wants a
-  fresh one; both answer HTTP 401, so the adapter logs in again and repeats the call once;
+  fresh one; both answer HTTP 401, so the adapter logs in again and repeats the call once (a
+  fresh session refused as well is a :class:`GeneralError`);
 * **warnings**: a ``UserWarning`` is a question to a human ("pack without a carrier?"). A machine
   cannot answer it, but the integration has already decided, so the adapter records the warning
   as skipped with ``res.user.warning.skip`` and repeats the call (at most a few times);
-* **errors as the outbox needs them**: connection refused, timeouts, HTTP 5xx, 429 and a refused
-  login are :class:`GeneralError` (the system is unavailable: the semaphore goes offline); a
-  ``UserError`` (unknown product, missing address, domain validation...) is a
-  :class:`TrytonUserError`, a :class:`MessageError` carrying Tryton's own message;
+* **errors as the outbox needs them**: connection refused, timeouts, HTTP 5xx, 429 (for as long
+  as ``Retry-After`` says) and a refused login are :class:`GeneralError` (the system is
+  unavailable: the semaphore goes offline), and so is any other HTTP error, since Tryton answers
+  business errors inside a 200; a ``UserError`` (unknown product, missing address, domain
+  validation...) is a :class:`TrytonUserError`, a :class:`MessageError` carrying Tryton's own
+  message; every path out of a call ends in a result or a :class:`ConnectorError`;
 * **the exchange log**: every call is one exchange with the measuring point
-  ``tryton.<model>.<method>``, its params (without the context) and its result.
+  ``tryton.<model>.<method>``, its params (without the context) and its result; a re-login
+  and a skipped warning are part of the call's exchange, and the session key is never in it.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ import json
 import logging
 import threading
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
-from erpbridge.connectors.base import GeneralError, MessageError
+from erpbridge.connectors.base import ConnectorError, GeneralError, MessageError
+from erpbridge.connectors.kit import HttpAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +56,6 @@ class TrytonUserError(MessageError):
         super().__init__(f"{message} {description}".strip() if description and description not in message else message)
         self.message = message
         self.description = description
-
-
-class _SessionExpired(Exception):
-    pass
 
 
 def encode(value: Any) -> Any:
@@ -93,17 +95,19 @@ def decode(obj: dict) -> Any:
     return obj
 
 
-class TrytonAdapter:
+class TrytonAdapter(HttpAdapter):
     """A logged-in JSON-RPC client for one Tryton database; safe to share between threads."""
 
     def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 60,
-                 language: str = "en", system: str = "tryton", exchange_log=None):
+                 language: str = "en", system: str = "tryton", exchange_log=None,
+                 timeouts: Mapping[str, float] | None = None):
+        """``timeouts``: seconds per call of one flow (a message's operation), instead of ``timeout``."""
+        super().__init__(url, system=system, connector="tryton", timeout=timeout, exchange_log=exchange_log,
+                         headers={"Content-Type": "application/json"})
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/{database}/rpc/"
         self.user, self._password, self.language = user, password, language
-        self.system = system
-        self.exchange_log = exchange_log
-        self.http = httpx.Client(timeout=timeout, headers={"Content-Type": "application/json"})
+        self.timeouts = dict(timeouts or {})
         self._lock = threading.Lock()
         self._authorization: str | None = None
         self.context: dict = {}
@@ -115,33 +119,43 @@ class TrytonAdapter:
         return self.call(flow, f"model.{model}.{method}", *params, context=context)
 
     def call(self, flow: str, method: str, *params, context: dict | None = None) -> Any:
-        """One JSON-RPC call with the session's context, logged as one exchange."""
-        point = "tryton." + method.removeprefix("model.")
-        if self.exchange_log is None:
-            return self._call_with_session(method, params, context)
-        with self.exchange_log.measure(system=self.system, flow=flow, point=point, direction="out",
-                                       request=list(params)) as exchange:
-            exchange.response = result = self._call_with_session(method, params, context)
+        """One JSON-RPC call with the session's context, logged as one exchange (its re-login and
+        skipped warnings included)."""
+        timeout = self.timeouts.get(flow)  # the message's own (``systems.<name>.messages.<operation>.timeout``)
+        with self.measure(flow, "tryton." + method.removeprefix("model."), request=list(params)) as exchange:
+            exchange.response = result = self._answer_warnings(method, params, context, timeout)
         return result
-
-    def close(self) -> None:
-        self.http.close()
 
     # -- session --------------------------------------------------------------------------
 
-    def _call_with_session(self, method: str, params: tuple, context: dict | None) -> Any:
-        for warnings in range(MAX_WARNINGS + 1):
-            authorization = self._authorization or self._login(None)
-            merged = {**self.context, **(context or {})}
+    def _answer_warnings(self, method: str, params: tuple, context: dict | None, timeout: float | None) -> Any:
+        """The call, repeated after skipping each UserWarning Tryton asks (at most MAX_WARNINGS)."""
+        for _ in range(MAX_WARNINGS):
             try:
-                return self._post(method, [*params, merged], authorization)
-            except _SessionExpired:
-                authorization = self._login(authorization)
-                return self._post(method, [*params, {**self.context, **(context or {})}], authorization)
+                return self._in_session(method, params, context, timeout)
             except _Warning as warning:
                 logger.info("Tryton warning %s on %s skipped: %s", warning.name, method, warning)
-                self._post("model.res.user.warning.skip", [warning.name, False, merged], authorization)
-        raise MessageError(f"{method}: Tryton kept asking for confirmation after {MAX_WARNINGS} skipped warnings")
+                skip = (warning.name, False)
+            self._in_session("model.res.user.warning.skip", skip, context, timeout)  # outside the except: see _Warning
+        try:
+            return self._in_session(method, params, context, timeout)
+        except _Warning as warning:
+            raise MessageError(f"{method}: Tryton kept asking for confirmation after {MAX_WARNINGS} skipped "
+                               f"warnings, the last: {warning}") from None
+
+    def _in_session(self, method: str, params: tuple, context: dict | None, timeout: float | None = None) -> Any:
+        """One post with the session, logging in again once when Tryton says it expired (idle
+        timeout, or a call that wants a fresh one); a refused fresh session is a GeneralError."""
+        authorization = self._authorization or self._login(None)
+        try:
+            return self._post(method, [*params, {**self.context, **(context or {})}], authorization, timeout)
+        except _SessionExpired:
+            pass
+        authorization = self._login(authorization)
+        try:
+            return self._post(method, [*params, {**self.context, **(context or {})}], authorization, timeout)
+        except _SessionExpired:
+            raise GeneralError(f"Tryton at {self.url} refused a fresh session of {self.user!r} for {method}") from None
 
     def _login(self, expired: str | None) -> str:
         """Log in unless another thread already replaced the expired session."""
@@ -149,32 +163,28 @@ class TrytonAdapter:
             if self._authorization and self._authorization != expired:
                 return self._authorization
             try:
-                uid, key, *_ = self._post("common.db.login", [self.user, {"password": self._password}, self.language], None)
+                uid, key, *_ = self._post("common.db.login", [self.user, {"password": self._password}, self.language],
+                                          None)
+                authorization = "Session " + base64.b64encode(f"{self.user}:{uid}:{key}".encode()).decode()
+                self.context = self._post("model.res.user.get_preferences", [True, {}], authorization)
             except (_SessionExpired, MessageError) as exc:
                 raise GeneralError(f"Tryton at {self.url} refused the login of {self.user!r}: {exc}") from None
-            authorization = "Session " + base64.b64encode(f"{self.user}:{uid}:{key}".encode()).decode()
-            self.context = self._post("model.res.user.get_preferences", [True, {}], authorization)
             self._authorization = authorization
             return authorization
 
     # -- the wire -------------------------------------------------------------------------
 
-    def _post(self, method: str, params: list, authorization: str | None) -> Any:
+    def _post(self, method: str, params: list, authorization: str | None, timeout: float | None = None) -> Any:
         body = json.dumps({"id": 1, "method": method, "params": params}, default=encode)
-        headers = {"Authorization": authorization} if authorization else None
-        try:
-            response = self.http.post(self.endpoint, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise GeneralError(f"Tryton at {self.url} did not answer {method} in time ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise GeneralError(f"Tryton at {self.url} is unreachable: {exc or type(exc).__name__}") from None
-        status = response.status_code
-        if status == 401:
-            raise _SessionExpired()
-        if status == 403 and method == "common.db.login":
+        login = authorization is None
+        options = {"timeout": timeout} if timeout is not None else {}
+        response = self.send("POST", self.endpoint, content=body, what=method, accept=(401, 403) if login else (401,),
+                             headers={"Authorization": authorization} if authorization else None,
+                             idempotent=login, **options)  # a login may try to connect again; a call may not
+        if response.status_code == 401:
+            raise _SessionExpired(f"Tryton at {self.url} ended the session")
+        if response.status_code == 403:
             raise MessageError("wrong user or password")
-        if status != 200:
-            raise GeneralError(f"Tryton at {self.url} answered HTTP {status} to {method}: {response.text[:200]}")
         try:
             data = json.loads(response.text, object_hook=decode)
         except ValueError:
@@ -184,8 +194,23 @@ class TrytonAdapter:
             return data.get("result")
         raise _error(method, error)
 
+    def classify(self, response: httpx.Response, what: str) -> ConnectorError | None:
+        """Tryton answers business errors inside a 200; any other 4xx (a wrong database name, a
+        proxy in the way) is about the system, not this message."""
+        error = super().classify(response, what)
+        return GeneralError(str(error)) if isinstance(error, MessageError) else error
 
-class _Warning(Exception):
+
+class _SessionExpired(GeneralError):
+    """HTTP 401: log in again. A GeneralError so that, should it ever escape, it still counts as
+    what it is (the system refused us) instead of crashing the worker."""
+
+
+class _Warning(MessageError):
+    """A UserWarning. Handled by skipping it; a MessageError should it ever escape (a question no
+    one will answer fails this message). Calls that handle one run after their ``except``
+    clause, so a new warning or a 401 they meet is handled like any other."""
+
     def __init__(self, name: str, message: str):
         super().__init__(message)
         self.name = name

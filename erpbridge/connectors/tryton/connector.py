@@ -657,5 +657,6 @@ def create(app, name: str, cfg) -> TrytonConnector:
     from erpbridge.exchange.log import ExchangeLog
 
     adapter = TrytonAdapter(cfg.url, cfg.database, cfg.user, cfg.password.get_secret_value(), timeout=cfg.timeout,
-                            language=cfg.language, system=name, exchange_log=ExchangeLog.for_app(app))
+                            language=cfg.language, system=name, exchange_log=ExchangeLog.for_app(app),
+                            timeouts={operation: m.timeout for operation, m in cfg.messages.items() if m.timeout})
     return TrytonConnector(adapter, cfg, name)
