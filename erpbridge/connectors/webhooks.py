@@ -226,17 +226,18 @@ class WebhooksConnector:
                    "Erpbridge-Event": event["type"],
                    SIGNATURE_HEADER: sign(self.secrets[subscriber.name], body, int(time.time()))}
         try:
-            response = self._post(subscriber, body, headers)
+            status = self._post(subscriber, body, headers)
         except httpx.HTTPError as exc:
             raise MessageError(f"subscriber {subscriber.name}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 300:
-            raise MessageError(f"subscriber {subscriber.name} answered HTTP {response.status_code}")
-        return DeliveryResult(response={"subscriber": subscriber.name, "status": response.status_code})
+        if status >= 300:
+            raise MessageError(f"subscriber {subscriber.name} answered HTTP {status}")
+        return DeliveryResult(response={"subscriber": subscriber.name, "status": status})
 
-    def _post(self, subscriber: Subscriber, body: bytes, headers: dict) -> httpx.Response:
-        """POST to the address the subscriber's host resolves to now, once it is allowed: the
-        connection goes to that address (the name still in ``Host`` and in TLS, for SNI and the
-        certificate check), so a second lookup cannot lead elsewhere."""
+    def _post(self, subscriber: Subscriber, body: bytes, headers: dict) -> int:
+        """POST to the address the subscriber's host resolves to now, once it is allowed, and
+        answer the status (the body is never read: a subscriber cannot make the worker hold a
+        large answer). The connection goes to that address (the name still in ``Host`` and in TLS,
+        for SNI and the certificate check), so a second lookup cannot lead elsewhere."""
         url = httpx.URL(subscriber.url)
         host = url.raw_host.decode("ascii")
         try:
@@ -251,8 +252,10 @@ class WebhooksConnector:
                 raise MessageError(f"subscriber {subscriber.name} of system {self.name}: refused {host}: "
                                    f"{refused}; {_PUBLIC_ONLY}")
         pinned = url.copy_with(host=str(addresses[0]))
-        return self.client.post(pinned, content=body, headers={**headers, "Host": url.netloc.decode("ascii")},
-                                extensions={"sni_hostname": host} if url.scheme == "https" else {})
+        headers = {**headers, "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+        with self.client.stream("POST", pinned, content=body, headers=headers, extensions=extensions) as response:
+            return response.status_code
 
     def close(self) -> None:
         self.client.close()

@@ -77,9 +77,9 @@ class ExchangeLog:
     With ``buffered=True`` (for hot paths such as draining the outbox) entries are written by a
     background thread in one transaction per ``flush_interval`` instead of one each; the price is
     that the entries of the last interval are lost if the process is killed, and that at most
-    ``max_buffer`` entries wait (more are dropped, with a warning) while the store is unreachable.
-    The writer redacts them too, off the caller's thread. Call :meth:`close` (or :meth:`flush`)
-    before reading what was just recorded.
+    ``max_buffer`` entries wait (more are dropped, with a warning) while the store is unreachable
+    (those recorded before the store's masking key could be read are redacted when written). Call
+    :meth:`close` (or :meth:`flush`) before reading what was just recorded.
     """
 
     def __init__(self, engine: Engine, *, redact: Redactor | None = None, max_payload_bytes: int = 65536,
@@ -131,7 +131,7 @@ class ExchangeLog:
         try:
             row = self._row(system, flow, point, direction, duration_ms, outcome, error, request, response, at)
             if self.buffered:
-                self._enqueue(row)
+                self._enqueue(self._redacted_if_possible(row))
                 return
             row = self._redacted(row)
             with self.engine.begin() as conn:
@@ -164,7 +164,7 @@ class ExchangeLog:
         if not rows:
             return
         try:
-            entries = [self._redacted(row) for row in rows]  # the writer's work, not the caller's
+            entries = [row if "size" in row else self._redacted(row) for row in rows]
             with self.engine.begin() as conn:
                 conn.execute(insert(exchange_log), entries)
         except Exception:
@@ -180,8 +180,8 @@ class ExchangeLog:
         self.flush()
 
     def _row(self, system, flow, point, direction, duration_ms, outcome, error, request, response, at) -> dict:
-        """The entry as plain data, not yet redacted (:meth:`_redacted` does that when it is written:
-        the masks need the store's key, which a buffered entry may have to wait for)."""
+        """The entry as plain data, not yet redacted (:meth:`_redacted`: the masks need the store's
+        key, which a buffered entry may have to wait for)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         return {
@@ -190,6 +190,14 @@ class ExchangeLog:
             "direction": direction, "duration_ms": round(float(duration_ms), 3), "outcome": str(outcome)[:16],
             "error": error, "request": plain(request), "response": plain(response),
         }
+
+    def _redacted_if_possible(self, row: dict) -> dict:
+        """The entry redacted and cut to ``max_payload_bytes`` now, so the buffer holds no more; left
+        plain for the writer when the store's key cannot be read yet (the store is down)."""
+        try:
+            return self._redacted(row)
+        except Exception:
+            return row
 
     def _redacted(self, row: dict) -> dict:
         request, response = row["request"], row["response"]

@@ -39,11 +39,11 @@ from erpbridge.exchange.config import SECRET_KEYS, ExchangeLogConfig
 
 SECRET = "***"
 #: E-mail addresses in free text (error messages, comments) are masked wherever they appear.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: ``scheme://user:password@host``: the password is a secret wherever a URL is written.
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
 #: Runs of digits that may be phone or card numbers (checked by :func:`_numbers_in`).
-_NUMBER = re.compile(r"(?<![\w+])(?:\+|\()?\d[\d ()./-]{5,}\d(?![\w])")
+_NUMBER = re.compile(r"(?<![\w+])(?:\+|\()?\d[\d ()./-]{5,28}\d(?![\w])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _NANP = re.compile(r"\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}")
 _DATE = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})")
@@ -80,7 +80,8 @@ class Redactor:
         self._personal = frozenset(_normal(k) for k in (defaults.personal_keys if personal_keys is None else personal_keys))
         words = "|".join(re.escape(k) for k in sorted(set(defaults.redact_keys if secret_keys is None else secret_keys)))
         # key=value and key: value pairs inside plain text (query strings, form bodies, headers).
-        self._inline = re.compile(rf"(?i)([\w-]*(?:{words})[\w-]*\s*[=:]\s*)([^&\s,;]+)") if words else None
+        # Each starts only where a key starts: tried inside every long word, it took minutes (quadratic).
+        self._inline = re.compile(rf"(?i)(?<![\w-])([\w-]*(?:{words})[\w-]*\s*[=:]\s*)([^&\s,;]+)") if words else None
         self._kinds: dict[str, str | None] = {}  # key -> "secret", "personal" or None; keys repeat a lot
         self._key = os.urandom(32) if key is None else key
 
