@@ -56,7 +56,9 @@ class Secret:
         return self._value  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return "Secret('**********')" if self._unresolved is None else f"Secret(<unresolved: {self._unresolved.reason}>)"
+        if self._unresolved is not None:
+            return f"Secret(<unresolved: {self._unresolved.reason}>)"
+        return "Secret('**********')"
 
     def __str__(self) -> str:
         return "**********"

@@ -145,7 +145,8 @@ class Readiness(BaseModel):
 class CustomerCreate(Strict):
     """A new shop customer, to be created in the ERP, which answers its customer number."""
 
-    reference: PathCode = Field(description="the shop's own id of the customer; the same reference twice is one customer")
+    reference: PathCode = Field(description="the shop's own id of the customer; the same reference twice is one "
+                                            "customer")
     name: Text = Field(min_length=1)
     email: Email | None = None
     group: Code | None = None

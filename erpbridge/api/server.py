@@ -10,9 +10,9 @@ at the first byte of the next request, so a connection that opens and sends noth
 every few seconds (slowloris), stays open for good, and a few hundred of them fill the connection
 cap. :class:`HeadTimeoutProtocol` adds that bound: from connecting, or on a kept-alive connection
 from the first byte of the next request, a client has ``api.header_timeout`` seconds to send a
-whole head, else it gets 408 (if it had begun one) and the connection is closed. The body is not timed: how fast it is read depends on
-the application too (reading pauses while a handler is busy); its size is bounded by
-``api.max_body_bytes``.
+whole head, else it gets 408 (if it had begun one) and the connection is closed. The body is not
+timed: how fast it is read depends on the application too (reading pauses while a handler is
+busy); its size is bounded by ``api.max_body_bytes``.
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def test_a_missing_variable_outside_a_secret_still_stops_loading(tmp_path, monke
                            "mappings:\n  products: {defaults: {currency: '${CURRENCY_NOT_SET}'}}\n")
     assert error_of(path) == f"{path}: store.url: environment variable PGPASSWORD is not set"
     path = write(tmp_path, "mappings:\n  products: {defaults: {currency: '${CURRENCY_NOT_SET}'}}\n")
-    assert error_of(path) == f"{path}: mappings.products.defaults.currency: environment variable CURRENCY_NOT_SET is not set"
+    assert error_of(path) == (f"{path}: mappings.products.defaults.currency: environment variable CURRENCY_NOT_SET "
+                              "is not set")
 
 
 def test_config_errors_never_echo_secrets_or_values_from_the_environment(tmp_path, monkeypatch):
