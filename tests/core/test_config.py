@@ -142,3 +142,11 @@ def test_a_mapping_to_a_field_the_record_lacks_is_refused_on_use(tmp_path):
     config = load_config(write(tmp_path, "mappings:\n  products:\n    fields: {colour: FARBE}\n"))
     with pytest.raises(MappingError, match=r"mappings.products.fields.colour: Product has no field 'colour'"):
         Mapper(Product, config.mapping("products"))
+
+
+def test_errors_in_a_webhooks_system_name_the_key_path_and_the_keys_allowed(tmp_path):
+    path = write(tmp_path, "systems:\n  erp: {connector: files}\n  hooks: {connector: webhooks, subscribers: "
+                           "[{name: s, url: 'ftp://x', secret: '${HOOK_SECRET:-x}', evnts: []}]}\n")
+    assert error_of(path).splitlines() == [
+        f"{path}: systems.hooks.subscribers.0.url: String should match pattern '^https?://', got 'ftp://x'",
+        f"{path}: systems.hooks.subscribers.0.evnts: unknown key, expected one of: name, url, secret, events"]
