@@ -21,15 +21,18 @@ from .conftest import address, order_payload
 IDENTIFIERS = st.text(st.one_of(
     st.sampled_from(list("/.%?#&+;=:@ -_\t\r\n\x00\x1b\x1f\x7f\u0085\u00a0\u200b\u202e\ufeff\\'\"<>ü€")),
     st.characters(exclude_categories=("Cs",))), max_size=12)  # (httpx cannot send a lone surrogate)
-PROPERTY = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 #: Tried every time, whatever the generation draws.
 KNOWN = ("SO/2026/1", "M8/40", "/", "a/../b", "%2F", "x?y#z", " a ", ".", "..", "a\x00b", "a\u200bb")
 
 
-def with_known(test):
-    for value in KNOWN:
-        test = example(value)(test)
-    return test
+def for_every(name: str):
+    """A hypothesis test over identifiers, the known ones first, as its ``name`` argument."""
+    def decorate(test):
+        for value in KNOWN:
+            test = example(value)(test)
+        test = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))(test)
+        return given(**{name: IDENTIFIERS})(test)
+    return decorate
 
 
 @pytest.mark.parametrize("number, found", [("SO-1\x00", "U+0000 at position 5"), ("SO\r\n1", "U+000D at position 3"),
@@ -76,9 +79,7 @@ def accepted(answer) -> bool:
 
 def test_every_order_number_the_api_accepts_can_be_addressed_again(api):
     with api.client("write:orders") as c:
-        @given(number=IDENTIFIERS)
-        @with_known
-        @PROPERTY
+        @for_every("number")
         def check(number):
             placed = c.post("/api/v1/orders", json=order_payload(number))
             if not accepted(placed):
@@ -96,9 +97,7 @@ def test_every_order_number_the_api_accepts_can_be_addressed_again(api):
 
 def test_every_customer_reference_and_number_accepted_can_be_addressed_again(api):
     with api.client("admin") as c:
-        @given(reference=IDENTIFIERS)
-        @with_known
-        @PROPERTY
+        @for_every("reference")
         def check(reference):
             created = c.post("/api/v1/customers", json={"reference": reference, "name": "Max"})
             if accepted(created):
@@ -117,9 +116,7 @@ def test_every_customer_reference_and_number_accepted_can_be_addressed_again(api
 
 def test_every_sku_accepted_can_be_addressed_again(api):
     with api.client("admin") as c:
-        @given(sku=IDENTIFIERS)
-        @with_known
-        @PROPERTY
+        @for_every("sku")
         def check(sku):
             try:
                 product = Product(sku=sku, name="P")
