@@ -166,7 +166,7 @@ class PaymentAck(Strict):
 
 class CancelRequest(Strict):
     id: PathCode | None = Field(default=None, description="the shop's id of this cancellation (idempotency); "
-                                                      "default: derived from the order and its content")
+                                                          "default: derived from the order and its content")
     reason: Text | None = None
     lines: list[CancelLine] = Field(default_factory=list, description="empty: cancel the whole order")
 

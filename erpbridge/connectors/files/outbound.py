@@ -3,10 +3,9 @@ folder, for the ERP to pick up (orders, customers, cancellations, returns).
 
 A file appears whole or not at all (:func:`~erpbridge.private_files.write_private`: written
 aside, flushed, renamed into place), readable by erpbridge's user only unless the system's
-``file_mode`` lets the ERP's group read it too. Its name comes from
-the message's idempotency key (by default ``<channel>:<operation>:<business key>:<sequence>``),
-so delivering the same message again after a crash rewrites the same file rather than adding a
-second order.
+``file_mode`` lets the ERP's group read it too. Its name comes from the message's idempotency key
+(by default ``<channel>:<operation>:<business key>:<sequence>``), so delivering the same message
+again after a crash rewrites the same file rather than adding a second order.
 
 JSON: ``{"operation", "idempotency_key", "payload"}``. XML: the payload under a root element
 named after the operation, with the idempotency key as an attribute; lists become a wrapper
