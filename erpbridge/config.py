@@ -4,6 +4,10 @@ Loading validates everything up front: a wrong key, type or value stops start-up
 message naming the file, the key path and what was expected. Secrets never have to be written
 in the file: any string may be ``${VAR}`` (an environment variable, ``${VAR:-default}`` with a
 default) or ``${file:/run/secrets/erp-password}`` (a file's content, trailing newline dropped).
+A value that came from ``${...}``, or that stands under a secret's key (``password``, ``secret``,
+any key the exchange log hides), is never echoed in an error; a password in a URL is shown as
+``***``. A secret (:class:`~erpbridge.config_values.Secret`) whose reference cannot be read stops
+only what uses it, when it uses it (see :mod:`erpbridge.config_values`).
 
 The file is found from ``--config``, else ``$ERPBRIDGE_CONFIG``, else ``./erpbridge.yaml`` if it
 exists; with none of them, the built-in default applies: an SQLite store in ``./erpbridge.db``
@@ -21,20 +25,19 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from erpbridge.api.config import ApiConfig
+from erpbridge.config_values import ConfigError, Secret, Unresolved
 from erpbridge.connectors.webhooks import WebhooksSystem
 from erpbridge.exchange.config import ExchangeLogConfig
+from erpbridge.exchange.redact import hide_url_passwords, is_secret_key
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.config import OutboxConfig
 from erpbridge.records import IMPORT_KINDS
 
 DEFAULT_FILE = "erpbridge.yaml"
-
-
-class ConfigError(Exception):
-    """The config cannot be used; the message names the file, key path and expectation."""
+__all__ = ["Config", "ConfigError", "Secret", "load_config", "require_secrets"]
 
 
 class Section(BaseModel):
@@ -42,7 +45,8 @@ class Section(BaseModel):
 
 
 class StoreConfig(Section):
-    url: str = Field(default="sqlite:///erpbridge.db", description="sqlite:///path or postgresql+psycopg://...")
+    url: str = Field(default="sqlite:///erpbridge.db", description="sqlite:///path or postgresql+psycopg://...",
+                     repr=False)  # it may hold the database password
 
     @field_validator("url")
     @classmethod
@@ -80,6 +84,23 @@ class FilesSystem(SystemBase):
     format: Literal["json", "xml"] = "json"
     poll_interval: float = Field(default=2.0, gt=0, description="seconds between looks into the inbox")
     settle_time: float = Field(default=1.0, ge=0, description="a file must be unchanged this long before import")
+    file_mode: str = Field(default="0600", description="octal mode of the files written to the outbox; \"0640\" "
+                                                       "lets the ERP's account read them through the group")
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
+            raise ValueError('expected an octal mode in quotes, like "0640" (YAML reads an unquoted 0640 as 416)')
+        mode = int(value, 8)
+        if mode & 0o600 != 0o600 or mode & 0o022:
+            raise ValueError("expected a mode that lets erpbridge's own user read and write and nobody else write, "
+                             'like "0600" or "0640"')
+        return f"{mode:04o}"
+
+    @property
+    def mode(self) -> int:
+        return int(self.file_mode, 8)
 
 
 class TrytonSystem(SystemBase):
@@ -87,7 +108,7 @@ class TrytonSystem(SystemBase):
     url: str = Field(pattern=r"^https?://")
     database: str
     user: str
-    password: SecretStr
+    password: Secret
     timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
     language: str = "en"
     warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
@@ -213,52 +234,96 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}")
-    raw = _interpolate(raw, (), path)
+    origins: dict[tuple, list[str]] = {}
+    raw = _interpolate(raw, (), path, origins)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{path}: {line}" for line in _describe(exc))) from None
+        raise ConfigError("\n".join(f"{path}: {line}" for line in _describe(exc, origins))) from None
+    # A field that takes anything (a mapping's defaults) accepted an unreadable reference: only a
+    # secret may wait for its first use.
+    stray = next(_instances(config, Unresolved), None)
+    if stray is not None:
+        raise stray.error()
     return config.model_copy(update={"source": path.resolve()})
+
+
+def require_secrets(config: Config, systems: typing.Iterable[str] | None = None) -> None:
+    """Raise the error of every secret of these systems (default: all) that cannot be read: what a
+    command that will build their connectors (`erpbridge run`, `worker`, `serve`) checks at start-up."""
+    names = config.systems if systems is None else systems
+    missing = [secret.unresolved for name in names for secret in _instances(config.systems[name], Secret)
+               if secret.unresolved is not None]
+    if missing:
+        raise ConfigError("\n".join(str(unresolved.error()) for unresolved in missing))
+
+
+def _instances(value: Any, cls: type) -> typing.Iterator[Any]:
+    """Every ``cls`` inside a validated config value (models, mappings and lists walked)."""
+    if isinstance(value, cls):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _instances(getattr(value, name), cls)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _instances(item, cls)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _instances(item, cls)
 
 
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
-def _interpolate(node: Any, where: tuple, path: Path) -> Any:
-    """Replace ``${VAR}``, ``${VAR:-default}`` and ``${file:...}`` in every string."""
+class _Unreadable(Exception):
+    """A reference that cannot be read (its reason)."""
+
+
+def _interpolate(node: Any, where: tuple, path: Path, origins: dict[tuple, list[str]]) -> Any:
+    """Replace ``${VAR}``, ``${VAR:-default}`` and ``${file:...}`` in every string; note in
+    ``origins`` which references made the string at each key path (so errors never echo it). A
+    string whose reference cannot be read becomes :class:`Unresolved`."""
     if isinstance(node, dict):
-        return {k: _interpolate(v, where + (k,), path) for k, v in node.items()}
+        return {k: _interpolate(v, where + (k,), path, origins) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(v, where + (i,), path) for i, v in enumerate(node)]
+        return [_interpolate(v, where + (i,), path, origins) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
+    refs = origins[where] = []
 
     def value_of(match: re.Match) -> str:
         ref = match.group(1)
-        at = ".".join(map(str, where))
         if ref.startswith("file:"):
+            refs.append(ref)
             secret = Path(ref[5:])
             if not secret.is_absolute():
                 secret = path.parent / secret
             try:
                 return secret.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"{path}: {at}: cannot read secret file {secret}: {exc.strerror}") from None
+                raise _Unreadable(f"cannot read secret file {secret}: {exc.strerror}") from None
         name, _, default = ref.partition(":-")
+        refs.append(name)
         if name in os.environ:
             return os.environ[name]
         if ":-" in ref:
             return default
-        raise ConfigError(f"{path}: {at}: environment variable {name} is not set")
+        raise _Unreadable(f"environment variable {name} is not set")
 
-    return _REF.sub(value_of, node)
+    try:
+        return _REF.sub(value_of, node)
+    except _Unreadable as exc:
+        return Unresolved(str(path), ".".join(map(str, where)), str(exc))
 
 
-#: Names pydantic puts in an error location for the member of a union it tried.
-_UNION_MEMBERS = {"str", "FieldMap", "files", "tryton"}
+#: Names pydantic puts in an error location for the member of a union it tried: the plain-string
+#: branch of ``str | FieldMap`` fields, and each system's connector tag.
+_UNION_MEMBERS = {"str", "FieldMap", *(tag for member in typing.get_args(typing.get_args(SystemConfig)[0])
+                                      for tag in typing.get_args(member.model_fields["connector"].annotation))}
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, origins: dict[tuple, list[str]]) -> list[str]:
     errors = exc.errors(include_url=False)
     for error in errors:
         error["raw_loc"] = error["loc"]
@@ -271,7 +336,11 @@ def _describe(exc: ValidationError) -> list[str]:
     for error in errors:
         loc = _key_path(error["loc"])
         kind = error["type"]
-        if kind == "extra_forbidden":
+        if isinstance(error["input"], Unresolved):  # a reference that cannot be read, in a field that is no secret
+            line = f"{loc}: {error['input'].reason}"
+            if line not in lines:  # one line for all members of a union
+                lines.append(line)
+        elif kind == "extra_forbidden":
             allowed = _allowed_keys(error["raw_loc"][:-1])
             hint = f", expected one of: {', '.join(allowed)}" if allowed else ""
             lines.append(f"{loc}: unknown key{hint}")
@@ -281,8 +350,30 @@ def _describe(exc: ValidationError) -> list[str]:
             lines.append(f"{loc}: {error['msg'].replace('Input tag', 'connector')}")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {message}, got {error['input']!r}")
+            lines.append(f"{loc}: {message}{_got(error['input'], error['loc'], origins)}")
     return lines
+
+
+def _got(value: Any, loc: tuple, origins: dict[tuple, list[str]]) -> str:
+    """``, got <value>`` for an error, unless the value came from ``${...}`` or is a secret."""
+    refs = [ref for where, found in origins.items() if where[: len(loc)] == loc for ref in found]
+    if refs:
+        return f" (the value came from {', '.join('${' + ref + '}' for ref in dict.fromkeys(refs))} and is not shown)"
+    if any(isinstance(part, str) and is_secret_key(part) for part in loc):
+        return " (the value is a secret and is not shown)"
+    if _holds_secret(value):  # a whole section with a secret in it: its error says enough
+        return ""
+    return f", got {hide_url_passwords(repr(value))}"
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(is_secret_key(str(k)) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _key_path(loc: tuple) -> str:

@@ -2,10 +2,10 @@
 folder, for the ERP to pick up (orders, customers, cancellations, returns).
 
 A file appears whole or not at all (:func:`~erpbridge.private_files.write_private`: written
-aside, flushed, renamed into place), readable by erpbridge's user only. Its name comes from
-the message's idempotency key (by default ``<channel>:<operation>:<business key>:<sequence>``),
-so delivering the same message again after a crash rewrites the same file rather than adding a
-second order.
+aside, flushed, renamed into place), readable by erpbridge's user only unless the system's
+``file_mode`` lets the ERP's group read it too. Its name comes from the message's idempotency key
+(by default ``<channel>:<operation>:<business key>:<sequence>``), so delivering the same message
+again after a crash rewrites the same file rather than adding a second order.
 
 JSON: ``{"operation", "idempotency_key", "payload"}``. XML: the payload under a root element
 named after the operation, with the idempotency key as an attribute; lists become a wrapper
@@ -25,7 +25,7 @@ import orjson
 from lxml import etree
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError
-from erpbridge.private_files import private_dir, write_private
+from erpbridge.private_files import FILE_MODE, folder_mode, private_dir, write_private
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -71,11 +71,12 @@ def _fill(element, value) -> None:
 
 
 class FileOutbox:
-    """Delivers messages as files into ``folder``."""
+    """Delivers messages as files into ``folder``, with ``mode`` (the system's ``file_mode``)."""
 
-    def __init__(self, folder: Path, fmt: str = "json"):
+    def __init__(self, folder: Path, fmt: str = "json", mode: int = FILE_MODE):
         self.folder = folder
         self.format = fmt
+        self.mode = mode
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
         if self.format == "xml":
@@ -85,8 +86,8 @@ class FileOutbox:
                                 option=orjson.OPT_INDENT_2)
         path = self.folder / file_name(idempotency_key, self.format)
         try:
-            private_dir(self.folder)
-            write_private(path, data)
+            private_dir(self.folder, folder_mode(self.mode))
+            write_private(path, data, self.mode)
         except OSError as exc:
             raise GeneralError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return DeliveryResult(response={"file": path.name, "bytes": len(data)})
@@ -94,4 +95,4 @@ class FileOutbox:
 
 def create_outbound(app, name: str, cfg) -> FileOutbox:
     """The connector for ``connector: files`` systems (relative folders are relative to the config file)."""
-    return FileOutbox(app.config.resolve(cfg.outbox), cfg.format)
+    return FileOutbox(app.config.resolve(cfg.outbox), cfg.format, cfg.mode)
