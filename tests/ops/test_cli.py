@@ -160,7 +160,7 @@ def test_a_flow_run_while_tryton_is_down_ends_offline_in_one_line_shown_by_erpbr
     ran = invoke(config, "flows", "run", "catalog")  # a default flow: no flows: section needed
     assert ran.exit_code == 1
     assert ran.output.startswith("catalog: offline in ")
-    assert f"error: erp is unavailable: Tryton at http://127.0.0.1:{port} is unreachable" in ran.output
+    assert f"error: erp is unavailable: erp at http://127.0.0.1:{port} is unreachable" in ran.output
     assert "Traceback" not in ran.output
     catalog = next(line for line in invoke(config, "flows").output.splitlines() if line.startswith("catalog"))
     assert " offline " in catalog and "erp is unavailable" in catalog
@@ -204,7 +204,7 @@ def test_reconcile_while_tryton_is_down_still_requeues_lost_orders_and_says_what
     result = invoke(config, "reconcile")
     assert result.exit_code == 1  # LOST-1 was re-queued
     assert "re-queued: LOST-1" in result.output
-    assert f"unfinished orders in erp not looked for: erp is unavailable: Tryton at http://127.0.0.1:{port}" \
+    assert f"unfinished orders in erp not looked for: erp is unavailable: erp at http://127.0.0.1:{port}" \
         in result.output
     report = json.loads(invoke(config, "reconcile", "--json").output)
     assert report["stuck"] is None and report["already_queued"] == ["LOST-1"]

@@ -102,7 +102,7 @@ def test_a_return_left_confirmed_by_tryton_stopping_after_confirm_is_processed_w
 
     ret = {"id": f"RMA-{prefix}", "order": number, "lines": [{"sku": sku, "quantity": "1"}]}
     proxy.arm("model.sale.sale.confirm")
-    with pytest.raises(GeneralError, match="unreachable"):
+    with pytest.raises(GeneralError, match="broke off|unreachable"):
         connector.deliver("send_return", ret, "r")
     tryton.start()
     [left] = erp.rpc.model("sale.sale", "search_read", [["reference", "=", ret["id"]]], 0, None, None,
