@@ -4,6 +4,10 @@ Loading validates everything up front: a wrong key, type or value stops start-up
 message naming the file, the key path and what was expected. Secrets never have to be written
 in the file: any string may be ``${VAR}`` (an environment variable, ``${VAR:-default}`` with a
 default) or ``${file:/run/secrets/erp-password}`` (a file's content, trailing newline dropped).
+A value that came from ``${...}``, or that stands under a secret's key (``password``, ``secret``,
+any key the exchange log hides), is never echoed in an error; a password in a URL is shown as
+``***``. A secret (:class:`~erpbridge.config_values.Secret`) whose reference cannot be read stops
+only what uses it, when it uses it (see :mod:`erpbridge.config_values`).
 
 The file is found from ``--config``, else ``$ERPBRIDGE_CONFIG``, else ``./erpbridge.yaml`` if it
 exists; with none of them, the built-in default applies: an SQLite store in ``./erpbridge.db``
@@ -24,22 +28,22 @@ from croniter import croniter
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from erpbridge.api.config import ApiConfig
+from erpbridge.config_values import ConfigError, Secret, Unresolved
 from erpbridge.connectors import registry
 from erpbridge.exchange.config import ExchangeLogConfig
+from erpbridge.exchange.redact import hide_url_passwords, is_secret_key
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.outbox.config import OutboxConfig
 from erpbridge.records import IMPORT_KINDS, RECORD_KINDS
 from erpbridge.systems import Role, Section, Selection, SystemBase
 
 DEFAULT_FILE = "erpbridge.yaml"
-
-
-class ConfigError(Exception):
-    """The config cannot be used; the message names the file, key path and expectation."""
+__all__ = ["Config", "ConfigError", "Secret", "load_config", "require_secrets"]
 
 
 class StoreConfig(Section):
-    url: str = Field(default="sqlite:///erpbridge.db", description="sqlite:///path or postgresql+psycopg://...")
+    url: str = Field(default="sqlite:///erpbridge.db", description="sqlite:///path or postgresql+psycopg://...",
+                     repr=False)  # it may hold the database password
 
     @field_validator("url")
     @classmethod
@@ -229,48 +233,90 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}")
-    raw = _interpolate(raw, (), path)
+    origins: dict[tuple, list[str]] = {}
+    raw = _interpolate(raw, (), path, origins)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{path}: {line}" for line in _describe(exc))) from None
+        raise ConfigError("\n".join(f"{path}: {line}" for line in _describe(exc, origins))) from None
+    # A field that takes anything (a mapping's defaults) accepted an unreadable reference: only a
+    # secret may wait for its first use.
+    stray = next(_instances(config, Unresolved), None)
+    if stray is not None:
+        raise stray.error()
     return config.model_copy(update={"source": path.resolve()})
+
+
+def require_secrets(config: Config, systems: typing.Iterable[str] | None = None) -> None:
+    """Raise the error of every secret of these systems (default: all) that cannot be read: what a
+    command that will build their connectors (`erpbridge run`, `worker`, `serve`) checks at start-up."""
+    names = config.systems if systems is None else systems
+    missing = [secret.unresolved for name in names for secret in _instances(config.systems[name], Secret)
+               if secret.unresolved is not None]
+    if missing:
+        raise ConfigError("\n".join(str(unresolved.error()) for unresolved in missing))
+
+
+def _instances(value: Any, cls: type) -> typing.Iterator[Any]:
+    """Every ``cls`` inside a validated config value (models, mappings and lists walked)."""
+    if isinstance(value, cls):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _instances(getattr(value, name), cls)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _instances(item, cls)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _instances(item, cls)
 
 
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
-def _interpolate(node: Any, where: tuple, path: Path) -> Any:
-    """Replace ``${VAR}``, ``${VAR:-default}`` and ``${file:...}`` in every string."""
+class _Unreadable(Exception):
+    """A reference that cannot be read (its reason)."""
+
+
+def _interpolate(node: Any, where: tuple, path: Path, origins: dict[tuple, list[str]]) -> Any:
+    """Replace ``${VAR}``, ``${VAR:-default}`` and ``${file:...}`` in every string; note in
+    ``origins`` which references made the string at each key path (so errors never echo it). A
+    string whose reference cannot be read becomes :class:`Unresolved`."""
     if isinstance(node, dict):
-        return {k: _interpolate(v, where + (k,), path) for k, v in node.items()}
+        return {k: _interpolate(v, where + (k,), path, origins) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(v, where + (i,), path) for i, v in enumerate(node)]
+        return [_interpolate(v, where + (i,), path, origins) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
+    refs = origins[where] = []
 
     def value_of(match: re.Match) -> str:
         ref = match.group(1)
-        at = ".".join(map(str, where))
         if ref.startswith("file:"):
+            refs.append(ref)
             secret = Path(ref[5:])
             if not secret.is_absolute():
                 secret = path.parent / secret
             try:
                 return secret.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"{path}: {at}: cannot read secret file {secret}: {exc.strerror}") from None
+                raise _Unreadable(f"cannot read secret file {secret}: {exc.strerror}") from None
         name, _, default = ref.partition(":-")
+        refs.append(name)
         if name in os.environ:
             return os.environ[name]
         if ":-" in ref:
             return default
-        raise ConfigError(f"{path}: {at}: environment variable {name} is not set")
+        raise _Unreadable(f"environment variable {name} is not set")
 
-    return _REF.sub(value_of, node)
+    try:
+        return _REF.sub(value_of, node)
+    except _Unreadable as exc:
+        return Unresolved(str(path), ".".join(map(str, where)), str(exc))
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, origins: dict[tuple, list[str]]) -> list[str]:
     errors = exc.errors(include_url=False)
     for error in errors:
         error["raw_loc"] = error["loc"]
@@ -284,7 +330,11 @@ def _describe(exc: ValidationError) -> list[str]:
     for error in errors:
         loc = _key_path(error["loc"])
         kind = error["type"]
-        if kind == "extra_forbidden":
+        if isinstance(error["input"], Unresolved):  # a reference that cannot be read, in a field that is no secret
+            line = f"{loc}: {error['input'].reason}"
+            if line not in lines:  # one line for all members of a union
+                lines.append(line)
+        elif kind == "extra_forbidden":
             allowed = _allowed_keys(_walk(error["raw_loc"][:-1])[1])
             hint = f", expected one of: {', '.join(allowed)}" if allowed else ""
             lines.append(f"{loc}: unknown key{hint}")
@@ -298,8 +348,30 @@ def _describe(exc: ValidationError) -> list[str]:
             lines += str(error["ctx"]["error"]).splitlines()  # the config's own cross-checks, each with its path
         else:
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {message}, got {error['input']!r}")
+            lines.append(f"{loc}: {message}{_got(error['input'], error['loc'], origins)}")
     return lines
+
+
+def _got(value: Any, loc: tuple, origins: dict[tuple, list[str]]) -> str:
+    """``, got <value>`` for an error, unless the value came from ``${...}`` or is a secret."""
+    refs = [ref for where, found in origins.items() if where[: len(loc)] == loc for ref in found]
+    if refs:
+        return f" (the value came from {', '.join('${' + ref + '}' for ref in dict.fromkeys(refs))} and is not shown)"
+    if any(isinstance(part, str) and is_secret_key(part) for part in loc):
+        return " (the value is a secret and is not shown)"
+    if _holds_secret(value):  # a whole section with a secret in it: its error says enough
+        return ""
+    return f", got {hide_url_passwords(repr(value))}"
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(is_secret_key(str(k)) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _key_path(loc: tuple) -> str:

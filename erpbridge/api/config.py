@@ -42,4 +42,10 @@ class ApiConfig(BaseModel):
     key_cache_seconds: float = Field(default=5, ge=0, description="how long a looked-up API key is trusted before "
                                                                    "it is read again (bounds how late a revocation "
                                                                    "takes effect)")
+    keep_alive_timeout: float = Field(default=5, gt=0, description="seconds an idle kept-alive connection stays open")
+    header_timeout: float = Field(default=10, gt=0, description="seconds a client has to send a whole request head, "
+                                                                "from connecting or from its first byte; a slower "
+                                                                "one gets 408 and is closed (slowloris)")
+    max_connections: int = Field(default=1000, ge=1, description="connections served at once; beyond, requests are "
+                                                                 "answered 503 until some close")
     realtime: RealTimeConfig = RealTimeConfig()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from erpbridge.records import Address, Contact, Customer, Product
-from erpbridge.records.base import Code, CurrencyCode, Email, Text
+from erpbridge.records.base import Code, CurrencyCode, Email, PathCode, Text
 from erpbridge.records.orders import CancelLine, ReturnLine
 
 Source = Literal["store", "erp"]
@@ -145,7 +145,8 @@ class Readiness(BaseModel):
 class CustomerCreate(Strict):
     """A new shop customer, to be created in the ERP, which answers its customer number."""
 
-    reference: Code = Field(description="the shop's own id of the customer; the same reference twice is one customer")
+    reference: PathCode = Field(description="the shop's own id of the customer; the same reference twice is one "
+                                            "customer")
     name: Text = Field(min_length=1)
     email: Email | None = None
     group: Code | None = None
@@ -164,14 +165,14 @@ class PaymentAck(Strict):
 
 
 class CancelRequest(Strict):
-    id: Code | None = Field(default=None, description="the shop's id of this cancellation (idempotency); "
-                                                      "default: derived from the order and its content")
+    id: PathCode | None = Field(default=None, description="the shop's id of this cancellation (idempotency); "
+                                                          "default: derived from the order and its content")
     reason: Text | None = None
     lines: list[CancelLine] = Field(default_factory=list, description="empty: cancel the whole order")
 
 
 class ReturnRequest(Strict):
-    id: Code | None = Field(default=None, description="the shop's id of this return (idempotency)")
+    id: PathCode | None = Field(default=None, description="the shop's id of this return (idempotency)")
     lines: list[ReturnLine] = Field(min_length=1)
 
 

@@ -73,13 +73,11 @@ def keys_revoke(ctx: CliContext, key: str) -> None:
 @pass_cli
 def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     """Run the shop's API alone (no workers; `erpbridge run` runs both)."""
-    import uvicorn
-
     from erpbridge.api import create_api
+    from erpbridge.api.server import api_server
 
-    config = ctx.config.api
-    uvicorn.run(create_api(ctx.app()), host=host or config.host, port=port or config.port,
-                log_level="info", proxy_headers=False, server_header=False)
+    ctx.require_secrets([ctx.config.erp_for()])  # the ERP's connector answers real-time lookups
+    api_server(create_api(ctx.app()), ctx.config.api, host=host, port=port).run()
 
 
 @cli.group()

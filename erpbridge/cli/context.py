@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from typing import Any
 
 import click
 
 from erpbridge.bootstrap import App, bootstrap
-from erpbridge.config import Config, ConfigError, load_config
+from erpbridge.config import Config, ConfigError, load_config, require_secrets
 
 
 class CliContext:
@@ -24,9 +25,16 @@ class CliContext:
             try:
                 self._config = load_config(self.config_path)
             except ConfigError as exc:
-                click.echo(f"erpbridge: {exc}", err=True)
-                sys.exit(2)
+                _stop(exc)
         return self._config
+
+    def require_secrets(self, systems: list[str] | None = None) -> None:
+        """For a command that will build these systems' connectors (default: all): stop now (exit
+        2) if one of their secrets cannot be read, rather than when it is first used."""
+        try:
+            require_secrets(self.config, systems)
+        except ConfigError as exc:
+            _stop(exc)
 
     def app(self, *, migrate: bool = True) -> App:
         if self._app is None:
@@ -39,6 +47,11 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
+
+
+def _stop(exc: ConfigError) -> typing.NoReturn:
+    click.echo(f"erpbridge: {exc}", err=True)
+    sys.exit(2)
 
 
 def print_json(value: Any) -> None:

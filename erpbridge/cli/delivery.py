@@ -38,6 +38,7 @@ def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
     Start as many as you like, on one host (SQLite or PostgreSQL) or several (PostgreSQL):
     they share the work, and a message is never delivered by two of them at once.
     """
+    ctx.require_secrets()
     app = ctx.app()
     if once:
         click.echo(f"delivered {Worker(app).drain()} message(s)")

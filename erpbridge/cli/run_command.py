@@ -32,6 +32,7 @@ def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port:
     from erpbridge.flows.scheduler import run_scheduler
     from erpbridge.outbox.worker import run_workers
 
+    ctx.require_secrets()  # every system's connector will be built: a missing secret stops it now
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = ctx.app(migrate=True)
     stop = threading.Event()
@@ -44,7 +45,12 @@ def run(ctx: CliContext, concurrency: int, no_api: bool, host: str | None, port:
            for name in app.systems_that(lambda capabilities: capabilities.watch)},
     }
     api = ctx.config.api
-    server = _api_server(app, host or api.host, port or api.port) if api.enabled and not no_api else None
+    server = None
+    if api.enabled and not no_api:
+        from erpbridge.api import create_api
+        from erpbridge.api.server import api_server
+
+        server = api_server(create_api(app), api, host=host, port=port)
     if server is None:
         from erpbridge.services.webhook_events import run_publisher
 
@@ -85,11 +91,3 @@ def _until_stopped(name: str, part, stop: threading.Event, failed: list[str]):
             stop.set()
     return target
 
-
-def _api_server(app, host: str, port: int):
-    import uvicorn
-
-    from erpbridge.api import create_api
-
-    return uvicorn.Server(uvicorn.Config(create_api(app), host=host, port=port, log_level="info",
-                                         proxy_headers=False, server_header=False))

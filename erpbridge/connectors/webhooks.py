@@ -23,6 +23,15 @@ Config::
             url: https://shop.example.com/erpbridge/webhook
             secret: ${SHOP_WEBHOOK_SECRET}
             events: [order.status, order.shipment, stock.changed]
+        # allow_private_targets: true     # only for receivers on this machine or a private network
+
+Targets: a webhook is a request the hub makes to a URL from its config, from inside the network it
+runs in; pointed at ``localhost``, the hub's own API, a private range or a cloud metadata address
+(169.254.169.254), it would reach what the outside cannot (SSRF). So subscribers must be public
+addresses: literal addresses and ``localhost`` are refused when the config loads, and a name is
+resolved at each delivery, refused if any of its addresses is not public, and the request goes to
+the address that was checked (so DNS cannot swap it in between). A system with
+``allow_private_targets: true`` may deliver to any address (a shop on the same host or LAN).
 
 A subscriber that is down fails its own messages (a *message* error, retried with backoff), not
 the whole system: one broken endpoint must not hold back the others' events.
@@ -33,14 +42,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
+import socket
 import time
 import uuid
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from erpbridge.config_values import Secret
 from erpbridge.connectors.base import DeliveryResult, MessageError
 from erpbridge.connectors.registry import Capabilities, ConnectorSpec
 from erpbridge.systems import SystemBase
@@ -61,7 +74,7 @@ class Subscriber(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     url: str = Field(pattern=r"^https?://")
-    secret: SecretStr = Field(description="HMAC key; give it as ${VAR} or ${file:...}, never in clear")
+    secret: Secret = Field(description="HMAC key; give it as ${VAR} or ${file:...}, never in clear")
     events: list[Literal[EVENTS + ("*",)]] = Field(default_factory=lambda: ["*"])  # type: ignore[valid-type]
 
     def wants(self, event: str) -> bool:
@@ -79,6 +92,55 @@ class WebhooksSystem(SystemBase):
                                                               "(feedback and catalog events)")
     settle: float = Field(default=2, ge=0, description="the publisher leaves changes younger than this for the "
                                                        "next pass (a transaction may still be committing)")
+    allow_private_targets: bool = Field(default=False, description="deliver to loopback, private and link-local "
+                                                                   "addresses too (receivers on this host or LAN)")
+
+    @model_validator(mode="after")
+    def _public_targets(self) -> "WebhooksSystem":
+        if not self.allow_private_targets:
+            refused = [f"subscriber {s.name!r}: {why}" for s in self.subscribers if (why := _literal_refusal(s.url))]
+            if refused:
+                raise ValueError("; ".join(refused) + f"; {_PUBLIC_ONLY}")
+        return self
+
+
+_PUBLIC_ONLY = "webhooks go to public addresses only, unless the system sets allow_private_targets: true"
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: The kinds of address a webhook may not go to (the standard library's ``ipaddress`` rules), first match named.
+_NOT_PUBLIC = {"loopback": "a loopback", "link_local": "a link-local", "unspecified": "the unspecified",
+               "private": "a private", "multicast": "a multicast", "reserved": "a reserved"}
+
+
+def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a webhook may not go to ``address`` (None: it is public). An IPv4 address inside an IPv6
+    one (mapped, 6to4, NAT64) is judged as itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour or (
+            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None)
+        if inner is not None:
+            address = inner
+    for kind, what in _NOT_PUBLIC.items():
+        if getattr(address, f"is_{kind}"):
+            return f"{address} is {what} address"
+    return None if address.is_global else f"{address} is not a public address"
+
+
+def _literal_refusal(url: str) -> str | None:
+    """Why a subscriber URL is refused by its host alone: an address that is not public, or a
+    name of this machine (``localhost``). Other names are checked when resolved (at delivery)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host:
+        return "the URL has no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine (a loopback name)"
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the forms the resolver reads as IPv4 too: 127.1, 0x7f.0.0.1, 2130706433
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return address_refusal(address)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -140,8 +202,9 @@ class WebhooksConnector:
     def __init__(self, name: str, cfg: WebhooksSystem):
         self.name = name
         self.cfg = cfg
-        self.client = httpx.Client(timeout=cfg.timeout, follow_redirects=False)
         self.subscribers = {s.name: s for s in cfg.subscribers}
+        self.secrets = {s.name: s.secret.get_secret_value() for s in cfg.subscribers}  # a missing one stops here
+        self.client = httpx.Client(timeout=cfg.timeout, follow_redirects=False)
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
         if operation != OPERATION:
@@ -153,14 +216,38 @@ class WebhooksConnector:
         body = orjson.dumps(event)
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                    "Erpbridge-Event": event["type"],
-                   SIGNATURE_HEADER: sign(subscriber.secret.get_secret_value(), body, int(time.time()))}
+                   SIGNATURE_HEADER: sign(self.secrets[subscriber.name], body, int(time.time()))}
         try:
-            response = self.client.post(subscriber.url, content=body, headers=headers)
+            status = self._post(subscriber, body, headers)
         except httpx.HTTPError as exc:
             raise MessageError(f"subscriber {subscriber.name}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 300:
-            raise MessageError(f"subscriber {subscriber.name} answered HTTP {response.status_code}")
-        return DeliveryResult(response={"subscriber": subscriber.name, "status": response.status_code})
+        if status >= 300:
+            raise MessageError(f"subscriber {subscriber.name} answered HTTP {status}")
+        return DeliveryResult(response={"subscriber": subscriber.name, "status": status})
+
+    def _post(self, subscriber: Subscriber, body: bytes, headers: dict) -> int:
+        """POST to the address the subscriber's host resolves to now, once it is allowed, and
+        answer the status (the body is never read: a subscriber cannot make the worker hold a
+        large answer). The connection goes to that address (the name still in ``Host`` and in TLS,
+        for SNI and the certificate check), so a second lookup cannot lead elsewhere."""
+        url = httpx.URL(subscriber.url)
+        host = url.raw_host.decode("ascii")
+        try:
+            found = socket.getaddrinfo(host, url.port or (443 if url.scheme == "https" else 80),
+                                       type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise MessageError(f"subscriber {subscriber.name}: cannot resolve {host}: {exc}") from None
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
+        if not self.cfg.allow_private_targets:
+            refused = next((why for address in addresses if (why := address_refusal(address))), None)
+            if refused:
+                raise MessageError(f"subscriber {subscriber.name} of system {self.name}: refused {host}: "
+                                   f"{refused}; {_PUBLIC_ONLY}")
+        pinned = url.copy_with(host=str(addresses[0]))
+        headers = {**headers, "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+        with self.client.stream("POST", pinned, content=body, headers=headers, extensions=extensions) as response:
+            return response.status_code
 
     def close(self) -> None:
         self.client.close()

@@ -4,8 +4,8 @@ Each entry records when (UTC), with which system, in which flow and at which mea
 (the step, e.g. ``tryton.sale.create``), the direction (``out``: a request we sent; ``in``: a
 request or file the system sent us), how long it took, the outcome (``ok``, ``general_error``,
 ``message_error``, ``error``), the size of request and response as JSON, the error text, and
-both payloads with secrets replaced and personal data masked (:mod:`.redact`), capped at
-``max_payload_bytes``.
+both payloads with secrets replaced and personal data masked (:mod:`.redact`, under the store's
+key: :mod:`.mask_key`), capped at ``max_payload_bytes``.
 
 How to use it::
 
@@ -36,6 +36,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from erpbridge.errors import GeneralError, MessageError
 from erpbridge.exchange.config import ExchangeLogConfig
+from erpbridge.exchange.mask_key import mask_key
 from erpbridge.exchange.redact import Redactor, plain
 from erpbridge.exchange.tables import exchange_log
 from erpbridge.store.db import as_utc
@@ -76,14 +77,15 @@ class ExchangeLog:
     With ``buffered=True`` (for hot paths such as draining the outbox) entries are written by a
     background thread in one transaction per ``flush_interval`` instead of one each; the price is
     that the entries of the last interval are lost if the process is killed, and that at most
-    ``max_buffer`` entries wait (more are dropped, with a warning) while the store is unreachable.
-    Call :meth:`close` (or :meth:`flush`) before reading what was just recorded.
+    ``max_buffer`` entries wait (more are dropped, with a warning) while the store is unreachable
+    (those recorded before the store's masking key could be read are redacted when written). Call
+    :meth:`close` (or :meth:`flush`) before reading what was just recorded.
     """
 
     def __init__(self, engine: Engine, *, redact: Redactor | None = None, max_payload_bytes: int = 65536,
                  buffered: bool = False, flush_interval: float = 0.2, max_buffer: int = 50_000):
         self.engine = engine
-        self.redact = redact or Redactor()
+        self.redact = redact or Redactor(key=lambda: mask_key(engine))
         self.max_payload_bytes = max_payload_bytes
         self.buffered = buffered
         self.flush_interval = flush_interval
@@ -98,8 +100,8 @@ class ExchangeLog:
     def for_app(cls, app, **options) -> "ExchangeLog":
         """The log with the app's ``exchange_log:`` settings."""
         config: ExchangeLogConfig = app.config.exchange_log
-        return cls(app.engine, redact=Redactor.from_config(config), max_payload_bytes=config.max_payload_bytes,
-                   **options)
+        return cls(app.engine, redact=Redactor.from_config(config, key=lambda: mask_key(app.engine)),
+                   max_payload_bytes=config.max_payload_bytes, **options)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -129,8 +131,9 @@ class ExchangeLog:
         try:
             row = self._row(system, flow, point, direction, duration_ms, outcome, error, request, response, at)
             if self.buffered:
-                self._enqueue(row)
+                self._enqueue(self._redacted_if_possible(row))
                 return
+            row = self._redacted(row)
             with self.engine.begin() as conn:
                 conn.execute(insert(exchange_log), row)
         except Exception:
@@ -161,8 +164,9 @@ class ExchangeLog:
         if not rows:
             return
         try:
+            entries = [row if "size" in row else self._redacted(row) for row in rows]
             with self.engine.begin() as conn:
-                conn.execute(insert(exchange_log), rows)
+                conn.execute(insert(exchange_log), entries)
         except Exception:
             logger.warning("could not write %d exchange log entries", len(rows), exc_info=True)
             with self._lock:  # keep them for the next try, within the bound
@@ -176,18 +180,30 @@ class ExchangeLog:
         self.flush()
 
     def _row(self, system, flow, point, direction, duration_ms, outcome, error, request, response, at) -> dict:
+        """The entry as plain data, not yet redacted (:meth:`_redacted`: the masks need the store's
+        key, which a buffered entry may have to wait for)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-        request, response = plain(request), plain(response)
-        size = len(_dumps(request)) + len(_dumps(response)) if (request is not None or response is not None) else 0
         return {
             # cut to the column widths: PostgreSQL refuses longer text, and the entry must not be lost
             "at": at or _now(), "system": str(system)[:64], "flow": str(flow)[:64], "point": str(point)[:128],
             "direction": direction, "duration_ms": round(float(duration_ms), 3), "outcome": str(outcome)[:16],
-            "size": size,
-            "error": self._error(error),
-            "request": self._payload(request), "response": self._payload(response),
+            "error": error, "request": plain(request), "response": plain(response),
         }
+
+    def _redacted_if_possible(self, row: dict) -> dict:
+        """The entry redacted and cut to ``max_payload_bytes`` now, so the buffer holds no more; left
+        plain for the writer when the store's key cannot be read yet (the store is down)."""
+        try:
+            return self._redacted(row)
+        except Exception:
+            return row
+
+    def _redacted(self, row: dict) -> dict:
+        request, response = row["request"], row["response"]
+        size = len(_dumps(request)) + len(_dumps(response)) if (request is not None or response is not None) else 0
+        return {**row, "size": size, "error": self._error(row["error"]), "request": self._payload(request),
+                "response": self._payload(response)}
 
     def _error(self, error: str | None) -> str | None:
         if error is None:

@@ -1,8 +1,9 @@
-"""The exchange log's table: one row per request/response with a system (see :mod:`.log`)."""
+"""The exchange log's tables: one row per request/response with a system (see :mod:`.log`), and the
+key its masks are made with."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Index, Integer, LargeBinary, String, Table, Text
 
 from erpbridge.store.tables import metadata
 
@@ -25,3 +26,13 @@ exchange_log = Table(
 # The filters of `erpbridge log` (seed 000: a date range and a measuring point).
 Index(None, exchange_log.c.point, exchange_log.c.at)
 Index(None, exchange_log.c.system, exchange_log.c.at)
+
+#: The store's masking key (one row): the HMAC key of the personal data masks in the log (see
+#: :mod:`.mask_key`). Kept in the store, so every process masks alike and no log holds it.
+mask_keys = Table(
+    "mask_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("key", LargeBinary(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

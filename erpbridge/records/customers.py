@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from erpbridge.records.base import Code, CountryCode, CurrencyCode, Email, Money, Record, Text
+from erpbridge.records.base import Code, CountryCode, CurrencyCode, Email, Money, PathCode, Record, Text
 
 
 class Address(Record):
@@ -32,7 +32,7 @@ class Customer(Record):
     kind: ClassVar[str] = "customers"
     key_fields: ClassVar[tuple[str, ...]] = ("number",)
 
-    number: Code
+    number: PathCode
     name: Text = Field(min_length=1)
     email: Email | None = None
     group: Code | None = None

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from erpbridge.records.base import Code, CurrencyCode, Money, Record, Text
+from erpbridge.records.base import Code, CurrencyCode, Money, PathCode, Record, Text
 from erpbridge.records.customers import Address
 
 #: Totals may differ from the sum of their parts by rounding of this much at most.
@@ -38,7 +38,7 @@ class Order(Record):
     kind: ClassVar[str] = "orders"
     key_fields: ClassVar[tuple[str, ...]] = ("number",)
 
-    number: Code
+    number: PathCode
     placed_at: dt.datetime
     customer: Code | None = None
     email: Text | None = None
@@ -75,7 +75,7 @@ class Cancellation(Record):
     kind: ClassVar[str] = "cancellations"
     key_fields: ClassVar[tuple[str, ...]] = ("id",)
 
-    id: Code
+    id: PathCode
     order: Code
     reason: Text | None = None
     lines: list[CancelLine] = Field(default_factory=list)
@@ -91,6 +91,6 @@ class Return(Record):
     kind: ClassVar[str] = "returns"
     key_fields: ClassVar[tuple[str, ...]] = ("id",)
 
-    id: Code
+    id: PathCode
     order: Code
     lines: list[ReturnLine] = Field(min_length=1)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from erpbridge.private_files import private_file
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -22,10 +25,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
 
-    if parsed.database and parsed.database != ":memory:":
-        from pathlib import Path
-
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.database and parsed.database != ":memory:":  # the store and its WAL hold personal data: 0600
+        private_file(Path(parsed.database), companions=("-wal", "-shm", "-journal"))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -90,6 +90,20 @@ def test_a_config_error_exits_2_with_the_message(tmp_path):
                                      "expected one of: new_products_enabled, default_currency, warehouses")
 
 
+def test_a_missing_erp_password_stops_only_the_commands_that_use_it(tmp_path, db_url):
+    (tmp_path / "erpbridge.yaml").write_text(
+        f"store: {{url: '{db_url}'}}\n"
+        "systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:9', database: shop, user: shop,"
+        " password: '${TRYTON_PASSWORD_NOT_SET}'}\n")
+    for command in (["db", "upgrade"], ["status"], ["messages"], ["flows"], ["log"], ["keys", "list"]):
+        assert erpbridge(*command, cwd=tmp_path).returncode == 0, command
+    expected = ("erpbridge: erpbridge.yaml: systems.erp.password: environment variable TRYTON_PASSWORD_NOT_SET "
+                "is not set")
+    for command in (["run"], ["worker"], ["serve"]):
+        result = erpbridge(*command, cwd=tmp_path)
+        assert (result.returncode, result.stderr.strip()) == (2, expected), command
+
+
 def test_db_upgrade_brings_an_empty_store_to_head(project):
     assert "empty" in erpbridge("status", cwd=project, check=True).stdout
     erpbridge("db", "upgrade", cwd=project, check=True)

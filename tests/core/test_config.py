@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from erpbridge.config import Config, ConfigError, load_config
+from erpbridge.config import Config, ConfigError, load_config, require_secrets
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -58,11 +58,59 @@ def test_secrets_come_from_the_environment_or_from_files(tmp_path, monkeypatch):
     assert "from-a-file" not in repr(config) and "from-a-file" not in str(erp)
 
 
-def test_a_missing_secret_stops_start_up_by_name(tmp_path, monkeypatch):
+TRYTON = ("systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:8000', database: shop, user: admin,"
+          " password: '${ERP_PASSWORD}'}\n")
+
+
+def test_a_missing_secret_is_named_when_it_is_first_used(tmp_path, monkeypatch):
     monkeypatch.delenv("ERP_PASSWORD", raising=False)
-    path = write(tmp_path, "systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:8000', database: shop,"
-                           " user: admin, password: '${ERP_PASSWORD}'}\n")
-    assert error_of(path) == f"{path}: systems.erp.password: environment variable ERP_PASSWORD is not set"
+    path = write(tmp_path, TRYTON)
+    config = load_config(path)  # loading, and every command that never uses the password, goes on
+    expected = f"{path}: systems.erp.password: environment variable ERP_PASSWORD is not set"
+    with pytest.raises(ConfigError) as used:
+        config.systems["erp"].password.get_secret_value()
+    assert str(used.value) == expected
+    with pytest.raises(ConfigError) as required:  # what `erpbridge run` asks before it builds connectors
+        require_secrets(config)
+    assert str(required.value) == expected
+    require_secrets(config, systems=[])
+    monkeypatch.setenv("ERP_PASSWORD", "now-set")
+    assert load_config(path).systems["erp"].password.get_secret_value() == "now-set"
+
+
+def test_a_missing_variable_outside_a_secret_still_stops_loading(tmp_path, monkeypatch):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    path = write(tmp_path, "store: {url: 'postgresql+psycopg://hub:${PGPASSWORD}@127.0.0.1/hub'}\n"
+                           "mappings:\n  products: {defaults: {currency: '${CURRENCY_NOT_SET}'}}\n")
+    assert error_of(path) == f"{path}: store.url: environment variable PGPASSWORD is not set"
+    path = write(tmp_path, "mappings:\n  products: {defaults: {currency: '${CURRENCY_NOT_SET}'}}\n")
+    assert error_of(path) == (f"{path}: mappings.products.defaults.currency: environment variable CURRENCY_NOT_SET "
+                              "is not set")
+
+
+def test_config_errors_never_echo_secrets_or_values_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("STORE_URL", "mysql://hub:hunter2@db.internal/hub")
+    monkeypatch.setenv("ERP_TIMEOUT", "hunter3")
+    monkeypatch.setenv("ERP_PASSWORD", "hunter4")
+    path = write(tmp_path, (
+        "store: {url: '${STORE_URL}'}\n"
+        "systems:\n  erp: {connector: tryton, url: 'http://127.0.0.1:8000', database: shop, user: admin,"
+        " password: '${ERP_PASSWORD}', timeout: '${ERP_TIMEOUT}'}\n"
+        "  hooks: {connector: webhooks, subscribers: [{name: shop, url: 'https://shop.example/h', secret: 12345}]}\n"))
+    lines = error_of(path).splitlines()
+    assert lines == [
+        f"{path}: store.url: expected a sqlite:///path or postgresql+psycopg://user@host/db URL (the value came "
+        "from ${STORE_URL} and is not shown)",
+        f"{path}: systems.erp.timeout: Input should be a valid number, unable to parse string as a number (the "
+        "value came from ${ERP_TIMEOUT} and is not shown)",
+        f"{path}: systems.hooks.subscribers.0.secret: expected a string (give it as ${{VAR}} or ${{file:...}}) "
+        "(the value is a secret and is not shown)",
+    ]
+    # A password written into a URL in clear is not repeated either.
+    path = write(tmp_path, "store: {url: 'mysql://hub:hunter5@db.internal/hub'}\n")
+    assert error_of(path).endswith(", got 'mysql://hub:***@db.internal/hub'")
+    assert "hunter5" not in repr(Config.model_validate({"store": {"url": "sqlite:///x"}}).store.model_copy(
+        update={"url": "postgresql+psycopg://hub:hunter5@db/hub"}))
 
 
 def test_broken_yaml_and_missing_files_are_config_errors(tmp_path):
@@ -94,3 +142,11 @@ def test_a_mapping_to_a_field_the_record_lacks_is_refused_on_use(tmp_path):
     config = load_config(write(tmp_path, "mappings:\n  products:\n    fields: {colour: FARBE}\n"))
     with pytest.raises(MappingError, match=r"mappings.products.fields.colour: Product has no field 'colour'"):
         Mapper(Product, config.mapping("products"))
+
+
+def test_errors_in_a_webhooks_system_name_the_key_path_and_the_keys_allowed(tmp_path):
+    path = write(tmp_path, "systems:\n  erp: {connector: files}\n  hooks: {connector: webhooks, subscribers: "
+                           "[{name: s, url: 'ftp://x', secret: '${HOOK_SECRET:-x}', evnts: []}]}\n")
+    assert error_of(path).splitlines() == [
+        f"{path}: systems.hooks.subscribers.0.url: String should match pattern '^https?://', got 'ftp://x'",
+        f"{path}: systems.hooks.subscribers.0.evnts: unknown key, expected one of: name, url, secret, events"]

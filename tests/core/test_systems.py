@@ -46,7 +46,7 @@ def test_a_connectors_own_keys_are_checked_with_their_key_path(tmp_path):
 def test_roles_come_from_the_connector_and_must_be_ones_it_can_play(tmp_path):
     config = Config.model_validate({"systems": {"erp": {"connector": "files"},
                                                 "hooks": {"connector": "webhooks", "subscribers": [
-                                                    {"name": "s", "url": "http://127.0.0.1:1/", "secret": "x"}]}}})
+                                                    {"name": "s", "url": "https://shop.example.com/hook", "secret": "x"}]}}})
     assert {n: s.role for n, s in config.systems.items()} == {"erp": "erp", "hooks": "shop"}
     assert error_of(tmp_path, "systems:\n  erp: {connector: files}\n  shop: {connector: files, role: shop}\n") == [
         "systems.shop.role: the files connector can be erp, not shop"]
@@ -55,7 +55,7 @@ def test_roles_come_from_the_connector_and_must_be_ones_it_can_play(tmp_path):
 def test_the_first_system_is_no_longer_the_erp_by_position(tmp_path):
     """A webhooks system listed first used to become "the ERP"; now roles decide, and a hub
     without an ERP is refused."""
-    hooks = "  hooks: {connector: webhooks, subscribers: [{name: s, url: 'http://127.0.0.1:1/', secret: x}]}\n"
+    hooks = "  hooks: {connector: webhooks, subscribers: [{name: s, url: 'https://shop.example.com/hook', secret: x}]}\n"
     config = load_config(_write(tmp_path, "systems:\n" + hooks + "  erp: {connector: files}\n"))
     assert config.erp_for() == "erp"
     assert error_of(tmp_path, "systems:\n" + hooks) == [

@@ -70,7 +70,7 @@ async def list_products(
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/products/{sku}", response_model=ProductOut, summary="One product by SKU (ETag)")
+@router.get("/products/{sku:path}", response_model=ProductOut, summary="One product by SKU (ETag)")
 async def get_product(request: Request, sku: str, include_disabled: bool = False):
     row = request.app.state.reads.first(_PRODUCT, {"sku": sku})
     if row is None or not (row[1] or include_disabled):
@@ -142,7 +142,7 @@ class PriceParams(BaseModel):
                          description="where the shop shows the price: product_page, basket, checkout, listing")
 
 
-@router.get("/prices/{sku}", response_model=PriceAnswer,
+@router.get("/prices/{sku:path}", response_model=PriceAnswer,
             summary="The price of a SKU for a quantity (list, volume and customer tiers)",
             openapi_extra=documented(PriceParams))
 async def get_price(request: Request, sku: str):
@@ -160,7 +160,7 @@ async def serve_price(request: Request) -> Response:
 
 
 def price_route() -> Route:
-    route = Route(f"{router.prefix}/prices/{{sku}}", serve_price, methods=["GET"], include_in_schema=False)
+    route = Route(f"{router.prefix}/prices/{{sku:path}}", serve_price, methods=["GET"], include_in_schema=False)
     route.methods = {"GET"}  # Starlette adds HEAD; the documented operation is GET only
     return route
 
@@ -191,7 +191,7 @@ async def price_answer(request: Request, sku: str) -> Response:
     return store_response(request, body, fallback)
 
 
-@router.get("/stock/{sku}", response_model=StockAnswer, summary="Stock per warehouse and the salable total (ETag)")
+@router.get("/stock/{sku:path}", response_model=StockAnswer, summary="Stock per warehouse and the salable total (ETag)")
 async def get_stock(request: Request, sku: str):
     reads = request.app.state.reads
     rows = reads.all(_STOCK, {"sku": sku})

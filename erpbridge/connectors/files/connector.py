@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class FilesConnector:
     def __init__(self, app, name: str, cfg: FilesSystem):
         self.app, self.name, self.cfg = app, name, cfg
-        self.outbox = FileOutbox(app.config.resolve(cfg.outbox), cfg.format, messages=cfg.messages)
+        self.outbox = FileOutbox(app.config.resolve(cfg.outbox), cfg.format, cfg.mode, messages=cfg.messages)
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
         return self.outbox.deliver(operation, payload, idempotency_key)

@@ -2,10 +2,10 @@
 folder, for the ERP to pick up (orders, customers, cancellations, returns).
 
 A file appears whole or not at all (:func:`~erpbridge.private_files.write_private`: written
-aside, flushed, renamed into place), readable by erpbridge's user only. Its name comes from
-the message's idempotency key (by default ``<channel>:<operation>:<business key>:<sequence>``),
-so delivering the same message again after a crash rewrites the same file rather than adding a
-second order.
+aside, flushed, renamed into place), readable by erpbridge's user only unless the system's
+``file_mode`` lets the ERP's group read it too. Its name comes from the message's idempotency key
+(by default ``<channel>:<operation>:<business key>:<sequence>``), so delivering the same message
+again after a crash rewrites the same file rather than adding a second order.
 
 JSON: ``{"operation", "idempotency_key", "payload"}``. XML: the payload under a root element
 named after the operation, with the idempotency key as an attribute; lists become a wrapper
@@ -26,7 +26,7 @@ import orjson
 from lxml import etree
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError
-from erpbridge.private_files import private_dir, write_private
+from erpbridge.private_files import FILE_MODE, folder_mode, private_dir, write_private
 from erpbridge.systems import MessageSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -73,13 +73,15 @@ def _fill(element, value) -> None:
 
 
 class FileOutbox:
-    """Delivers messages as files into ``folder``; ``messages`` (per-message settings) may give
-    an operation a folder of its own (``endpoint``, relative to ``folder``) and the name
-    written for it (``operation``)."""
+    """Delivers messages as files into ``folder``, with ``mode`` (the system's ``file_mode``);
+    ``messages`` (per-message settings) may give an operation a folder of its own (``endpoint``,
+    relative to ``folder``) and the name written for it (``operation``)."""
 
-    def __init__(self, folder: Path, fmt: str = "json", messages: Mapping[str, MessageSettings] | None = None):
+    def __init__(self, folder: Path, fmt: str = "json", mode: int = FILE_MODE,
+                 messages: Mapping[str, MessageSettings] | None = None):
         self.folder = folder
         self.format = fmt
+        self.mode = mode
         self.messages = dict(messages or {})
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
@@ -93,8 +95,8 @@ class FileOutbox:
         folder = self.folder / settings.endpoint if settings.endpoint else self.folder
         path = folder / file_name(idempotency_key, self.format)
         try:
-            private_dir(folder)
-            write_private(path, data)
+            private_dir(folder, folder_mode(self.mode))
+            write_private(path, data, self.mode)
         except OSError as exc:
             raise GeneralError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return DeliveryResult(response={"file": str(path.relative_to(self.folder)), "bytes": len(data)})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from erpbridge.connectors.base import ERP_OPERATIONS
 from erpbridge.connectors.registry import Capabilities, ConnectorSpec
@@ -24,6 +25,23 @@ class FilesSystem(SystemBase):
     format: Literal["json", "xml"] = "json"
     poll_interval: float = Field(default=2.0, gt=0, description="seconds between looks into the inbox")
     settle_time: float = Field(default=1.0, ge=0, description="a file must be unchanged this long before import")
+    file_mode: str = Field(default="0600", description="octal mode of the files written to the outbox; \"0640\" "
+                                                       "lets the ERP's account read them through the group")
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
+            raise ValueError('expected an octal mode in quotes, like "0640" (YAML reads an unquoted 0640 as 416)')
+        mode = int(value, 8)
+        if mode & 0o600 != 0o600 or mode & 0o022:
+            raise ValueError("expected a mode that lets erpbridge's own user read and write and nobody else write, "
+                             'like "0600" or "0640"')
+        return f"{mode:04o}"
+
+    @property
+    def mode(self) -> int:
+        return int(self.file_mode, 8)
 
     @model_validator(mode="after")
     def _endpoints_inside_the_outbox(self) -> "FilesSystem":

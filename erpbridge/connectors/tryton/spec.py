@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
+
+from erpbridge.config_values import Secret
 
 from erpbridge.connectors.base import ERP_OPERATIONS
 from erpbridge.connectors.registry import FETCH_KINDS, Capabilities, ConnectorSpec
@@ -18,7 +20,7 @@ class TrytonSystem(SystemBase):
     url: str = Field(pattern=r"^https?://")
     database: str
     user: str
-    password: SecretStr
+    password: Secret
     timeout: float = Field(default=60, gt=0, description="seconds per JSON-RPC call (confirm and post take ~1 s)")
     language: str = "en"
     warehouse: str = Field(default="WH", description="code of the Tryton warehouse that ships shop orders")
