@@ -1,15 +1,15 @@
 """records: the shop an order came from; when the merchant released or withdrew a product
 
-Revision ID: 0005a
-Revises: 0005
+Revision ID: 0005b
+Revises: 0005a
 Create Date: 2026-12-02
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005a'
-down_revision = '0005'
+revision = '0005b'
+down_revision = '0005a'
 branch_labels = None
 depends_on = None
 
