@@ -104,7 +104,8 @@ def main() -> None:
     import os
 
     made = files()
-    print(f"peak memory of imports with huge records, load average {os.getloadavg()[0]:.2f} (shared machine)", flush=True)
+    print(f"peak memory of imports with huge records, load average {os.getloadavg()[0]:.2f} (shared machine)",
+          flush=True)
     results = {kind: measure(kind, path) for kind, path in made.items()}
     mb = 1 << 20
     base = results["baseline"]["peak"]

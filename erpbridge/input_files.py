@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from erpbridge.config import FilesSystem
+from erpbridge.documents import documents_folder
+
 #: (st_dev, st_ino): a file's identity, whatever its names.
 Identity = tuple[int, int]
 
@@ -65,9 +68,6 @@ class OwnFiles:
     @classmethod
     def of(cls, config, engine) -> "OwnFiles":
         """From the config (the inbox's folders, the documents folder) and the store's engine."""
-        from erpbridge.config import FilesSystem
-        from erpbridge.documents import documents_folder
-
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         store = Path(os.path.realpath(database)) if database and database != ":memory:" else None
         folders = [documents_folder(config)]
@@ -106,13 +106,15 @@ class OwnFiles:
             return f"{_NOT_REGULAR.get(kind, 'not a regular file')}: erpbridge reads regular files only"
         name = self.store_files().get(identity(st))
         if name is not None:
-            return f"the store's own file {name} (the same file, by device and inode): erpbridge never reads its own files"
+            return (f"the store's own file {name} (the same file, by device and inode): erpbridge never reads its "
+                    "own files")
         return None
 
-    def folder_refusal(self, path: Path, *, store_folder: bool = False) -> str | None:
-        """Why a file at ``path`` (absolute, links resolved) is not read: it lies under one of
-        erpbridge's folders (each parent compared by identity, nothing opened), or None."""
-        own = self.folder_identities(store_folder=store_folder)
+    def folder_refusal(self, path: Path) -> str | None:
+        """Why a file at ``path`` (absolute) is not read: it lies under one of erpbridge's
+        folders (each parent compared by identity, nothing opened), or None. (The store's folder
+        is not one of them here: an operator's own exports may lie beside the store.)"""
+        own = self.folder_identities(store_folder=False)
         for parent in path.parents:
             try:
                 folder = own.get(identity(os.lstat(parent)))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from .test_serve import free_port
+
 ADDRESS = {"name": "Erika Muster", "street": "Hauptstr. 5", "postcode": "80331", "city": "München", "country": "DE"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition, what: str, timeout: float = 60.0, process: subprocess.Popen | None = None):
@@ -106,7 +101,8 @@ class Hub:
     def drop_catalog(self) -> None:
         """Products DRILL-1 and SAW-1 through the inbox, enabled (new_products_enabled)."""
         self.inbox.mkdir(exist_ok=True)
-        (self.inbox / "products.csv").write_text("sku,name,list_price,currency\nDRILL-1,Drill,99,EUR\nSAW-1,Saw,25,EUR\n")
+        (self.inbox / "products.csv").write_text("sku,name,list_price,currency\nDRILL-1,Drill,99,EUR\n"
+                                                 "SAW-1,Saw,25,EUR\n")
         wait_for(lambda: self.handled("products.csv"), "the catalog's import", process=self.process)
 
     def log_text(self) -> str:

@@ -89,7 +89,8 @@ def test_a_documents_file_cannot_name_any_file_but_a_regular_one_inside_the_inbo
     expected = {0: "expected a path relative to the inbox", 1: "expected a path relative to the inbox",
                 2: "expected a path relative to the inbox", 3: "a symbolic link", 4: "'outside' is not a folder",
                 5: "a named pipe (FIFO)", 6: "erpbridge's own folder", 7: "a folder",
-                8: "No such file or directory", 9: "expected a path relative to the inbox, got int", 10: "the store's own file"}
+                8: "No such file or directory", 9: "expected a path relative to the inbox, got int",
+                10: "the store's own file"}
     for i, _ in enumerate(paths):
         assert expected[i] in reasons[f"$[{i + 1}]"], (paths[i], reasons[f"$[{i + 1}]"])
     assert "password" not in json.dumps(report.as_dict())

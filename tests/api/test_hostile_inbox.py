@@ -72,7 +72,8 @@ def test_a_hostile_corpus_in_the_inbox_fails_alone_and_the_hub_lives(tmp_path, d
     write(inbox, "product_groups-good.xml", "<groups><group><code>TOOLS</code><name>Tools</name></group></groups>")
     for i, name in enumerate(list(good)[5:], start=1):
         write(inbox, name, f"sku,name\nN{i},Odd name {i}\n")
-    write(inbox, "products-poison.json", '[{"sku": "P1", "name": "Before"}, {"sku": "P2", "weight": %s}]' % ("9" * 5000))
+    write(inbox, "products-poison.json", '[{"sku": "P1", "name": "Before"}, {"sku": "P2", "weight": %s}]'
+                                         % ("9" * 5000))
     write(inbox, "products-poison-first.json", '{"n": %s, "items": []}' % ("9" * 5000))
     write(inbox, "products-deep.json", '[{"sku": "D1", "attributes": {"a": %s}}]' % ("[" * 2000 + "]" * 2000))
     write(inbox, "products-deep.jsonl", '{"sku": "D2", "attributes": {"a": %s}}\n' % ("[" * 2000 + "]" * 2000))

@@ -106,7 +106,8 @@ def test_a_csv_row_spread_over_lines_past_max_record_bytes_is_rejected(make_app,
 
 
 @pytest.mark.parametrize("name, content", [
-    ("products.json", '[{"sku": "A1", "name": "Apple"}, {"sku": "A2", "name": "%s"}, {"sku": "A3"}]' % ("x" * (1 << 20))),
+    ("products.json", '[{"sku": "A1", "name": "Apple"}, {"sku": "A2", "name": "%s"}, {"sku": "A3"}]'
+                      % ("x" * (1 << 20))),
     ("products.xml", "<products><product><sku>A1</sku><name>Apple</name></product>"
                      "<product><sku>A2</sku><name>%s</name></product></products>" % ("x" * (1 << 20))),
 ])

@@ -116,7 +116,8 @@ def test_deep_nesting_and_cr_only_csv_no_longer_wedge_the_inbox(app, inbox):
 
 def test_odd_file_names_are_claimed_reported_and_logged_escaped(app, inbox, caplog):
     names = {
-        "products-\n2026-11-23 12:00:00 INFO erpbridge: all is well.csv": "products-\\n2026-11-23 12:00:00 INFO erpbridge: all is well.csv",
+        "products-\n2026-11-23 12:00:00 INFO erpbridge: all is well.csv":
+            "products-\\n2026-11-23 12:00:00 INFO erpbridge: all is well.csv",
         os.fsdecode(b"products-caf\xe9.csv"): "products-caf\\xe9.csv",
         "products-\x1b[31mred.csv": "products-\\x1b[31mred.csv",
         "-products.csv": "-products.csv",
@@ -140,13 +141,12 @@ def test_a_file_its_process_died_importing_twice_goes_to_failed_once(app, inbox,
     """Each time, a real process claims the file and is killed with SIGKILL in the middle of
     importing it; the next pass after the second time gives it up, with a report saying so."""
     script = tmp_path / "die_importing.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(textwrap.dedent("""
         import os, signal, sys
         from erpbridge.bootstrap import bootstrap
         from erpbridge.config import Config
         from erpbridge.connectors.files import importer
-        from erpbridge.connectors.files.importer import Importer
-from erpbridge.connectors.files.inbox import process_inbox
+        from erpbridge.connectors.files.inbox import process_inbox
 
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)

@@ -82,7 +82,8 @@ def import_feedback_file(app, path: Path | InputFile, *, name: str | None = None
     def write() -> None:
         with write_transaction(app.engine) as conn:
             result, _ = app.records.write_in(conn, kind, [prepare(r) for r in batch])
-            bind(conn, [("orders", r.order, erp, r.erp_id) for r in batch if isinstance(r, OrderStatusUpdate) and r.erp_id])
+            bind(conn, [("orders", r.order, erp, r.erp_id) for r in batch
+                        if isinstance(r, OrderStatusUpdate) and r.erp_id])
         report.count(result)
         batch.clear()
 

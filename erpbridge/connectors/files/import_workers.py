@@ -387,7 +387,8 @@ def _streamed_chunks(source: InputFile, fmt: FileFormat, steps, workers: int, sh
                 data = out.get(timeout=1)
             except queues.Empty:
                 if not reader.is_alive():
-                    raise RuntimeError(f"the process reading {source.path.name} ended with exit code {reader.exitcode}") from None
+                    raise RuntimeError(f"the process reading {source.path.name} ended with exit code "
+                                       f"{reader.exitcode}") from None
                 continue
             if data is None:
                 return

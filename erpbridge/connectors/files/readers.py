@@ -254,26 +254,6 @@ def parse_jsonl_line(line: bytes) -> dict | Unreadable:
     return value
 
 
-def too_deep(record: dict) -> bool:
-    """Whether a record has more than :data:`MAX_DEPTH` levels of objects and lists (level by
-    level over its containers only, no recursion: most records have one or two)."""
-    level = [v for v in record.values() if type(v) in _CONTAINERS]
-    for _ in range(MAX_DEPTH - 1):
-        if not level:
-            return False
-        inner = []
-        for container in level:
-            for v in container.values() if type(container) is dict else container:
-                if type(v) in _CONTAINERS:
-                    inner.append(v)
-        level = inner
-    return bool(level)
-
-
-_CONTAINERS = (dict, list)
-_TOO_DEEP = Unreadable(f"nested more than {MAX_DEPTH} levels deep")
-
-
 # -- JSON -------------------------------------------------------------------------------------
 
 class _BoundedInput:
@@ -288,8 +268,9 @@ class _BoundedInput:
     the process dies of a segmentation fault. A run of digits that long is no ERP data, in a
     number or a string, so the parser is never given one.
 
-    The record size is counted from the last record the reader took (:meth:`record_read`); the
-    parser reads ahead a buffer, so the limit holds within a buffer (64 KiB)."""
+    The record size is the bytes read since the last record the reader took (:meth:`record_read`);
+    the parser reads a buffer ahead (64 KiB for ijson, 32 KiB for lxml), so the limit holds
+    within one buffer."""
 
     def __init__(self, stream: BinaryIO, limit: int | None, digits: int | None = None):
         self._stream, self._limit, self._digits = stream, limit, digits
@@ -307,10 +288,10 @@ class _BoundedInput:
             if cut is not None:
                 self.ended = f"a number of more than {self._digits:,} digits, the rest cannot be read"
                 return data[:cut]
-        self._since += len(data)
-        if self._limit is not None and self._since > self._limit:
+        if self._limit is not None and self._since > self._limit:  # read before this, with no record ending
             self.ended = f"a record larger than max_record_bytes ({self._limit:,}), the rest cannot be read"
-            return data[: max(0, len(data) - (self._since - self._limit))]
+            return b""
+        self._since += len(data)
         return data
 
     def _digit_run(self, data: bytes) -> int | None:
@@ -336,6 +317,26 @@ _DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256)
 
 def _max_digits() -> int:
     return sys.get_int_max_str_digits() or sys.int_info.default_max_str_digits
+
+
+def too_deep(record: dict) -> bool:
+    """Whether a record has more than :data:`MAX_DEPTH` levels of objects and lists (level by
+    level over its containers only, no recursion: most records have one or two)."""
+    level = [v for v in record.values() if type(v) in _CONTAINERS]
+    for _ in range(MAX_DEPTH - 1):
+        if not level:
+            return False
+        inner = []
+        for container in level:
+            for v in container.values() if type(container) is dict else container:
+                if type(v) in _CONTAINERS:
+                    inner.append(v)
+        level = inner
+    return bool(level)
+
+
+_CONTAINERS = (dict, list)
+_TOO_DEEP = Unreadable(f"nested more than {MAX_DEPTH} levels deep")
 
 
 def _read_json(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict | Unreadable]]:
