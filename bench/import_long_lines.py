@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from import_products import DATA, _tree
+from import_products import DATA, run_measured
 
 GIB = 1 << 30
 
@@ -59,25 +57,9 @@ def files() -> dict[str, Path]:
 
 def measure(kind: str, path: Path) -> dict:
     with tempfile.TemporaryDirectory(dir=DATA) as folder:
-        child = subprocess.Popen([sys.executable, __file__, "--child", kind, str(path), str(Path(folder) / "store.db")],
-                                 stdout=subprocess.PIPE)
-        peak = 0
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, sum(pss for pss, _ in _tree(child.pid).values()))
-                done.wait(0.05)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        out, _ = child.communicate()
-        done.set()
-        sampler.join()
-    if child.returncode:
-        raise SystemExit(f"the import of {path.name} failed (exit code {child.returncode})")
-    return {**json.loads(out.decode().strip().splitlines()[-1]), "peak": peak}
+        result, peak, _ = run_measured([sys.executable, __file__, "--child", kind, str(path),
+                                        str(Path(folder) / "store.db")], path.name, every=0.05)
+    return {**result, "peak": peak}
 
 
 def child(kind: str, path: Path, db: Path) -> None:

@@ -184,7 +184,16 @@ def _tree(root: int) -> dict[int, tuple[int, float]]:
 
 def run_import(path: Path, db: Path) -> dict:
     """Import in a child process; its report, time and peak RSS (its own and its process tree's)."""
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(path), str(db)], stdout=subprocess.PIPE)
+    result, peak, cpu = run_measured([sys.executable, __file__, "--child", str(path), str(db)], path.name)
+    result["tree_peak"] = peak
+    result["tree_cpu"] = cpu  # short of the last 0.2 s of each process
+    return result
+
+
+def run_measured(command: list[str], name: str, every: float = 0.2) -> tuple[dict, int, float]:
+    """Run ``command`` (which prints a JSON line last); that line, and its process tree's peak
+    PSS and CPU seconds, sampled every ``every`` seconds."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE)
     peak = 0
     cpu: dict[int, float] = {}
     done = threading.Event()
@@ -195,7 +204,7 @@ def run_import(path: Path, db: Path) -> dict:
             tree = _tree(child.pid)
             peak = max(peak, sum(pss for pss, _ in tree.values()))
             cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
-            done.wait(0.2)
+            done.wait(every)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -203,11 +212,8 @@ def run_import(path: Path, db: Path) -> dict:
     done.set()
     sampler.join()
     if child.returncode:
-        raise SystemExit(f"the import of {path.name} failed (exit code {child.returncode})")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    result["tree_peak"] = peak
-    result["tree_cpu"] = sum(cpu.values())  # short of the last 0.2 s of each process
-    return result
+        raise SystemExit(f"the import of {name} failed (exit code {child.returncode})")
+    return json.loads(out.decode().strip().splitlines()[-1]), peak, sum(cpu.values())
 
 
 def child(path: Path, db: Path) -> None:
