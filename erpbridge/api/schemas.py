@@ -138,6 +138,8 @@ class Readiness(BaseModel):
     status: str
     store: str
     erp: dict[str, Any]
+    inbox: dict[str, Any] | None = Field(default=None, description="the ERP inbox's last pass that handled files: "
+                                         "`failing` when a file of it failed (null: no inbox, or no file yet)")
 
 
 # -- requests -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
+from erpbridge.connectors.files.inbox_passes import inbox_state
 from erpbridge.store import migrate
 from erpbridge.store.tables import products
 
@@ -53,12 +54,19 @@ def status(ctx: CliContext, as_json: bool) -> None:
         "head": migrate.head(),
         "records": counts,
         "products_enabled": enabled,
+        "inbox": inbox_state(app.engine, app.config.erp[0]) if revision == migrate.head() else None,
     }
     if as_json:
         print_json(report)
         return
     click.echo(f"store     {report['store']}")
     click.echo(f"schema    {revision or 'empty (run: erpbridge db upgrade)'}" + ("" if revision == report["head"] else f" -> {report['head']} pending"))
+    if report["inbox"]:
+        inbox = report["inbox"]
+        click.echo(f"inbox     {'FAILING' if inbox['failing'] else 'ok'}: last pass {inbox['last_pass_at']}, "
+                   f"{inbox['files']} files, {inbox['failed']} failed")
+        for failure in inbox["failures"]:
+            click.echo(f"  failed  {failure['reason']}")
     for kind, count in counts.items():
         if count:
             extra = f"  ({enabled} enabled)" if kind == "products" else ""

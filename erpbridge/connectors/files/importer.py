@@ -19,7 +19,9 @@ would leave it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ from erpbridge.records import IMPORT_KINDS, RECORD_KINDS, Record
 from erpbridge.store.records import RecordStore, Row, WriteResult, prepare
 from erpbridge.connectors.files import import_workers
 from erpbridge.connectors.files.readers import ReaderError, format_of, parse_jsonl_line
+from erpbridge.input_files import InputFile, OwnFiles, RefusedInput, check_input, shown_name
 
 #: Rows per write transaction. Bigger batches write each touched index page once per batch
 #: instead of once per 5,000 rows (measured: 47,600 -> 60,000 products/s on 1M together with
@@ -47,6 +50,9 @@ MAX_WAIT = 1.0
 #: Rejections kept in the report in full (all are counted); a file of a million bad rows must
 #: not fill memory with messages.
 MAX_LISTED_REJECTIONS = 1000
+#: Characters of a reason or a quoted value kept in a rejection (a reason quotes the value it
+#: refused, which may be a whole record's worth).
+MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +94,10 @@ class ImportReport:
         return self.rejected == 0
 
     def reject(self, *reasons: Rejection) -> None:
-        """One rejected record, with every reason found for it."""
+        """One rejected record, with every reason found for it (each cut to :data:`MAX_REASON`)."""
         self.rejected += 1
         room = MAX_LISTED_REJECTIONS - len(self.rejections)
-        self.rejections.extend(reasons[:room])
+        self.rejections.extend(_cut(r) for r in reasons[:room])
 
     def count(self, result: WriteResult) -> None:
         self.new += result.new
@@ -107,6 +113,13 @@ class ImportReport:
                 "changed": self.changed, "unchanged": self.unchanged, "rejected": self.rejected,
                 "seconds": round(self.seconds, 3), "rejections": [r.as_dict() for r in self.rejections],
                 "rejections_listed": len(self.rejections)}
+
+
+def _cut(rejection: Rejection) -> Rejection:
+    long = [f for f in ("reason", "source") if len(getattr(rejection, f) or "") > MAX_REASON]
+    if not long:
+        return rejection
+    return dataclasses.replace(rejection, **{f: getattr(rejection, f)[:MAX_REASON] + "..." for f in long})
 
 
 class ImportKindError(ValueError):
@@ -140,7 +153,7 @@ class RecordSteps:
     def source_hash(self, source: dict | bytes) -> int:
         """The hash of a JSON Lines line, or of a record as read from another format, as a
         signed 64-bit integer (what the store's BIGINT holds)."""
-        data = source if isinstance(source, bytes) else orjson.dumps(source, default=_tagged)
+        data = source if isinstance(source, bytes) else _serialized(source)
         return xxhash.xxh3_64_intdigest(data, self._seed) - (1 << 63)
 
     def finish(self, raw: dict, source: int) -> Row | list[FieldError]:
@@ -150,6 +163,15 @@ class RecordSteps:
             error = self.check(record)
             errors = [error] if error else errors
         return errors if errors else prepare(record, source)
+
+
+def _serialized(record: dict) -> bytes:
+    """A record as read, as bytes to hash: orjson's JSON, or the standard library's for what
+    orjson refuses (an integer beyond 64 bits, which JSON files may hold)."""
+    try:
+        return orjson.dumps(record, default=_tagged)
+    except orjson.JSONEncodeError:
+        return json.dumps(record, default=_tagged, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _tagged(value: object) -> object:
@@ -173,30 +195,35 @@ class Importer:
         self.records = records
         self.spec = _with_config_defaults(config, kind, config.mapping(kind))
         self.steps = RecordSteps(kind, self.spec, _context_check(config, kind))
+        self.own = OwnFiles.of(config, records.engine)
 
-    def import_file(self, path: Path, *, name: str | None = None,
+    def import_file(self, path: Path | InputFile, *, name: str | None = None,
                     on_progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportReport:
-        """``workers``: processes that read and map (default: one per core for big files, none
+        """Import a file named by the caller (checked here: see :mod:`erpbridge.input_files`), or
+        one checked already (an inbox claim). ``name``: the file's name as reports show it.
+        ``workers``: processes that read and map (default: one per core for big files, none
         for small ones; 0 keeps everything in this process)."""
         started = time.perf_counter()
-        name = name or path.name
+        path_of = path.path if isinstance(path, InputFile) else path
+        name = name or shown_name(path_of.name)
         report = ImportReport(file=name, kind=self.kind)
         try:
-            report.format = format_of(path, self.spec)
+            file = path if isinstance(path, InputFile) else check_input(path.resolve(), self.own)
+            report.format = format_of(path_of, self.spec)
             if workers is None:
-                workers = import_workers.default_workers(path.stat().st_size)
+                workers = import_workers.default_workers(file.size)
             import_workers.start_server(workers)  # it starts while the store's hashes are read
             known = self.records.source_hashes(self.kind)
-            chunks = import_workers.chunks(path, report.format, self.steps, workers, known)
-            self._import_chunks(path, chunks, bool(known), report, on_progress)
-        except ReaderError as exc:
+            chunks = import_workers.chunks(file, report.format, self.steps, workers, known)
+            self._import_chunks(file, chunks, bool(known), report, on_progress)
+        except (ReaderError, RefusedInput) as exc:
             report.reject(Rejection(name, "file", str(exc)))
         except OSError as exc:
             report.reject(Rejection(name, "file", f"cannot read: {exc.strerror or exc}"))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import_chunks(self, path: Path, chunks, skipping: bool, report: ImportReport, on_progress) -> None:
+    def _import_chunks(self, file: InputFile, chunks, skipping: bool, report: ImportReport, on_progress) -> None:
         """Write the prepared rows in file order, in batches of :data:`BATCH_SIZE`, and count
         the skipped records unchanged, unless a row before them replaced their stored row.
 
@@ -218,7 +245,7 @@ class Importer:
                     report.unchanged += len(chunk.skipped)
                     batch.extend(chunk.rows)
                 else:
-                    self._skips_and_rows(path, chunk, replaced, batch, report)
+                    self._skips_and_rows(file, chunk, replaced, batch, report)
                 position = chunk.position
                 while len(batch) >= BATCH_SIZE or (batch and time.monotonic() - written_at > MAX_WAIT):
                     report.count(write(self.kind, batch[:BATCH_SIZE])[0])
@@ -233,14 +260,14 @@ class Importer:
         if on_progress:
             on_progress(position)
 
-    def _skips_and_rows(self, path: Path, chunk, replaced: set[int], batch: list, report: ImportReport) -> None:
+    def _skips_and_rows(self, file: InputFile, chunk, replaced: set[int], batch: list, report: ImportReport) -> None:
         """The chunk's rows and skips in file order, the skips whose stored row was replaced mapped."""
         start = 0
         for source, index, ref in zip(chunk.skipped, chunk.skipped_at, chunk.skipped_refs):
             batch.extend(chunk.rows[start:index])
             start = index
             if source in replaced:
-                row = self.steps.run(*_raw_at(path, ref))
+                row = self.steps.run(*_raw_at(file, ref))
                 # Its source hash was stored, so it was mapped under the same config, schema
                 # and version (all in the hash's key): it maps again.
                 assert type(row) is Row, row
@@ -250,13 +277,13 @@ class Importer:
         batch.extend(chunk.rows[start:])
 
 
-def _raw_at(path: Path, ref: dict | int) -> tuple[dict, bytes | None]:
+def _raw_at(file: InputFile, ref: dict | int) -> tuple[dict, bytes | None]:
     """A skipped record again, and its line: kept whole, or the JSON Lines line at a byte offset."""
     if isinstance(ref, dict):
         return ref, None
-    with open(path, "rb") as stream:
+    with file.open(buffering=1 << 13) as stream:
         stream.seek(ref)
-        line = stream.readline()
+        line = stream.readline()  # it was read and hashed before: it is within max_record_bytes
     return parse_jsonl_line(line), line
 
 
