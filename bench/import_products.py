@@ -5,6 +5,7 @@
   jsonl      `Importer.import_file` of the same file into a fresh store: map, validate, hash,
              delta lookup, insert (worker processes for big files)
   xml        the same products as XML (lxml iterparse without entities)
+  json       the same products as one JSON array (ijson, streamed)
   re-import  the JSON Lines file again with 1% of the products changed: asserts the report says
              exactly N/100 changed and the rest unchanged, and prints the time beyond a pass
              that only parses the file (orjson, no mapping)
@@ -68,21 +69,24 @@ def generate(n: int) -> dict[str, Path]:
     """The files of this size, written once: products, the same with 1% changed, and XML."""
     DATA.mkdir(exist_ok=True)
     files = {"jsonl": DATA / f"products-{n}.jsonl", "changed": DATA / f"products-{n}-changed.jsonl",
-             "xml": DATA / f"products-{n}.xml"}
+             "xml": DATA / f"products-{n}.xml", "json": DATA / f"products-{n}.json"}
     if all(f.exists() for f in files.values()):
         return files
     print(f"generating {n:,} products under {DATA} (once)", flush=True)
     parts = {k: open(f.with_suffix(f.suffix + ".part"), "w", encoding="utf-8") for k, f in files.items()}
     parts["xml"].write("<?xml version='1.0' encoding='UTF-8'?>\n<products>\n")
+    parts["json"].write("[\n")
     for i in range(n):
         seed = random.Random(i)
         p = product(i, seed)
         parts["jsonl"].write(orjson.dumps(p).decode() + "\n")
         parts["changed"].write(orjson.dumps(product(i, random.Random(i), changed=i % 100 == 0)).decode() + "\n")
         parts["xml"].write(_xml(p))
+        parts["json"].write(("" if i == 0 else ",\n") + orjson.dumps(p).decode())
         if (i + 1) % (n // 10 or 1) == 0:
             print(f"  {i + 1:>10,} / {n:,}", flush=True)
     parts["xml"].write("</products>\n")
+    parts["json"].write("\n]\n")
     for key, f in parts.items():
         f.close()
         Path(f.name).rename(files[key])
@@ -180,7 +184,16 @@ def _tree(root: int) -> dict[int, tuple[int, float]]:
 
 def run_import(path: Path, db: Path) -> dict:
     """Import in a child process; its report, time and peak RSS (its own and its process tree's)."""
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(path), str(db)], stdout=subprocess.PIPE)
+    result, peak, cpu = run_measured([sys.executable, __file__, "--child", str(path), str(db)], path.name)
+    result["tree_peak"] = peak
+    result["tree_cpu"] = cpu  # short of the last 0.2 s of each process
+    return result
+
+
+def run_measured(command: list[str], name: str, every: float = 0.2) -> tuple[dict, int, float]:
+    """Run ``command`` (which prints a JSON line last); that line, and its process tree's peak
+    PSS and CPU seconds, sampled every ``every`` seconds."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE)
     peak = 0
     cpu: dict[int, float] = {}
     done = threading.Event()
@@ -191,7 +204,7 @@ def run_import(path: Path, db: Path) -> dict:
             tree = _tree(child.pid)
             peak = max(peak, sum(pss for pss, _ in tree.values()))
             cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
-            done.wait(0.2)
+            done.wait(every)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -199,11 +212,8 @@ def run_import(path: Path, db: Path) -> dict:
     done.set()
     sampler.join()
     if child.returncode:
-        raise SystemExit(f"the import of {path.name} failed (exit code {child.returncode})")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    result["tree_peak"] = peak
-    result["tree_cpu"] = sum(cpu.values())  # short of the last 0.2 s of each process
-    return result
+        raise SystemExit(f"the import of {name} failed (exit code {child.returncode})")
+    return json.loads(out.decode().strip().splitlines()[-1]), peak, sum(cpu.values())
 
 
 def child(path: Path, db: Path) -> None:
@@ -258,14 +268,17 @@ def main() -> None:
         parse = parse_only(files["changed"])
         print("  import XML ...", flush=True)
         xml = run_import(files["xml"], folder / "xml.db")
+        print("  import JSON ...", flush=True)
+        json_ = run_import(files["json"], folder / "json.db")
         print(f"  memory at {small:,} products ...", flush=True)
         jsonl_small = run_import(head(files["jsonl"], small), folder / "jsonl-small.db")
         xml_small = run_import(xml_head(n, small), folder / "xml-small.db")
 
     assert jsonl["new"] == n and jsonl["rejected"] == 0, jsonl
     assert xml["new"] == n and xml["rejected"] == 0, xml
+    assert json_["new"] == n and json_["rejected"] == 0, json_
     assert (again["changed"], again["unchanged"], again["new"], again["rejected"]) == (n // 100, n - n // 100, 0, 0), again
-    rate = {"jsonl": n / jsonl["seconds"], "xml": n / xml["seconds"]}
+    rate = {"jsonl": n / jsonl["seconds"], "xml": n / xml["seconds"], "json": n / json_["seconds"]}
     beyond = again["seconds"] - parse
     mb = 1 << 20
     print()
@@ -275,13 +288,15 @@ def main() -> None:
           f">= 50,000/s and >= 40%  {'ok' if rate['jsonl'] >= 50_000 and rate['jsonl'] >= 0.4 * base else 'MISSED'}")
     print(f"  {'import XML':<34} {rate['xml']:>12,.0f} /s   {rate['xml'] / base:>10.0%}   "
           f">= 25,000/s  {'ok' if rate['xml'] >= 25_000 else 'MISSED'}")
+    print(f"  {'import JSON':<34} {rate['json']:>12,.0f} /s   {rate['json'] / base:>10.0%}")
     print(f"  {'re-import, 1% changed':<34} {again['seconds']:>13.2f} s   "
           f"{again['changed']:,} changed, {again['unchanged']:,} unchanged")
     print(f"  {'  parse-only pass':<34} {parse:>13.2f} s")
     print(f"  {'  work beyond parsing':<34} {beyond:>13.2f} s   {'':>11}   < 3 s  {'ok' if beyond < 3 else 'MISSED'}")
     print(f"  CPU per product (all the import's processes, start-up included; a shared machine stretches wall time, CPU less):")
     print(f"  {'  baseline':<34} {base_cpu / n * 1e6:>12.1f} µs")
-    for label, result in (("import JSON Lines", jsonl), ("import XML", xml), ("re-import, 1% changed", again)):
+    for label, result in (("import JSON Lines", jsonl), ("import XML", xml), ("import JSON", json_),
+                          ("re-import, 1% changed", again)):
         cores = min(os.cpu_count() or 1, 2)
         print(f"  {'  ' + label:<34} {result['tree_cpu'] / n * 1e6:>12.1f} µs   "
               f"CPU-bound on {cores} free cores: {n / (result['tree_cpu'] / cores):,.0f}/s")

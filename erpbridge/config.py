@@ -78,6 +78,9 @@ class OrdersConfig(Section):
 
 class OrderHistoryConfig(Section):
     use_local_documents: bool = False
+    documents_folder: Path | None = Field(
+        default=None, description="where local copies of documents are kept (default: erpbridge-documents beside "
+                                  "the config file); created 0700")
 
 
 class FlowConfig(Section):

@@ -138,6 +138,10 @@ class Readiness(BaseModel):
     status: str
     store: str
     erp: dict[str, Any]
+    inbox: dict[str, Any] | None = Field(default=None, description="an inbox's last pass that handled files, a "
+                                         "failing one first: `failing` when a file of it failed (null: no inbox, or no "
+                                         "file yet)")
+    inboxes: list[dict[str, Any]] = Field(default_factory=list, description="each files system's inbox, as `inbox`")
 
 
 # -- requests -----------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
 from erpbridge.connectors.files.importer import Importer
-from erpbridge.ingest.report import ImportReport
+from erpbridge.ingest import ImportReport
+from erpbridge.input_files import shown_name
 from erpbridge.records import IMPORT_KINDS
 
 #: Rejections printed in the text summary; `--json` lists them all (up to the report's own cap).
@@ -31,7 +32,9 @@ def import_(ctx: CliContext, kind: str, files: tuple[Path, ...], fmt: str | None
     store, as deltas: unchanged records are not written again.
 
     Exit code 0 when every record was imported, 1 when any was rejected (each rejection names the
-    file, the line or element, the field and the reason), 2 for usage or config errors.
+    file, the line or element, the field and the reason), 2 for usage or config errors. A file
+    that is one of erpbridge's own (the store's files, anything in the inbox's processing/,
+    done/ or failed/ or the documents folder) is refused unread.
     """
     config = ctx.config
     if fmt is not None:
@@ -55,7 +58,7 @@ def import_with_progress(importer: Importer, path: Path, *, show_progress: bool)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(path.name, total=path.stat().st_size)
+        task = progress.add_task(shown_name(path.name), total=path.stat().st_size)
         return importer.import_file(path, on_progress=lambda done: progress.update(task, completed=done))
 
 

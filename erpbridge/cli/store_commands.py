@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
+from erpbridge.connectors.files.inbox_passes import inbox_states
 from erpbridge.store import migrate
 from erpbridge.store.tables import products
 
@@ -53,12 +54,18 @@ def status(ctx: CliContext, as_json: bool) -> None:
         "head": migrate.head(),
         "records": counts,
         "products_enabled": enabled,
+        "inboxes": inbox_states(app) if revision == migrate.head() else [],
     }
     if as_json:
         print_json(report)
         return
     click.echo(f"store     {report['store']}")
     click.echo(f"schema    {revision or 'empty (run: erpbridge db upgrade)'}" + ("" if revision == report["head"] else f" -> {report['head']} pending"))
+    for inbox in report["inboxes"]:
+        click.echo(f"inbox     {inbox['system']}: {'FAILING' if inbox['failing'] else 'ok'}: last pass "
+                   f"{inbox['last_pass_at']}, {inbox['files']} files, {inbox['failed']} failed")
+        for failure in inbox["failures"]:
+            click.echo(f"  failed  {failure['reason']}")
     for kind, count in counts.items():
         if count:
             extra = f"  ({enabled} enabled)" if kind == "products" else ""

@@ -3,6 +3,7 @@ rejected record by name (where it came from, where in it, which field, why)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from erpbridge.mapping.mapper import FieldError
@@ -11,6 +12,9 @@ from erpbridge.store.records import WriteResult
 #: Rejections kept in the report in full (all are counted); a file of a million bad rows must
 #: not fill memory with messages.
 MAX_LISTED_REJECTIONS = 1000
+#: Characters of a reason or a quoted value kept in a rejection (a reason quotes the value it
+#: refused, which may be a whole record's worth).
+MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +56,10 @@ class ImportReport:
         return self.rejected == 0
 
     def reject(self, *reasons: Rejection) -> None:
-        """One rejected record, with every reason found for it."""
+        """One rejected record, with every reason found for it (each cut to :data:`MAX_REASON`)."""
         self.rejected += 1
         room = MAX_LISTED_REJECTIONS - len(self.rejections)
-        self.rejections.extend(reasons[:room])
+        self.rejections.extend(_cut(r) for r in reasons[:room])
 
     def count(self, result: WriteResult) -> None:
         self.new += result.new
@@ -71,3 +75,10 @@ class ImportReport:
                 "changed": self.changed, "unchanged": self.unchanged, "rejected": self.rejected,
                 "seconds": round(self.seconds, 3), "rejections": [r.as_dict() for r in self.rejections],
                 "rejections_listed": len(self.rejections)}
+
+
+def _cut(rejection: Rejection) -> Rejection:
+    long = [f for f in ("reason", "source") if len(getattr(rejection, f) or "") > MAX_REASON]
+    if not long:
+        return rejection
+    return dataclasses.replace(rejection, **{f: getattr(rejection, f)[:MAX_REASON] + "..." for f in long})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import orjson
 import xxhash
@@ -42,7 +43,7 @@ class RecordSteps:
     def source_hash(self, source: dict | bytes) -> int:
         """The hash of a JSON Lines line, or of a record as read from another format, as a
         signed 64-bit integer (what the store's BIGINT holds)."""
-        data = source if isinstance(source, bytes) else orjson.dumps(source, default=_tagged)
+        data = source if isinstance(source, bytes) else _serialized(source)
         return xxhash.xxh3_64_intdigest(data, self._seed) - (1 << 63)
 
     def finish(self, raw: dict, source: int) -> Row | list[FieldError]:
@@ -52,6 +53,15 @@ class RecordSteps:
             error = self.check(record)
             errors = [error] if error else errors
         return errors if errors else prepare(record, source)
+
+
+def _serialized(record: dict) -> bytes:
+    """A record as read, as bytes to hash: orjson's JSON, or the standard library's for what
+    orjson refuses (an integer beyond 64 bits, which JSON files may hold)."""
+    try:
+        return orjson.dumps(record, default=_tagged)
+    except orjson.JSONEncodeError:
+        return json.dumps(record, default=_tagged, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _tagged(value: object) -> object:

@@ -73,3 +73,6 @@ class MappingSpec(_Spec):
         default=".", description='"," reads 1.234,50 as 1234.50 in number fields (German, French... exports)'
     )
     patterns: list[str] | None = Field(default=None, description="inbox file name globs; `<kind>*` when unset")
+    max_record_bytes: int = Field(
+        default=1 << 20, ge=1024, description="the largest record read (a CSV or JSON Lines line, a JSON or XML "
+                                              "record); a larger one is rejected by its location")

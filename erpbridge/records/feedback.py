@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from erpbridge.records.base import Code, CurrencyCode, Money, Record, Text
 
@@ -80,8 +80,14 @@ class CreditMemo(Record):
     total: Money
 
 
+#: The SHA-256 of a file's content, in hex: the id of a local copy of a document.
+ContentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Document(Record):
-    """A document of the order history; ``path`` is a local copy (``use_local_documents``)."""
+    """A document of the order history. ``content`` is the id of its local copy in the documents
+    folder (``use_local_documents``, see :mod:`erpbridge.documents`): an id, never a path, so
+    that no input can point the API at another file."""
 
     kind: ClassVar[str] = "documents"
     key_fields: ClassVar[tuple[str, ...]] = ("type", "number")
@@ -92,4 +98,4 @@ class Document(Record):
     customer: Code | None = None
     issued_at: dt.date | None = None
     media_type: Text = "application/pdf"
-    path: Text | None = None
+    content: ContentId | None = None

@@ -139,6 +139,17 @@ imported_files = Table(
     Column("report", Text, nullable=False),
 )
 
+#: Per files system: the inbox's last pass that handled files (what `/readyz` and `erpbridge status` report).
+inbox_passes = Table(
+    "inbox_passes",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("passed_at", DateTime(timezone=True), nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("failures", Text, nullable=False),  # JSON: [{"file", "reason"}] of the first failed files
+)
+
 #: The table of each record kind, by the kind's name.
 RECORD_TABLES: dict[str, Table] = {
     t.name: t

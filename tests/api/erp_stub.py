@@ -17,13 +17,15 @@ from erpbridge.records import Customer, Price
 
 
 class StubErp:
-    """``prices[(sku, customer)] = amount``, ``customers[number] = dict``, ``documents[(type, number)] = bytes``;
-    ``delay`` seconds before each answer; ``stop()`` makes it refuse connections."""
+    """``prices[(sku, customer)] = amount``, ``customers[number] = dict``, ``documents[(type, number)] = bytes``
+    (sent as ``media_types[(type, number)]``, PDF unless set); ``delay`` seconds before each answer;
+    ``stop()`` makes it refuse connections."""
 
     def __init__(self):
         self.prices: dict[tuple[str, str], str] = {}
         self.customers: dict[str, dict] = {}
         self.documents: dict[tuple[str, str], bytes] = {}
+        self.media_types: dict[tuple[str, str], str] = {}
         self.delay = 0.0
         self.calls = 0
         stub = self
@@ -47,7 +49,7 @@ class StubErp:
                     if content is None:
                         return self._json(None)
                     self.send_response(200)
-                    self.send_header("Content-Type", "application/pdf")
+                    self.send_header("Content-Type", stub.media_types.get((q["type"], q["number"]), "application/pdf"))
                     self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
                     self.wfile.write(content)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from erpbridge.documents import store_copy
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.records import Customer, Document
 
@@ -127,14 +128,13 @@ def test_documents_in_real_time_from_the_erp(start_api, erp):
 
 
 def test_local_documents_serve_phone_orders_too(start_api, erp, tmp_path):
-    copy = tmp_path / "docs" / "INV-9.pdf"
-    copy.parent.mkdir()
-    copy.write_bytes(b"%PDF-1.4 local copy of INV-9")
-    api = start_api(erp=StubRealTime(erp.url), order_history={"use_local_documents": True})
+    api = start_api(erp=StubRealTime(erp.url), order_history={"use_local_documents": True,
+                                                              "documents_folder": str(tmp_path / "documents")})
+    copy = store_copy(api.hub.config, b"%PDF-1.4 local copy of INV-9")
     api.hub.records.put([
-        Document(type="invoice", number="INV-9", order="PHONE-1", customer="C100", path=str(copy)),
-        Document(type="delivery_note", number="DN-9", order="PHONE-1", customer="C100", path=str(copy)),
-        Document(type="invoice", number="INV-X", order="SO-X", customer="C999", path=str(copy)),
+        Document(type="invoice", number="INV-9", order="PHONE-1", customer="C100", content=copy),
+        Document(type="delivery_note", number="DN-9", order="PHONE-1", customer="C100", content=copy),
+        Document(type="invoice", number="INV-X", order="SO-X", customer="C999", content=copy),
     ])
     with api.client("read:customers") as c:
         listed = c.get("/api/v1/customers/C100/documents").json()

@@ -4,6 +4,7 @@ store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -82,10 +83,13 @@ def test_credit_memos_and_documents_are_read(make_app, tmp_path):
     report = import_feedback_file(app, tmp_path / "credit_memos.jsonl")
     assert (report.new, report.rejected) == (1, 1)
     assert report.rejections[0].location == "line 2" and report.rejections[0].field == "issued_at"
+    (tmp_path / "erp" / "inbox" / "docs").mkdir(parents=True)
+    (tmp_path / "erp" / "inbox" / "docs" / "I1.pdf").write_bytes(b"%PDF-1.4 I1")
     report = import_feedback_file(app, write(tmp_path / "documents.json", [
         {"type": "invoice", "number": "I1", "order": "1001", "customer": "C1", "path": "docs/I1.pdf"}]))
     assert report.new == 1
-    assert app.records.find("documents")[0].path == "docs/I1.pdf"
+    # The document's file (a path inside the inbox) is copied; the record names the copy by its content.
+    assert app.records.find("documents")[0].content == hashlib.sha256(b"%PDF-1.4 I1").hexdigest()
 
 
 def test_a_shipments_file_dropped_into_the_inbox_ends_in_the_store_and_in_done(make_app, tmp_path):

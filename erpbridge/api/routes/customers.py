@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from urllib.parse import quote
 from typing import Annotated, Literal
 
@@ -23,6 +22,7 @@ from erpbridge.api.problems import Problem
 from erpbridge.api.responses import decode_cursor, encode_cursor, json_response, store_response
 from erpbridge.api.schemas import CustomerCreate, CustomerOut, CustomerRequestView, DocumentList
 from erpbridge.api.services_http import service_errors
+from erpbridge.documents import copy_path, download_headers, served_media_type
 from erpbridge.records import Customer, Document, key_of
 from erpbridge.services import customers as service
 from erpbridge.store.tables import customers, documents
@@ -86,7 +86,7 @@ def customer_request(request: Request, reference: str):
 
 def _document_out(doc: dict) -> dict:
     return {**{k: doc.get(k) for k in ("type", "number", "order", "customer", "issued_at", "media_type")},
-            "href": f"/api/v1/documents/{doc['type']}/{doc['number']}"}
+            "href": f"/api/v1/documents/{doc['type']}/{quote(doc['number'], safe='')}"}
 
 
 @router.get("/customers/{number}/documents", response_model=DocumentList, dependencies=read,
@@ -110,7 +110,8 @@ DocType = Literal["invoice", "order", "delivery_note", "credit_memo"]
 
 
 @router.get("/documents/{doc_type}/{number}", dependencies=read,
-            responses={200: {"content": {"application/pdf": {}}, "description": "the document"},
+            responses={200: {"content": {"application/pdf": {}}, "description": "the document, as an attachment"},
+                       404: {"description": "no such document, or its local copy is missing"},
                        503: {"description": "the ERP cannot be asked now and there is no local copy"}},
             summary="A document's content: from the ERP in real time, or the local copy (use_local_documents)")
 async def get_document(request: Request, doc_type: DocType, number: str,
@@ -126,21 +127,29 @@ async def get_document(request: Request, doc_type: DocType, number: str,
         answer = await realtime.document(doc_type, number)
         if answer.from_erp and answer.value is not None:
             content, media_type = answer.value
-            return Response(content, media_type=media_type, headers={"X-Erpbridge-Source": "erp"})
+            return _document_response(content, media_type, doc_type, number, {"X-Erpbridge-Source": "erp"})
         fallback = answer.fallback or "erp_not_found"
         if answer.from_erp and local is None:
             raise Problem(404, f"no {doc_type} {number!r}")
-    if local is None or not local.path:
+    if local is None or local.content is None:
         if fallback:
             raise Problem(503, f"the ERP cannot deliver {doc_type} {number!r} now ({fallback}) and there is no "
                                f"local copy", headers={"Retry-After": "60"})
         raise Problem(404, f"no {doc_type} {number!r}")
     try:
-        content = await asyncio.to_thread(hub.config.resolve(Path(local.path)).read_bytes)
+        content = await asyncio.to_thread(copy_path(hub.config, local.content).read_bytes)
     except OSError:
-        raise Problem(404, f"the local copy of {doc_type} {number!r} is missing") from None
+        raise Problem(404, f"the local copy of {doc_type} {number!r} ({local.content}) is missing from the "
+                           "documents folder") from None
     headers = {"X-Erpbridge-Source": "store", **({"X-Erpbridge-Fallback": fallback} if fallback else {})}
-    return Response(content, media_type=local.media_type, headers=headers)
+    return _document_response(content, local.media_type, doc_type, number, headers)
+
+
+def _document_response(content: bytes, media_type: str | None, doc_type: str, number: str,
+                       headers: dict[str, str]) -> Response:
+    """A document as a download, whatever its source: see :mod:`erpbridge.documents`."""
+    served = served_media_type(media_type)
+    return Response(content, media_type=served, headers={**headers, **download_headers(doc_type, number, served)})
 
 
 def _local_document(hub, doc_type: str, number: str) -> Document | None:

@@ -1,5 +1,6 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the store answers; the ERP's state is
-reported but never makes erpbridge unready: the shop is served from the store either way)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the store answers; the ERP's state and
+the inbox's last pass are reported but never make erpbridge unready: the shop is served from
+the store either way)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from erpbridge.api.problems import problem_response
 from erpbridge.api.responses import json_response
 from erpbridge.api.schemas import Health, Readiness
+from erpbridge.connectors.files.inbox_passes import inbox_states
 
 router = APIRouter(tags=["health"])
 
@@ -38,7 +40,10 @@ async def readyz(request: Request):
                    reason=state["reason"])
     except Exception:
         erp["offline"] = None  # the ERP's state is unknown; not a reason to be unready
-    return json_response({"status": "ready", "store": "ok", "erp": erp})
+    inboxes = await asyncio.to_thread(inbox_states, hub)
+    failing = next((state for state in inboxes if state["failing"]), None)
+    return json_response({"status": "ready", "store": "ok", "erp": erp,
+                          "inbox": failing or (inboxes[0] if inboxes else None), "inboxes": inboxes})
 
 
 def _ping(engine) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import array
 import bisect
 import gc
-import io
 import itertools
 import mmap
 import multiprocessing
@@ -47,12 +46,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from erpbridge.connectors.files.readers import (
-    ReaderError, Unreadable, is_blank, open_binary, parse_jsonl_line, read_records,
+    LongLine, ReaderError, Unreadable, capped_lines, is_blank, parse_jsonl_line, read_records,
 )
+from erpbridge.input_files import InputFile, RefusedInput
 from erpbridge.mapping.spec import FileFormat
 from erpbridge.store.records import Row
 
@@ -100,17 +99,18 @@ def start_server(workers: int) -> None:
         forkserver.ensure_running()
 
 
-def chunks(path: Path, fmt: FileFormat, steps, workers: int, known: array.array) -> Iterator[Chunk]:
+def chunks(source: InputFile, fmt: FileFormat, steps, workers: int, known: array.array) -> Iterator[Chunk]:
     """The file's prepared rows, skips and rejections in file order: read here with no
-    workers, else by worker processes. ``known``: the source hashes the store holds, sorted."""
+    workers, else by worker processes (each opens the file itself, checked to be the same
+    file: see :mod:`erpbridge.input_files`). ``known``: the source hashes the store holds, sorted."""
     if not workers:
-        yield from read_chunks(path, fmt, steps, Known.of(known))
+        yield from read_chunks(source, fmt, steps, Known.of(known))
         return
     with _shared(known) as shared:
         if fmt == "jsonl":
-            yield from _jsonl_chunks(path, steps, workers, shared)
+            yield from _jsonl_chunks(source, steps, workers, shared)
         else:
-            yield from _streamed_chunks(path, fmt, steps, workers, shared)
+            yield from _streamed_chunks(source, fmt, steps, workers, shared)
 
 
 class Known:
@@ -195,21 +195,24 @@ def prepare_chunk(records: Iterable[tuple], steps, known: Known) -> Chunk:
     return chunk
 
 
-def read_chunks(path: Path, fmt: FileFormat, steps, known: Known) -> Iterator[Chunk]:
+def read_chunks(source: InputFile, fmt: FileFormat, steps, known: Known) -> Iterator[Chunk]:
     """Read and map the file in this process."""
-    for records, position, error in _raw_batches(path, fmt, steps.spec):
+    for records, position, error in _raw_batches(source, fmt, steps.spec):
         chunk = prepare_chunk(records, steps, known)
         chunk.position, chunk.error = position, error
         yield chunk
 
 
-def _raw_batches(path: Path, fmt: FileFormat, spec) -> Iterator[tuple[list[tuple], int, str | None]]:
+def _raw_batches(source: InputFile, fmt: FileFormat, spec) -> Iterator[tuple[list[tuple], int, str | None]]:
     """``(records, position, error)``: the file's records :data:`CHUNK_RECORDS` at a time, as
     :func:`prepare_chunk` takes them, with the bytes read so far, or why the file cannot be
     read on after them (then the last)."""
     failure: list[str] = []
     try:
-        stream = open_binary(path)
+        stream = source.open()
+    except RefusedInput as exc:
+        yield [], 0, str(exc)
+        return
     except OSError as exc:
         yield [], 0, f"cannot read: {exc.strerror or exc}"
         return
@@ -238,19 +241,25 @@ def _until_failure(records: Iterator[tuple], failure: list[str]) -> Iterator[tup
 def _records(stream, fmt: FileFormat, spec) -> Iterator[tuple]:
     """``(location, raw record, ref, line)`` as :func:`prepare_chunk` takes them."""
     if fmt == "jsonl":
-        for number, _, offset, line in _jsonl_records(stream, 0):
-            yield f"line {number}", None, offset, line
+        for number, raw, offset, line in _jsonl_records(capped_lines(stream, spec.max_record_bytes), 0,
+                                                        spec.max_record_bytes):
+            yield f"line {number}", raw, offset, line
     else:
         for location, raw in read_records(stream, fmt, spec):
             yield location, raw, raw, None
 
 
-def _jsonl_records(lines: Iterable[bytes], start: int) -> Iterator[tuple[int, None, int, bytes]]:
+def _jsonl_records(lines: Iterable[bytes | LongLine], start: int, limit: int) -> Iterator[tuple]:
     """``(line number, None, byte offset, line)`` of the records of JSON Lines that begin at
-    byte ``start`` of the file. One generator (it runs for every line of a big file), with the
-    JSON Lines reader's rule for blank lines."""
+    byte ``start`` of the file (a line too long to read: ``(line number, Unreadable, offset,
+    None)``). One generator (it runs for every line of a big file), with the JSON Lines
+    reader's rules for blank and long lines."""
     offset = start
     for number, line in enumerate(lines, start=1):
+        if type(line) is LongLine:
+            yield number, Unreadable(line.reason(limit)), offset, None
+            offset += line.size
+            continue
         at, offset = offset, offset + len(line)
         if not is_blank(line):
             yield number, None, at, line
@@ -305,32 +314,42 @@ def _in_order(pool: ProcessPoolExecutor, task: Callable, arguments: Iterator[tup
 
 # -- JSON Lines: byte ranges ------------------------------------------------------------------------
 
-def _read_range(path: str, start: int, end: int) -> tuple[Chunk, int]:
+def _read_range(source: InputFile, start: int, end: int) -> tuple[Chunk, int]:
     """One byte range (whole lines); locations are line numbers counted from the range's start."""
-    with open(path, "rb") as stream:
+    steps, known = _worker
+    limit = steps.spec.max_record_bytes
+    lines: list[bytes | LongLine] = []
+    with source.open() as stream:
         stream.seek(start)
-        data = stream.read(end - start)
-    chunk = prepare_chunk(_jsonl_records(io.BytesIO(data), start), *_worker)  # lines as the in-process reader sees them
+        size = end - start
+        for line in capped_lines(stream, limit):  # lines as the in-process reader sees them
+            lines.append(line)
+            size -= line.size if type(line) is LongLine else len(line)
+            if size <= 0:
+                break
+    chunk = prepare_chunk(_jsonl_records(lines, start, limit), steps, known)
     chunk.position = end
-    return chunk, data.count(b"\n")
+    return chunk, len(lines)
 
 
-def _ranges(path: Path) -> Iterator[tuple[str, int, int]]:
-    with open(path, "rb") as stream:
+def _ranges(source: InputFile) -> Iterator[tuple[InputFile, int, int]]:
+    with source.open() as stream:
         size = stream.seek(0, os.SEEK_END)
         start = 0
         while start < size:
             stream.seek(min(start + CHUNK_BYTES, size))
-            stream.readline()  # on to the end of the line the cut fell into
+            # On to the end of the line the cut fell into, however long, a piece at a time.
+            while (piece := stream.readline(1 << 20)) and not piece.endswith(b"\n"):
+                pass
             end = stream.tell()
-            yield str(path), start, end
+            yield source, start, end
             start = end
 
 
-def _jsonl_chunks(path: Path, steps, workers: int, shared: str | None) -> Iterator[Chunk]:
+def _jsonl_chunks(source: InputFile, steps, workers: int, shared: str | None) -> Iterator[Chunk]:
     with _pool(workers, steps, shared) as pool:
         line = 1
-        for chunk, lines in _in_order(pool, _read_range, _ranges(path), workers):
+        for chunk, lines in _in_order(pool, _read_range, _ranges(source), workers):
             chunk.rejections = [(f"line {line + number - 1}", reasons) for number, reasons in chunk.rejections]
             line += lines
             yield chunk
@@ -338,11 +357,11 @@ def _jsonl_chunks(path: Path, steps, workers: int, shared: str | None) -> Iterat
 
 # -- other formats: one reader process, mapped on the pool ------------------------------------------
 
-def _produce(path: str, fmt: FileFormat, spec, out) -> None:
+def _produce(source: InputFile, fmt: FileFormat, spec, out) -> None:
     """The reader process: the raw records in batches, each pickled once here (the importing
     process only passes the bytes on to a worker)."""
     _few_collections()
-    for batch in _raw_batches(Path(path), fmt, spec):
+    for batch in _raw_batches(source, fmt, spec):
         out.put(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
     out.put(None)
 
@@ -354,12 +373,12 @@ def _prepare_pickled(data: bytes) -> Chunk:
     return chunk
 
 
-def _streamed_chunks(path: Path, fmt: FileFormat, steps, workers: int, shared: str | None) -> Iterator[Chunk]:
+def _streamed_chunks(source: InputFile, fmt: FileFormat, steps, workers: int, shared: str | None) -> Iterator[Chunk]:
     """XML, CSV and JSON cannot be cut safely (quoted line breaks, nesting), so one reader
     process parses the file from start to end while the workers map what it read."""
     context = _context()
     out = context.Queue(maxsize=workers * IN_FLIGHT)
-    reader = context.Process(target=_produce, args=(str(path), fmt, steps.spec, out), daemon=True)
+    reader = context.Process(target=_produce, args=(source, fmt, steps.spec, out), daemon=True)
     reader.start()
 
     def batches() -> Iterator[tuple[bytes]]:
@@ -368,7 +387,8 @@ def _streamed_chunks(path: Path, fmt: FileFormat, steps, workers: int, shared: s
                 data = out.get(timeout=1)
             except queues.Empty:
                 if not reader.is_alive():
-                    raise RuntimeError(f"the process reading {path.name} ended with exit code {reader.exitcode}") from None
+                    raise RuntimeError(f"the process reading {source.path.name} ended with exit code "
+                                       f"{reader.exitcode}") from None
                 continue
             if data is None:
                 return

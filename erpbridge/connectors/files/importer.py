@@ -29,6 +29,7 @@ from erpbridge.connectors.files.readers import ReaderError, format_of, parse_jso
 from erpbridge.ingest.report import ImportReport, Rejection
 from erpbridge.ingest.rules import check_for, with_config_defaults
 from erpbridge.ingest.steps import RecordSteps
+from erpbridge.input_files import InputFile, OwnFiles, RefusedInput, check_input, shown_name
 from erpbridge.records import IMPORT_KINDS
 from erpbridge.store.records import RecordStore, Row
 
@@ -40,8 +41,6 @@ BATCH_SIZE = 20000
 #: Seconds rows wait for a full batch (a re-import that changes few records writes them as it
 #: goes, while the rest of the file is still read, not all at the end).
 MAX_WAIT = 1.0
-
-
 class ImportKindError(ValueError):
     pass
 
@@ -64,30 +63,35 @@ class Importer:
         spec = config.mapping(kind, system)
         self.spec = with_config_defaults(config, kind, spec)
         self.steps = RecordSteps(kind, self.spec, check_for(config, kind, spec))
+        self.own = OwnFiles.of(config, records.engine)
 
-    def import_file(self, path: Path, *, name: str | None = None,
+    def import_file(self, path: Path | InputFile, *, name: str | None = None,
                     on_progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportReport:
-        """``workers``: processes that read and map (default: one per core for big files, none
+        """Import a file named by the caller (checked here: see :mod:`erpbridge.input_files`), or
+        one checked already (an inbox claim). ``name``: the file's name as reports show it.
+        ``workers``: processes that read and map (default: one per core for big files, none
         for small ones; 0 keeps everything in this process)."""
         started = time.perf_counter()
-        name = name or path.name
+        path_of = path.path if isinstance(path, InputFile) else path
+        name = name or shown_name(path_of.name)
         report = ImportReport(file=name, kind=self.kind)
         try:
-            report.format = format_of(path, self.spec)
+            file = path if isinstance(path, InputFile) else check_input(path.resolve(), self.own)
+            report.format = format_of(path_of, self.spec)
             if workers is None:
-                workers = import_workers.default_workers(path.stat().st_size)
+                workers = import_workers.default_workers(file.size)
             import_workers.start_server(workers)  # it starts while the store's hashes are read
             known = self.records.source_hashes(self.kind)
-            chunks = import_workers.chunks(path, report.format, self.steps, workers, known)
-            self._import_chunks(path, chunks, bool(known), report, on_progress)
-        except ReaderError as exc:
+            chunks = import_workers.chunks(file, report.format, self.steps, workers, known)
+            self._import_chunks(file, chunks, bool(known), report, on_progress)
+        except (ReaderError, RefusedInput) as exc:
             report.reject(Rejection(name, "file", str(exc)))
         except OSError as exc:
             report.reject(Rejection(name, "file", f"cannot read: {exc.strerror or exc}"))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import_chunks(self, path: Path, chunks, skipping: bool, report: ImportReport, on_progress) -> None:
+    def _import_chunks(self, file: InputFile, chunks, skipping: bool, report: ImportReport, on_progress) -> None:
         """Write the prepared rows in file order, in batches of :data:`BATCH_SIZE`, and count
         the skipped records unchanged, unless a row before them replaced their stored row.
 
@@ -109,7 +113,7 @@ class Importer:
                     report.unchanged += len(chunk.skipped)
                     batch.extend(chunk.rows)
                 else:
-                    self._skips_and_rows(path, chunk, replaced, batch, report)
+                    self._skips_and_rows(file, chunk, replaced, batch, report)
                 position = chunk.position
                 while len(batch) >= BATCH_SIZE or (batch and time.monotonic() - written_at > MAX_WAIT):
                     report.count(write(self.kind, batch[:BATCH_SIZE])[0])
@@ -124,14 +128,14 @@ class Importer:
         if on_progress:
             on_progress(position)
 
-    def _skips_and_rows(self, path: Path, chunk, replaced: set[int], batch: list, report: ImportReport) -> None:
+    def _skips_and_rows(self, file: InputFile, chunk, replaced: set[int], batch: list, report: ImportReport) -> None:
         """The chunk's rows and skips in file order, the skips whose stored row was replaced mapped."""
         start = 0
         for source, index, ref in zip(chunk.skipped, chunk.skipped_at, chunk.skipped_refs):
             batch.extend(chunk.rows[start:index])
             start = index
             if source in replaced:
-                row = self.steps.run(*_raw_at(path, ref))
+                row = self.steps.run(*_raw_at(file, ref))
                 # Its source hash was stored, so it was mapped under the same config, schema
                 # and version (all in the hash's key): it maps again.
                 assert type(row) is Row, row
@@ -141,13 +145,13 @@ class Importer:
         batch.extend(chunk.rows[start:])
 
 
-def _raw_at(path: Path, ref: dict | int) -> tuple[dict, bytes | None]:
+def _raw_at(file: InputFile, ref: dict | int) -> tuple[dict, bytes | None]:
     """A skipped record again, and its line: kept whole, or the JSON Lines line at a byte offset."""
     if isinstance(ref, dict):
         return ref, None
-    with open(path, "rb") as stream:
+    with file.open(buffering=1 << 13) as stream:
         stream.seek(ref)
-        line = stream.readline()
+        line = stream.readline()  # it was read and hashed before: it is within max_record_bytes
     return parse_jsonl_line(line), line
 
 
