@@ -48,7 +48,8 @@ class App:
         return registry.spec(self.system(name).connector)
 
     def capabilities(self, name: str) -> registry.Capabilities:
-        return self.spec(name).capabilities
+        """What system ``name`` can do: its connector's capabilities, as far as its config configures them."""
+        return self.spec(name).capabilities_of(self.system(name))
 
     def systems_that(self, test) -> list[str]:
         """The systems whose connector's capabilities pass ``test``, in config order."""

@@ -162,6 +162,16 @@ class Config(Section):
         erps = self.systems_with("erp")
         if not erps:
             problems.append("systems: no system has role erp; orders, customers and returns need one to go to")
+        if self.orders.send_order_to_erp:
+            # An ERP whose abilities follow from its config (webservice) must be configured for the orders
+            # it receives; the other operations (customers, cancellations, returns) are refused by the API
+            # when their ERP does not take them.
+            chosen = [self.api.erp, *(s.erp for s in self.systems_with("shop").values())]
+            receivers = {erp or next(iter(erps)) for erp in chosen if erp in erps or (erp is None and len(erps) == 1)}
+            for receiver in sorted(receivers):
+                system = self.systems[receiver]
+                if "send_order" not in registry.installed()[system.connector].capabilities_of(system).operations:
+                    problems.append(f"systems.{receiver}.messages.send_order: required: this ERP receives orders")
         for where, erp in [(f"systems.{n}.erp", s.erp) for n, s in self.systems_with("shop").items()] + \
                           [("api.erp", self.api.erp)]:
             if erp is not None and erp not in erps:
@@ -195,13 +205,15 @@ class Config(Section):
 
 
 def _message_problems(name: str, system: SystemBase, spec: registry.ConnectorSpec) -> list[str]:
-    """``messages:`` must name operations the connector delivers and settings it honours."""
+    """``messages:`` must name what the connector does (operations it delivers, kinds it fetches,
+    real-time lookups) and settings it honours."""
     problems = []
-    operations = spec.capabilities.operations
+    capabilities = spec.capabilities
+    operations = capabilities.operations | capabilities.fetch | capabilities.realtime
     for operation, settings in system.messages.items():
         where = f"systems.{name}.messages.{operation}"
         if operation not in operations:
-            problems.append(f"{where}: the {spec.name} connector delivers no such message; it delivers: "
+            problems.append(f"{where}: the {spec.name} connector has no such message; its messages are: "
                             f"{', '.join(sorted(operations)) or 'none'}")
             continue
         for key in sorted(settings.model_fields_set - spec.message_settings):

@@ -137,8 +137,12 @@ class ConnectorSpec:
     #: Flows every system of this connector has unless the config names a flow of the same name:
     #: flow name -> the settings of a ``flows:`` entry (schedule, mode, kinds...).
     default_flows: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: The per-message settings it honours (of endpoint, operation, timeout); others are refused.
+    #: The per-message settings it honours (of endpoint, operation, timeout, or its own); others are refused.
     message_settings: frozenset[str] = frozenset()
+    #: For a connector whose abilities follow from each system's config (the webservice connector
+    #: does what its ``messages:`` configure): ``configured(system_config) -> Capabilities``, a part
+    #: of ``capabilities`` (the union, which the registry lists). The hub wires each system by it.
+    configured: Callable[[SystemBase], Capabilities] | None = None
     description: str = ""
     #: Where it came from (the distribution), filled in by the registry.
     distribution: str = ""
@@ -152,6 +156,19 @@ class ConnectorSpec:
     @property
     def default_role(self) -> Role:
         return self.roles[0]
+
+    def capabilities_of(self, system: SystemBase) -> Capabilities:
+        """What a system of this connector can do, given its config (see ``configured``)."""
+        if self.configured is None:
+            return self.capabilities
+        own = self.configured(system)
+        union = self.capabilities
+        beyond = [name for name in ("deliver", "fetch", "realtime", "intake", "push", "feedback")
+                  if not getattr(own, name) <= getattr(union, name)]
+        if beyond:
+            raise RegistryError(f"connector {self.name}: a system's capabilities go beyond what the connector declares "
+                                f"({', '.join(beyond)})")
+        return own
 
     def factory_function(self) -> Callable[..., Any]:
         module, _, name = self.factory.partition(":")

@@ -77,7 +77,10 @@ def default_flows(app: App) -> dict[str, FlowConfig]:
     """The flows the systems' connectors bring, each naming its system."""
     offers: dict[str, list[tuple[str, dict]]] = {}
     for system_name, system in app.config.systems.items():
-        for flow, settings in registry.spec(system.connector).default_flows.items():
+        spec = registry.spec(system.connector)
+        for flow, settings in spec.default_flows.items():
+            if spec.configured is not None and not FlowContext(app, flow, FlowConfig(**settings, system=system_name)).kinds:
+                continue  # its config configures none of the flow's kinds (a webservice system's messages)
             offers.setdefault(flow, []).append((system_name, dict(settings)))
     return {flow if len(systems) == 1 else f"{system_name}.{flow}": FlowConfig(**settings, system=system_name)
             for flow, systems in offers.items() for system_name, settings in systems}

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from erpbridge.ingest.report import ImportReport, Rejection
 from erpbridge.ingest.rules import check_for, with_config_defaults
-from erpbridge.mapping.mapper import FieldError, Mapper, field_error
+from erpbridge.mapping.mapper import FieldError, Mapper, RecordRejected, field_error
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.records import RECORD_KINDS, Record
 from erpbridge.store.db import write_transaction
@@ -96,6 +96,8 @@ class _Builder:
     def _validated(build: Callable[[], Record]) -> tuple[Record | None, list[FieldError]]:
         try:
             record = build()
+        except RecordRejected as exc:  # a declarative mapping's own errors, by field and source field
+            return None, list(exc.errors)
         except ValidationError as exc:
             return None, [field_error(e) for e in exc.errors(include_url=False)]
         except (ValueError, TypeError, KeyError, LookupError, ArithmeticError) as exc:

@@ -1,6 +1,7 @@
-"""Declarative mappings from an ERP's own export format to canonical records."""
+"""Declarative mappings between a system's own formats and canonical records: reading
+(:mod:`.mapper`), writing (:mod:`.writer`) and templates (:mod:`.templates`)."""
 
-from erpbridge.mapping.mapper import Mapper, MappingError
+from erpbridge.mapping.mapper import Mapper, MappingError, RecordRejected
 from erpbridge.mapping.spec import FieldMap, MappingSpec
 
-__all__ = ["Mapper", "MappingError", "MappingSpec", "FieldMap"]
+__all__ = ["Mapper", "MappingError", "RecordRejected", "MappingSpec", "FieldMap"]

@@ -36,6 +36,15 @@ class MappingError(Exception):
     """A mapping spec that cannot work with its record kind (found when it is compiled)."""
 
 
+class RecordRejected(ValueError):
+    """What :meth:`Mapper.build` raises for a source record the mapping rejects; ingest reports
+    each of its ``errors`` (field, source field, reason) as the mapper named them."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(map(str, errors)))
+        self.errors = errors
+
+
 def _getter(source: str) -> Callable[[dict], Any]:
     """Read ``source`` from a raw record: an exact key first (CSV columns may contain dots),
     then a dotted path through nested objects."""
@@ -259,6 +268,16 @@ class Mapper:
             return self._validate(data), []
         except ValidationError as exc:
             return None, [self._field_error(e) for e in exc.errors(include_url=False)]
+
+    def build(self, raw: dict) -> Record:
+        """:meth:`map` for a caller that takes a record or an exception (a fetched ``Raw``'s
+        ``build``): raises :class:`RecordRejected`."""
+        if not isinstance(raw, dict):
+            raise RecordRejected([FieldError("(record)", None, f"expected an object, got {type(raw).__name__}")])
+        record, errors = self.map(raw)
+        if errors:
+            raise RecordRejected(errors)
+        return record
 
     def _field_error(self, error: dict) -> FieldError:
         return field_error(error, self._plan.source_of)

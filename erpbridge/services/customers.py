@@ -16,6 +16,7 @@ from erpbridge.outbox import enqueue
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.records import Customer
 from erpbridge.services.errors import Conflict, NotFound
+from erpbridge.services.orders import erp_takes
 from erpbridge.services.transaction import retrying
 from erpbridge.services.views import message_query, message_view
 from erpbridge.store.tables import bindings
@@ -35,6 +36,7 @@ def create_customer(app, fields: dict) -> tuple[int, bool]:
     customer = Customer(number=reference, **{k: v for k, v in fields.items() if k != "reference"})
     payload = orjson.loads(customer.canonical_json())
     system = app.config.erp_for()
+    erp_takes(app, system, OPERATION)
     m = outbox_messages
 
     def work(conn) -> tuple[int, bool]:

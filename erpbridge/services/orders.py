@@ -54,12 +54,22 @@ def _check_products(conn, order: Order) -> None:
         raise Rejected(f"order {order.number}: {len(errors)} line(s) name unknown or disabled products", errors)
 
 
+def erp_takes(app, system: str, operation: str) -> None:
+    """Refuse a request whose message the ERP does not take: a webservice ERP takes what its
+    ``messages:`` configure (a custom ERP may have no cancel or return API)."""
+    if operation not in app.capabilities(system).operations:
+        raise Conflict(f"the ERP {system} does not take {operation} (systems.{system}.messages.{operation} is not "
+                       f"configured): do it in the ERP itself")
+
+
 def _send(conn, app, shop: str | None, operation: str, number: str, payload: dict, kind: str, key: str) -> int | None:
     """Enqueue the message for the ERP of the order's shop (unless orders are not sent to it);
     returns its id."""
     if not app.config.orders.send_order_to_erp:
         return None
-    return enqueue(conn, channel=app.config.erp_for(shop), operation=operation, business_key=number, payload=payload,
+    channel = app.config.erp_for(shop)
+    erp_takes(app, channel, operation)
+    return enqueue(conn, channel=channel, operation=operation, business_key=number, payload=payload,
                    record_kind=kind, record_key=key)
 
 

@@ -420,7 +420,7 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
                 yield where, Unreadable(f"entity reference {entity.text} is not expanded: entities are off for "
                                         "untrusted XML")
             else:
-                yield where, _element_to_dict(element)
+                yield where, element_to_dict(element)
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=False)
             while element.getprevious() is not None:
@@ -431,7 +431,7 @@ def _read_xml(stream: BinaryIO, spec: MappingSpec) -> Iterator[tuple[str, dict |
                                                           f"read: {exc.msg}")
 
 
-def _element_to_dict(element) -> dict:
+def element_to_dict(element) -> dict:
     """``<p id="1"><sku>A</sku><tag>x</tag><tag>y</tag></p>`` -> ``{"@id": "1", "sku": "A", "tag": ["x", "y"]}``.
     (Each lxml property read costs: every one is read once.)"""
     result: dict = {f"@{k}": v for k, v in element.items()}
@@ -441,7 +441,7 @@ def _element_to_dict(element) -> dict:
             continue  # entity references left unexpanded, comments
         text = child.text
         if len(child) or child.items():
-            value = _element_to_dict(child)
+            value = element_to_dict(child)
             if text and not len(child) and text.strip():
                 value["#text"] = text.strip()
         else:
