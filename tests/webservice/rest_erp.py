@@ -15,7 +15,8 @@ lookups by shop number, returns, invoice PDFs) is the smallest REST shape such a
 The people working in the ERP are :class:`RestErp`'s methods (add products, ship part of an
 order with a tracking number, receive a return); switches stop it (connections refused), make
 it lose the next answer (processed, then the connection closed unanswered) or add a fixed
-latency per call (the benchmark).
+latency per call (the benchmark), or hold the answers of creating calls after processing
+them (a worker killed in between).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class RestErp:
         self.credit_memos: dict[str, dict] = {}
         self.created = {"customers": 0, "orders": 0, "returns": 0}
         self.latency = 0.0
+        self.hold_answers = 0.0  # seconds a creating call's answer waits after it was processed
         self.lose_next = threading.Event()
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -114,6 +116,10 @@ class RestErp:
         with self.lock:
             self.prices[(sku, customer, min_qty)] = {"sku": sku, "price": price, "currency": "EUR", "min_qty": min_qty,
                                                      "customer_id": customer, "updated_at": now()}
+
+    def set_stock(self, sku: str, warehouse: str, quantity: int) -> None:
+        with self.lock:
+            self.inventory[(sku, warehouse)] = {"sku": sku, "warehouse": warehouse, "qty": quantity, "updated_at": now()}
 
     def add_customer(self, reference: str | None, name: str, stamp: str | None = None) -> str:
         with self.lock:
@@ -290,6 +296,8 @@ def _handler(erp: RestErp):
             status, answer = erp.answer(self.command, parts.path, query, body,
                                         {k.lower(): v for k, v in self.headers.items()})
             creating = self.command != "GET" or parts.path.startswith("/create")
+            if creating and erp.hold_answers:
+                time.sleep(erp.hold_answers)
             if creating and erp.lose_next.is_set():
                 erp.lose_next.clear()
                 self.close_connection = True  # processed, never answered
