@@ -1,5 +1,5 @@
-"""The webservice connector, configured as examples/webservice-rest/, passes the conformance suite
-(erpbridge.connectors.kit.conformance) against the Commerceup-shaped REST ERP, on both stores."""
+"""The webservice connector, configured as each example (examples/webservice-rest/, -soap/), passes
+the conformance suite (erpbridge.connectors.kit.conformance) against its test ERP, on both stores."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from erpbridge.store.db import write_transaction
 from conftest import ADDRESS, order
 
 
-class RestPeer:
+class ExamplePeer:
     def __init__(self, app, erp):
         self.app, self.erp = app, erp
         self.connector = app.connector("erp")
@@ -49,7 +49,7 @@ class RestPeer:
     def refuse(self, operation, number):
         if operation != "send_order":
             return None
-        return order(number, None, [("NO-SUCH-SKU", 1, "5.00")])  # answered {"status": "failed", ...} in a 200
+        return order(number, None, [("NO-SUCH-SKU", 1, "5.00")])  # REST: {"status": "failed"} in a 200; SOAP: a fault
 
     def lose_next_answer(self):
         self.erp.lose_next.set()
@@ -68,7 +68,8 @@ class RestPeer:
         return None
 
 
-class TestTheRestExampleConforms(ConnectorConformance):
-    @pytest.fixture
-    def peer(self, example_app, rest_erp, db_url):
-        return RestPeer(example_app("webservice-rest", rest_erp, db_url), rest_erp)
+class TestTheExamplesConform(ConnectorConformance):
+    @pytest.fixture(params=["webservice-rest", "webservice-soap"])
+    def peer(self, request, example_app, db_url):
+        erp = request.getfixturevalue("rest_erp" if request.param == "webservice-rest" else "soap_erp")
+        return ExamplePeer(example_app(request.param, erp, db_url), erp)
