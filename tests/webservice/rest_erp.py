@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import socket
 import threading
 import time
 from decimal import Decimal
@@ -69,6 +70,7 @@ class RestErp:
         self.hold_answers = 0.0  # seconds a creating call's answer waits after it was processed
         self.lose_next = threading.Event()
         self.server: ThreadingHTTPServer | None = None
+        self.connections: set[socket.socket] = set()
         self.port = 0
         self.start()
 
@@ -91,9 +93,16 @@ class RestErp:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def stop(self) -> None:
-        """Stop serving: connections are refused until :meth:`start`."""
+        """Stop serving: connections are refused until :meth:`start`, kept-alive ones are closed."""
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            connections, self.connections = list(self.connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     # -- the people in the ERP --------------------------------------------------------------
 
@@ -278,9 +287,31 @@ class RestErp:
         return {name: rows}
 
 
-def _handler(erp: RestErp):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class Tracked(BaseHTTPRequestHandler):
+    """A handler whose connection the ERP closes when it stops (kept-alive ones too)."""
+
+    protocol_version = "HTTP/1.1"
+    erp: RestErp
+
+    def setup(self) -> None:
+        super().setup()
+        with self.erp.lock:
+            self.erp.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.erp.lock:
+            self.erp.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _handler(the_erp: RestErp):
+    erp = the_erp
+
+    class Handler(Tracked):
+        erp = the_erp
 
         def _serve(self) -> None:
             if erp.latency:
@@ -313,8 +344,5 @@ def _handler(erp: RestErp):
             self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, *args) -> None:
-            pass
 
     return Handler

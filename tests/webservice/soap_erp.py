@@ -21,14 +21,14 @@ import logging
 import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from spyne import Application, Array, ComplexModel, DateTime, Decimal as XDecimal, Fault, Integer, ServiceBase, \
     Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from rest_erp import RestErp
+from rest_erp import RestErp, Tracked
 
 TNS = "urn:erpbridge:webconnector:v1"
 logging.getLogger("spyne").setLevel(logging.CRITICAL)  # a fault it raises on purpose is no error to print
@@ -139,7 +139,7 @@ class ShipmentRow(ComplexModel):
     __namespace__ = TNS
     ShipmentNo, ExternalOrderId, Carrier = Unicode, Unicode, Unicode
     ShippedAt = DateTime
-    TrackingNumbers = Array(Unicode.customize(type_name="TrackingNumber"))
+    TrackingNumbers = Array(Unicode)
     Items = Array(Item)
 
 
@@ -334,11 +334,12 @@ class SoapErp(RestErp):
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
 
-def _wsgi_handler(erp: SoapErp):
+def _wsgi_handler(the_erp: SoapErp):
+    erp = the_erp
     expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(Tracked):
+        erp = the_erp
 
         def _serve(self) -> None:
             if erp.latency:
@@ -380,8 +381,5 @@ def _wsgi_handler(erp: SoapErp):
             self.wfile.write(content)
 
         do_GET = do_POST = _serve
-
-        def log_message(self, *args) -> None:
-            pass
 
     return Handler

@@ -85,7 +85,7 @@ def test_the_seeds_acceptance_run(example):
                                                                                        ("B-2", 3, "9.50")]))
                 assert placed.status_code == 201, placed.text
             Worker(app).drain()
-            assert Semaphore(app.engine, "erp", 1).is_offline()
+            assert Semaphore(app.engine, "erp", 1).is_offline(), [(r["state"], r["last_error"]) for r in messages(app).values()]
             assert {row["state"] for row in messages(app).values()} == {"pending"}
         finally:
             erp.start()
