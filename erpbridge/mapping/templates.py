@@ -49,11 +49,17 @@ def text_value(value: Any) -> str:
 
 
 def _finalize(kind: Kind):
-    if kind == "json":
-        return lambda value: json.dumps(value, default=json_value, ensure_ascii=False)
-    if kind == "url":
-        return lambda value: quote(text_value(value), safe="")
-    return text_value
+    from jinja2 import Undefined
+
+    write = {"json": lambda value: json.dumps(value, default=json_value, ensure_ascii=False),
+             "url": lambda value: quote(text_value(value), safe="")}.get(kind, text_value)
+
+    def finalize(value: Any) -> str:
+        if isinstance(value, Undefined):
+            str(value)  # StrictUndefined: raises the error that names the missing name
+        return write(value)
+
+    return finalize
 
 
 def _environment(kind: Kind):

@@ -75,7 +75,8 @@ class Writer:
             if top not in known and top not in context:
                 names = ", ".join(sorted(known | context)) or "none"
                 raise MappingError(f"{where}{name}: no field or value {top!r} to write; there are: {names}")
-            spec = spec if isinstance(spec, FieldMap) else FieldMap(source=spec)
+            spec = spec if isinstance(spec, FieldMap) else (
+                FieldMap.model_validate(spec) if isinstance(spec, dict) else FieldMap(source=spec))
             target = spec.each or spec.source or name
             nested, many = None, False
             if spec.fields is not None or spec.each is not None:
