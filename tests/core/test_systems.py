@@ -24,7 +24,7 @@ def error_of(tmp_path: Path, text: str) -> list[str]:
 
 def test_an_unknown_connector_names_the_installed_ones(tmp_path):
     assert error_of(tmp_path, "systems:\n  erp: {connector: sap}\n") == [
-        "systems.erp.connector: no connector 'sap' is installed; installed: files, testerp, testshop, tryton, webhooks"]
+        "systems.erp.connector: no connector 'sap' is installed; installed: files, testerp, testshop, tryton, webhooks, webservice"]
     assert error_of(tmp_path, "systems:\n  erp: {inbox: x}\n") == [
         "systems.erp.connector: required key is missing; installed connectors: files, testerp, testshop, tryton, "
         "webhooks"]
@@ -80,7 +80,7 @@ def test_per_message_settings_are_honoured_or_refused_by_name(tmp_path):
                               "      send_order: {timeout: 30}\n      send_invoice: {endpoint: x}\n") == [
         "systems.erp.messages.send_order.timeout: the files connector has no per-message timeout (it honours: "
         "endpoint, operation)",
-        "systems.erp.messages.send_invoice: the files connector delivers no such message; it delivers: "
+        "systems.erp.messages.send_invoice: the files connector has no such message; its messages are: "
         "cancel_order, create_customer, send_order, send_return"]
 
 
