@@ -33,6 +33,7 @@ class App:
     engine: Engine
     records: RecordStore
     _connectors: dict[str, Any] = field(default_factory=dict, repr=False)
+    _capabilities: dict[str, registry.Capabilities] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- systems ----------------------------------------------------------------------------
@@ -48,8 +49,12 @@ class App:
         return registry.spec(self.system(name).connector)
 
     def capabilities(self, name: str) -> registry.Capabilities:
-        """What system ``name`` can do: its connector's capabilities, as far as its config configures them."""
-        return self.spec(name).capabilities_of(self.system(name))
+        """What system ``name`` can do: its connector's capabilities, as far as its config configures
+        them (worked out once: the order path asks for every order)."""
+        capabilities = self._capabilities.get(name)
+        if capabilities is None:
+            capabilities = self._capabilities[name] = self.spec(name).capabilities_of(self.system(name))
+        return capabilities
 
     def systems_that(self, test) -> list[str]:
         """The systems whose connector's capabilities pass ``test``, in config order."""
