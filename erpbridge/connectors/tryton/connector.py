@@ -140,11 +140,13 @@ class TrytonConnector:
         return rows[0] if rows else None
 
     def _since_domain(self, since: dt.datetime | None, *paths: str) -> list:
-        """``write_date > since`` on the record or any of the related paths (Tryton keeps UTC)."""
+        """Changed after ``since`` on the record or any of the related paths (Tryton keeps UTC).
+        Tryton leaves ``write_date`` empty until a record is first written, so a record created
+        after ``since`` and never written since is found by its ``create_date``."""
         if since is None:
             return []
         since = since.astimezone(dt.timezone.utc).replace(tzinfo=None) if since.tzinfo else since
-        clauses = [[f"{p}write_date", ">", since] for p in ("", *paths)]
+        clauses = [[f"{p}{field}", ">", since] for p in ("", *paths) for field in ("write_date", "create_date")]
         return [["OR", *clauses]] if len(clauses) > 1 else clauses
 
     # -- deliver: shop -> ERP -------------------------------------------------------------
@@ -424,13 +426,13 @@ class TrytonConnector:
 
     def _categories(self) -> list[dict]:
         return list(self._search_read("product_groups", "product.category", [["accounting", "=", False]],
-                                      mapper.CATEGORY_FIELDS + ["write_date"]))
+                                      mapper.CATEGORY_FIELDS + ["write_date", "create_date"]))
 
     def _fetch_product_groups(self, since):
         categories = self._categories()
         codes = {c["id"]: mapper.group_code(c) for c in categories}
         for category in categories:
-            if since is None or as_utc(category["write_date"]) > as_utc(since):
+            if since is None or as_utc(category["write_date"] or category["create_date"]) > as_utc(since):
                 yield Raw(category, f"product.category {category['id']}", partial(mapper.product_group, codes=codes),
                           external_id=str(category["id"]))
 
