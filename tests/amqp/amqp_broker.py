@@ -85,8 +85,7 @@ class Broker:
                         await asyncio.sleep(0.05)
                         continue
                     quiet = time.monotonic()
-                    out.append({"body": orjson.loads(message.body) if message.content_type == "application/json"
-                                else message.body, "message_id": message.message_id, "type": message.type,
+                    out.append({"body": _decoded(message.body), "message_id": message.message_id, "type": message.type,
                                 "routing_key": message.routing_key, "headers": dict(message.headers or {}),
                                 "persistent": message.delivery_mode == 2})
             return out
@@ -138,6 +137,13 @@ class Broker:
             run(go())
         except Exception:  # the broker is already gone: nothing was left on it
             pass
+
+
+def _decoded(body: bytes):
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # a poison message, kept as it came
+        return body
 
 
 def restart_broker() -> None:
