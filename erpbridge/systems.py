@@ -63,6 +63,8 @@ class Selection(Section):
     skus: list[str] | None = Field(default=None, description="SKU patterns (shell-style: 'A-*')")
     currency: CurrencyCode | None = Field(default=None, description="the one currency of prices sent to it")
     warehouses: list[str] | None = Field(default=None, description="the warehouses whose stock it is sent")
+    orders: Literal["own", "all"] = Field(
+        default="own", description="whose orders (and their feedback) it is sent: its own (a shop) or all (an event bus)")
 
     def takes_sku(self, sku: str) -> bool:
         return self.skus is None or any(fnmatch.fnmatchcase(sku, pattern) for pattern in self.skus)

@@ -57,9 +57,10 @@ from erpbridge.systems import ROLES, Role, SystemBase
 GROUP = "erpbridge.connectors"
 
 #: store -> shop: the operation that pushes a kind of master data, and the one that sends feedback.
+#: ``orders`` (the orders the hub accepted, with the hub's state) go to event buses, not to shops.
 PUSH_OPERATIONS: dict[str, str] = {
     "product_groups": "push_product_groups", "products": "push_products", "prices": "push_prices",
-    "stock": "push_stock",
+    "stock": "push_stock", "orders": "push_orders",
 }
 FEEDBACK_OPERATIONS: dict[str, str] = {
     "order_statuses": "send_order_status", "shipments": "send_shipment", "invoices": "send_invoice",

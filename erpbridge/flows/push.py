@@ -14,6 +14,8 @@ the shop's semaphore, like any message.
   ``enabled`` switch. A kind's messages are delivered in order (one business key per kind).
 * feedback: each record of an order that came from this shop, one ``send_<kind>`` message per
   record, keyed by its order, so an order's shipment never overtakes its status.
+* an event bus (``receives: {orders: all}``) is sent the feedback of every order, and the
+  orders themselves (``push_orders``: each order as accepted, with the hub's ``state``).
 
 How it works. The store stamps ``updated_at`` only when a record's content changed, so the
 change feed (rows after the cursor ``(updated_at, key)``, up to :data:`SETTLE` seconds ago so
@@ -105,6 +107,8 @@ def _changed(conn, kind: str, cursor: tuple[dt.datetime, str], horizon: dt.datet
     columns = [table.c.key, table.c.updated_at, table.c.data]
     if kind == "products":
         columns.append(table.c.enabled)
+    if kind == "orders":
+        columns.append(table.c.state)
     return conn.execute(select(*columns).where(
         or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > key)),
         table.c.updated_at <= horizon).order_by(table.c.updated_at, table.c.key).limit(ROWS_PER_PASS)).all()
@@ -126,9 +130,12 @@ class _Selection:
 
     def take(self, conn, kind: str, rows: list) -> list[_Chosen]:
         records = [(row.key, orjson.loads(row.data), row) for row in rows]
+        if kind == "orders":
+            ours = self._orders_sent(conn, [key for key, _, _ in records])
+            return [_Chosen(key, {**r, "state": row.state}) for key, r, row in records if ours is None or key in ours]
         if kind in FEEDBACK_OPERATIONS:
-            ours = self._orders_of_this_shop(conn, [r.get("order") or key for key, r, _ in records])
-            return [_Chosen(key, r) for key, r, _ in records if (r.get("order") or key) in ours]
+            ours = self._orders_sent(conn, [r.get("order") or key for key, r, _ in records])
+            return [_Chosen(key, r) for key, r, _ in records if ours is None or (r.get("order") or key) in ours]
         if kind == "products":
             return [_Chosen(key, {**r, "enabled": bool(row.enabled)}) for key, r, row in records
                     if self._takes(conn, r["sku"], r.get("group"))]
@@ -167,7 +174,10 @@ class _Selection:
                                       .where(products.c.key.in_(skus[start:start + LOOKUP_CHUNK]))).all())
         return found
 
-    def _orders_of_this_shop(self, conn, numbers: list[str]) -> set[str]:
+    def _orders_sent(self, conn, numbers: list[str]) -> set[str] | None:
+        """The orders among ``numbers`` whose feedback this system is sent (None: all of them)."""
+        if self.receives.orders == "all":
+            return None
         wanted = sorted(set(numbers))
         ours: set[str] = set()
         for start in range(0, len(wanted), LOOKUP_CHUNK):

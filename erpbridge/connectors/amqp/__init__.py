@@ -1,0 +1,1 @@
+"""RabbitMQ as the company's event bus (``connector: amqp``); see :mod:`.connector`."""
