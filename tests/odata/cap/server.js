@@ -87,7 +87,7 @@ module.exports = async (options) => {
   app.listen = (port, ...rest) => listen(port, '127.0.0.1', ...rest)   // cds.server listens on all interfaces
   app.post('/oauth2/token', express.urlencoded({ extended: false }), token)
   app.post('/control', express.json(), (req, res) => { Object.assign(state, req.body); res.json({ throttle: state.throttle }) })
-  app.use('/sap/opu/odata', csrf)
+  app.use(['/sap/opu/odata', '/odata/v4'], csrf)   // S/4's v2 services, and its v4 ones
   app.use('/api', bearer)
   rules()
   options.app = app
