@@ -22,6 +22,7 @@ import socket
 import subprocess
 import time
 import uuid
+from urllib.parse import quote
 from pathlib import Path
 
 import httpx
@@ -121,7 +122,7 @@ class CapErp:
         return response.json()
 
     def _rows(self, path: str, where: str) -> list[dict]:
-        response = self.people.get(path, params={"$filter": where})
+        response = self.people.get(f"{path}?$filter={quote(where)}")  # %20: CAP refuses the + of params=
         assert response.status_code == 200, response.text
         return response.json()["value"]
 

@@ -1,7 +1,11 @@
 """An HTTP proxy on 127.0.0.1 in front of the CAP test ERP, for the failures a test needs that a
 healthy server never shows: an outage (the proxy stops: connections refused, while CAP and its
 in-memory data live on), an answer lost after the ERP processed the request (the connection is
-closed unanswered), and an answer held back after processing (a worker killed meanwhile)."""
+closed unanswered), and an answer held back after processing (a worker killed meanwhile).
+
+It also stands where SAP's web dispatcher stands: CAP's V2 adapter writes absolute links
+(``__next``, ``__metadata.uri``) to ``http://localhost:<CAP's port>``, SAP to its public host;
+the proxy writes its own address into them, as a reverse proxy in front of SAP does."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ _DROP = {"connection", "keep-alive", "transfer-encoding", "content-length", "hos
 class ODataProxy:
     def __init__(self, target: str):
         self.target = target.rstrip("/")
+        self.inner = b"http://localhost:" + str(httpx.URL(target).port).encode()
         self.forward = httpx.Client(timeout=120)
         self.lose_next = threading.Event()
         self.hold_writes = 0.0  # seconds the answer to a write waits after the ERP processed it
@@ -62,13 +67,14 @@ def _handler(proxy: ODataProxy):
                 return
             if write and proxy.hold_writes:
                 time.sleep(proxy.hold_writes)
+            content = answer.content.replace(proxy.inner, proxy.url.encode())
             self.send_response(answer.status_code)
             for key, value in answer.headers.multi_items():
                 if key.lower() not in _DROP:
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(answer.content)))
+            self.send_header("Content-Length", str(len(content)))
             self.end_headers()
-            self.wfile.write(answer.content)
+            self.wfile.write(content)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _relay
 

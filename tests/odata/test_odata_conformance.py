@@ -52,7 +52,7 @@ class ODataPeer:
 
     def serve(self, kind, count, changed_at):
         n = next(_serial)
-        keys = [f"{self.profile}-{kind}-{n}-{i}" for i in range(count)]
+        keys = [f"{self.profile[:2].upper()}{self.profile[-2:]}-{kind[:3]}{n}-{i}" for i in range(count)]
         if kind == "products" and self.s4:
             for key in keys:
                 self.erp.s4_product(key, key)

@@ -7,8 +7,9 @@ error classes, auth, exchange log).
 
 * **Query options** are written with ``%20`` for spaces: SAP and CAP refuse the ``+`` that form
   encoding (httpx's ``params=``) makes of them.
-* **Paging** is the server's: v4's ``@odata.nextLink``, v2's ``d.__next``; the client never
-  counts ``$skip`` itself (a server caps pages as it likes).
+* **Paging** is the server's: v4's ``@odata.nextLink`` (a relative one resolved against the
+  context URL, as the standard says), v2's ``d.__next``; the client never counts ``$skip`` itself
+  (a server caps pages as it likes).
 * **Answers**: v4 lists are ``value``, v2 ``d.results`` (a single entity ``d``); v4 is asked for
   IEEE754-compatible decimals (strings, as v2 sends them), so amounts never pass through a float.
 * **CSRF** (``csrf=True``, SAP Gateway): a write carries the token fetched with a GET and
@@ -27,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from functools import partial
 from decimal import Decimal
 from typing import Any, Iterator, Literal
 from urllib.parse import quote
@@ -99,7 +101,8 @@ class ODataAdapter(HttpAdapter):
         ``options`` are query options without their ``$`` (``filter=``, ``expand=``...)."""
         target = f"{path}?{query({f'${k}': v for k, v in options.items()})}" if options else path
         if self.version == "v4":
-            yield from next_links(self, target, flow=flow, point=point, items="value", link="@odata.nextLink")
+            yield from next_links(self, target, flow=flow, point=point, items="value",
+                                  link=partial(_next_link, self.base_url.join(target)))
         else:
             yield from next_links(self, target, flow=flow, point=point, items=("d", "results"), link=("d", "__next"))
 
@@ -187,6 +190,17 @@ class ODataAdapter(HttpAdapter):
     @property
     def headers_accept(self) -> str:
         return self.http.headers["Accept"]
+
+
+def _next_link(asked: httpx.URL, page: Any) -> str | None:
+    """v4's next link as an absolute URL: a relative one is relative to the context URL (the
+    service's ``$metadata``, OData JSON format 4.01 section 4.6), not to the page asked for; CAP
+    and Business Central answer ``companies(...)/items?$skiptoken=...`` for a company's items."""
+    link = page.get("@odata.nextLink") if isinstance(page, dict) else None
+    if not link:
+        return None
+    context = page.get("@odata.context")
+    return str(asked.join(context).join(link) if context else asked.join(link))
 
 
 def _csrf_refused(response: httpx.Response) -> bool:
