@@ -200,7 +200,7 @@ class CapErp:
     def bc_invoice(self, order: str, invoice: str, lines: list[tuple[str, str, float, float]], tax: float) -> None:
         """``lines``: (lineType, lineObjectNumber, quantity, amountIncludingTax)."""
         sales_order, = self.bc_orders(order)
-        gross = sum(amount for *_, amount in lines)
+        gross = round(sum(amount for *_, amount in lines), 2)
         self._post("/salesInvoices", {
             "id": str(uuid.uuid4()), "company_id": COMPANY, "number": invoice, "externalDocumentNumber": order,
             "orderNumber": sales_order["number"], "invoiceDate": dt.date.today().isoformat(), "currencyCode": "EUR",
