@@ -44,16 +44,16 @@ def cap_erp(tmp_path_factory):
 
 @pytest.fixture
 def odata_app(tmp_path, monkeypatch, cap_erp):
-    """``odata_app(profile, db_url, outbox=..., **top)``: the profile's example config pointed at
+    """``odata_app(profile, db_url, outbox=..., env=..., **top)``: the profile's example config pointed at
     the test ERP, its store at ``db_url``, written to a file a worker process can load too."""
     apps = []
 
-    def make(profile: str, db_url: str, *, outbox: dict | None = None, **top):
+    def make(profile: str, db_url: str, *, outbox: dict | None = None, env: dict | None = None, **top):
         example, root, version = PROFILES[profile]
         url = cap_erp.url
         for name, value in {"SAP_URL": url + root, "SAP_USER": S4_USER[0], "SAP_PASSWORD": S4_USER[1],
                             "BC_URL": url + root, "BC_TOKEN_URL": url + "/oauth2/token", "BC_CLIENT_ID": BC_CLIENT[0],
-                            "BC_CLIENT_SECRET": BC_CLIENT[1], "BC_COMPANY": COMPANY}.items():
+                            "BC_CLIENT_SECRET": BC_CLIENT[1], "BC_COMPANY": COMPANY, **(env or {})}.items():
             monkeypatch.setenv(name, value)
         raw = yaml.safe_load((EXAMPLES / example / "erpbridge.yaml").read_text())
         system = raw["systems"]["erp"]

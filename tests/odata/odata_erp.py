@@ -130,6 +130,10 @@ class CapErp:
         """The next ``requests`` calls to Business Central's API answer 429 with ``Retry-After``."""
         self.people.post(f"{self.direct}/control", json={"throttle": requests, "retryAfter": retry_after})
 
+    def expire_sessions(self) -> None:
+        """SAP Gateway forgets every session, and with them their CSRF tokens."""
+        self.people.post(f"{self.direct}/control", json={"expireSessions": True})
+
     # -- S/4HANA ------------------------------------------------------------------------------
 
     def s4_product(self, sku: str, name: str, group: str | None = None) -> None:

@@ -86,7 +86,11 @@ module.exports = async (options) => {
   const listen = app.listen.bind(app)
   app.listen = (port, ...rest) => listen(port, '127.0.0.1', ...rest)   // cds.server listens on all interfaces
   app.post('/oauth2/token', express.urlencoded({ extended: false }), token)
-  app.post('/control', express.json(), (req, res) => { Object.assign(state, req.body); res.json({ throttle: state.throttle }) })
+  app.post('/control', express.json(), (req, res) => {   // the tests' switches
+    if (req.body.throttle !== undefined) Object.assign(state, { throttle: req.body.throttle, retryAfter: req.body.retryAfter ?? 1 })
+    if (req.body.expireSessions) state.csrf.clear()   // SAP ended every session: their tokens are void
+    res.json({ throttle: state.throttle })
+  })
   app.use(['/sap/opu/odata', '/odata/v4'], csrf)   // S/4's v2 services, and its v4 ones
   app.use('/api', bearer)
   rules()
