@@ -92,7 +92,8 @@ class CapErp:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the CAP test ERP did not answer within 90 s: {Path(self.log.name).read_text()[-2000:]}")
+                raise RuntimeError("the CAP test ERP did not answer within 90 s: "
+                                   f"{Path(self.log.name).read_text()[-2000:]}")
             time.sleep(0.2)
 
     @property

@@ -124,7 +124,8 @@ def _order(number: str, sku: str):
 
 def test_the_config_says_what_a_flavour_needs(tmp_path):
     path = tmp_path / "erpbridge.yaml"
-    path.write_text("systems:\n  erp: {connector: odata, flavour: business_central, url: 'https://bc.example.com/api/v2.0',"
+    path.write_text("systems:\n  erp: {connector: odata, flavour: business_central, "
+                    "url: 'https://bc.example.com/api/v2.0',"
                     " token_url: 'https://login.example.com/token', client_id: app}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)

@@ -80,7 +80,10 @@ def timestamp(value: Any) -> dt.datetime | None:
     if match:
         return dt.datetime.fromtimestamp(int(match.group(1)) / 1000, dt.timezone.utc)
     text = str(value).replace("Z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text) if "T" in text else dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+    if "T" in text:
+        parsed = dt.datetime.fromisoformat(text)
+    else:
+        parsed = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
@@ -163,9 +166,9 @@ class ODataAdapter(HttpAdapter):
         atomicity group fails every member of it (the group was rolled back)."""
         members = [{"headers": {"Content-Type": "application/json", "Accept": self.headers_accept}, **r}
                    for r in requests]
+        atomic = any("atomicityGroup" in r for r in requests)  # BC: one transaction only with Isolation
         answer = self.json(self.request("POST", "$batch", flow=flow, point=point, json={"requests": members},
-                                        headers={"Isolation": "snapshot"} if any("atomicityGroup" in r for r in requests)
-                                        else None))
+                                        headers={"Isolation": "snapshot"} if atomic else None))
         by_id = {str(r.get("id")): r for r in answer.get("responses", [])}
         results: list[httpx.Response | ConnectorError] = []
         for member in members:

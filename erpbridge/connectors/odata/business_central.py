@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any, Iterator
 
 from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageError
-from erpbridge.connectors.odata.adapter import date, decimal, literal
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
 from erpbridge.records import Address, Customer, Invoice, Order, Price, Product, Shipment, StockLevel
@@ -34,7 +34,8 @@ from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 #: Requests per ``$batch``: Business Central's limit.
 BATCH_LIMIT = 100
 #: Where an order may be found again: a sales order, or the invoice it became once fully posted.
-LOOKUPS = (("salesOrders", "id,number,externalDocumentNumber"), ("salesInvoices", "id,orderNumber,externalDocumentNumber"))
+LOOKUPS = (("salesOrders", "id,number,externalDocumentNumber"),
+           ("salesInvoices", "id,orderNumber,externalDocumentNumber"))
 
 
 class BusinessCentralConnector(ODataConnector):
@@ -74,10 +75,11 @@ class BusinessCentralConnector(ODataConnector):
         positions = list(orders)
         for start in range(0, len(positions), per):
             chunk = positions[start:start + per]
-            looked = self.adapter.batch([{"id": f"{i}-{entity}", "method": "GET", "url": (
-                f"{self.company}/{entity}?$top=1&$select={select}&$filter=externalDocumentNumber%20eq%20"
-                f"{literal(orders[i].number, 'v4').replace(' ', '%20')}")} for i in chunk for entity, select in LOOKUPS],
-                flow=operation, point="odata.salesOrders.lookup.batch")
+            looked = self.adapter.batch([
+                {"id": f"{i}-{entity}", "method": "GET", "url": f"{self.company}/{entity}?" + query({
+                    "$top": 1, "$select": select,
+                    "$filter": f"externalDocumentNumber eq {literal(orders[i].number, 'v4')}"})}
+                for i in chunk for entity, select in LOOKUPS], flow=operation, point="odata.salesOrders.lookup.batch")
             for n, i in enumerate(chunk):
                 for answer in looked[n * len(LOOKUPS):(n + 1) * len(LOOKUPS)]:
                     if isinstance(answer, ConnectorError):

@@ -76,7 +76,7 @@ class S4Connector(ODataConnector):
         return {"SalesOrderType": area.order_type, "SalesOrganization": area.organization,
                 "DistributionChannel": area.distribution_channel, "OrganizationDivision": area.division,
                 "SoldToParty": self._customer_of(order), "PurchaseOrderByCustomer": order.number,
-                "CustomerPurchaseOrderDate": f"/Date({int(day.timestamp() * 1000)})/" if v2 else placed.date().isoformat(),
+                "CustomerPurchaseOrderDate": f"/Date({int(day.timestamp() * 1000)})/" if v2 else day.date().isoformat(),
                 "TransactionCurrency": order.currency, "to_Item": {"results": items} if v2 else items}
 
     def _order_numbers(self, sales_orders: Iterable[str], cache: dict[str, str | None], flow: str) -> None:

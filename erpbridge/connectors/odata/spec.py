@@ -51,7 +51,8 @@ class ODataSystem(SystemBase):
     sales_area: SalesArea = SalesArea()
     language: str = Field(default="EN", description="s4: the language of product descriptions")
     # Business Central: an Entra app's client credentials, one company
-    token_url: str | None = Field(default=None, description="https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token")
+    token_url: str | None = Field(default=None,
+                                  description="https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token")
     client_id: str | None = None
     client_secret: Secret | None = None
     scope: str = "https://api.businesscentral.dynamics.com/.default"
@@ -66,7 +67,8 @@ class ODataSystem(SystemBase):
 
     @model_validator(mode="after")
     def _credentials_of_the_flavour(self) -> "ODataSystem":
-        needed = ("user", "password") if self.flavour == "s4" else ("token_url", "client_id", "client_secret", "company")
+        needed = (("user", "password") if self.flavour == "s4"
+                  else ("token_url", "client_id", "client_secret", "company"))
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"flavour {self.flavour} needs {', '.join(missing)}")
