@@ -208,7 +208,8 @@ class CapErp:
         gross = round(sum(amount for *_, amount in lines), 2)
         self._post("/salesInvoices", {
             "id": str(uuid.uuid4()), "company_id": COMPANY, "number": invoice, "externalDocumentNumber": order,
-            "orderNumber": sales_order["number"], "invoiceDate": dt.date.today().isoformat(), "currencyCode": "EUR",
+            "orderNumber": sales_order["number"], "customerNumber": sales_order["customerNumber"],
+            "invoiceDate": dt.date.today().isoformat(), "currencyCode": "EUR",
             "totalAmountExcludingTax": round(gross - tax, 2), "totalTaxAmount": tax, "totalAmountIncludingTax": gross,
             "salesInvoiceLines": [{"id": str(uuid.uuid4()), "sequence": 10000 * n, "lineType": kind,
                                    "lineObjectNumber": number, "quantity": qty, "amountIncludingTax": amount}

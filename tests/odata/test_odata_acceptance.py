@@ -2,7 +2,7 @@
 shop and the ERP's people see it, on SQLite and PostgreSQL: master data into the store, then as a
 delta; orders from the shop API into the ERP exactly once through a stopped ERP and a worker killed
 with SIGKILL while the ERP held its answer; two part deliveries with tracking and both invoices
-back, freight on the first."""
+back, freight on the first; the invoices in the customer's order history, their PDFs from the ERP."""
 
 from __future__ import annotations
 
@@ -178,5 +178,13 @@ def test_the_seeds_acceptance_run(profile, odata_app, cap_erp, db_url):
         assert [i["id"] for i in invoices] == sorted([first[1], second[1]])
         freight = [D(i["freight_amount"]) for i in invoices]
         assert freight[0] > 0 and freight[1] == 0
+
+        # The invoices are in the customer's order history, and the ERP renders each PDF on demand.
+        history = hub.http.get(f"/api/v1/customers/{side.customer}/documents").json()["items"]
+        assert sorted((d["type"], d["number"]) for d in history if d["order"] == number) == \
+            sorted(("invoice", i["id"]) for i in invoices)
+        document = hub.http.get(f"/api/v1/documents/invoice/{invoices[0]['id']}")
+        assert document.status_code == 200 and document.headers["X-Erpbridge-Source"] == "erp"
+        assert document.content.startswith(b"%PDF")
     finally:
         hub.close()

@@ -8,6 +8,8 @@
 * :meth:`~BusinessCentralConnector.deliver_batch` sends up to 100 requests per ``$batch`` (BC's
   limit): first the look-ups of every order, then the creates of those not found, each its own
   request (no atomicity group), so one refused order does not take the others with it.
+* Documents: each invoice is also a document of the customer's order history; its PDF is
+  BC's ``pdfDocument`` of the invoice, fetched when the customer opens it (:meth:`get_document`).
 * Master data: ``items`` (the product, its ``unitPrice`` and its ``inventory``) and
   ``customers``; feedback: ``salesShipments`` and ``salesInvoices`` with their lines, found by
   ``externalDocumentNumber``. The tracking number is ``packageTrackingNumber``, which the standard
@@ -28,7 +30,7 @@ from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageErr
 from erpbridge.connectors.odata.adapter import date, decimal, literal, query
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Address, Customer, Invoice, Order, Price, Product, Shipment, StockLevel
+from erpbridge.records import Address, Customer, Document, Invoice, Order, Price, Product, Shipment, StockLevel
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Requests per ``$batch``: Business Central's limit.
@@ -150,9 +152,28 @@ class BusinessCentralConnector(ODataConnector):
     def _fetch_invoices(self, since):
         for row in self._rows("salesInvoices", "invoices", since, where="externalDocumentNumber ne ''",
                               expand="salesInvoiceLines"):
-            yield Raw(row, f"salesInvoice {row.get('number')}",
-                      partial(_invoice, freight=self.cfg.freight, currency=self.cfg.currency),
+            where = f"salesInvoice {row.get('number')}"
+            yield Raw(row, where, partial(_invoice, freight=self.cfg.freight, currency=self.cfg.currency),
                       external_id=row.get("id"))
+            yield Raw(row, where, _document)  # in the customer's order history, its PDF from get_document
+
+    # -- real time ----------------------------------------------------------------------------
+
+    def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
+        """An invoice's PDF as BC renders it (``salesInvoices(<id>)/pdfDocument/pdfDocumentContent``)."""
+        if doc_type != "invoice":
+            return None
+        found = self.adapter.first(f"{self.company}/salesInvoices", flow="documents",
+                                   point="odata.salesInvoices.lookup", filter=f"number eq {literal(number, 'v4')}",
+                                   select="id,number")
+        if found is None:
+            return None
+        response = self.adapter.request("GET", f"{self.company}/salesInvoices({found['id']})/pdfDocument/"
+                                        "pdfDocumentContent", flow="documents", point="odata.pdfDocument.read",
+                                        accept=(404,), headers={"Accept": "application/pdf"}, record_bodies=False)
+        if response.status_code == 404:
+            return None
+        return response.content, response.headers.get("Content-Type", "application/pdf").split(";")[0]
 
 
 def _existing(row: dict) -> DeliveryResult:
@@ -196,6 +217,11 @@ def _shipment(row: dict) -> Shipment:
                     shipped_at=None if posted is None else dt.datetime.combine(posted, dt.time(), dt.timezone.utc),
                     tracking_numbers=[row["packageTrackingNumber"]] if row.get("packageTrackingNumber") else [],
                     lines=lines)
+
+
+def _document(row: dict) -> Document:
+    return Document(type="invoice", number=row["number"], order=row["externalDocumentNumber"],
+                    customer=row.get("customerNumber") or None, issued_at=date(row["invoiceDate"]))
 
 
 def _invoice(row: dict, freight: str | None, currency: str) -> Invoice:

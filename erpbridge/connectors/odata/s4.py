@@ -13,21 +13,24 @@
   posted, ``OverallGoodsMovementStatus`` C; the tracking number in ``BillOfLading``; its order
   through the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
   ``API_BILLING_DOCUMENT_SRV`` ``A_BillingDocument`` of type F2 with its items (the order is the
-  items' ``SalesDocument``, the delivery their ``ReferenceSDDocument``).
+  items' ``SalesDocument``, the delivery their ``ReferenceSDDocument``); each invoice is also a
+  document of the customer's order history, its PDF ``GetPDF``'s, fetched when it is opened.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from decimal import Decimal
 from functools import partial
 from typing import Any, Iterable, Iterator
 
-from erpbridge.connectors.base import DeliveryResult
-from erpbridge.connectors.odata.adapter import date, decimal, literal
+from erpbridge.connectors.base import DeliveryResult, GeneralError
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Customer, Invoice, Order, Product, Shipment
+from erpbridge.records import Customer, Document, Invoice, Order, Product, Shipment
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
@@ -131,8 +134,30 @@ class S4Connector(ODataConnector):
             self._order_numbers((i["SalesDocument"] for i in items if i.get("SalesDocument")), orders, "invoices")
             order = next((orders[i["SalesDocument"]] for i in items if orders.get(i.get("SalesDocument"))), None)
             if order:
-                yield Raw(row, f"A_BillingDocument {row.get('BillingDocument')}",
-                          partial(_invoice, order=order, items=items, freight=self.cfg.freight))
+                where = f"A_BillingDocument {row.get('BillingDocument')}"
+                yield Raw(row, where, partial(_invoice, order=order, items=items, freight=self.cfg.freight))
+                yield Raw(row, where, partial(_document, order=order))
+
+    # -- real time ----------------------------------------------------------------------------
+
+    def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
+        """A billing document's PDF: the function import ``GetPDF`` (base64 in ``BillingDocumentBinary``)."""
+        if doc_type != "invoice":
+            return None
+        key = literal(number, self.adapter.version)
+        path = (f"API_BILLING_DOCUMENT_SRV/GetPDF?{query({'BillingDocument': key})}"
+                if self.adapter.version == "v2" else f"API_BILLING_DOCUMENT_SRV/GetPDF(BillingDocument={key})")
+        response = self.adapter.request("GET", path, flow="documents", point="odata.GetPDF", accept=(404,),
+                                        record_bodies=False)
+        if response.status_code == 404:
+            return None
+        answer = self.adapter.json(response)
+        result = (answer.get("d") or {}).get("GetPDF", {}) if self.adapter.version == "v2" else answer
+        try:
+            return base64.b64decode(result["BillingDocumentBinary"], validate=True), "application/pdf"
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise GeneralError(f"{self.name} answered GetPDF of {number} without a base64 "
+                               "BillingDocumentBinary") from None
 
 
 def _customer(row: dict) -> Customer:
@@ -147,6 +172,11 @@ def _shipment(row: dict, order: str, items: list[dict], freight: str | None) -> 
                     tracking_numbers=[row["BillOfLading"]] if row.get("BillOfLading") else [],
                     lines=[ShipmentLine(sku=i["Material"], quantity=decimal(i["ActualDeliveryQuantity"]))
                            for i in items if i.get("Material") != freight and decimal(i["ActualDeliveryQuantity"])])
+
+
+def _document(row: dict, order: str) -> Document:
+    return Document(type="invoice", number=row["BillingDocument"], order=order,
+                    customer=row.get("SoldToParty") or None, issued_at=date(row["BillingDocumentDate"]))
 
 
 def _invoice(row: dict, order: str, items: list[dict], freight: str | None) -> Invoice:

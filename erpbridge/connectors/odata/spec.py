@@ -20,10 +20,11 @@ from erpbridge.systems import Section, SystemBase
 #: and material stock, other APIs); Business Central's items carry both.
 FLAVOURS: dict[str, Capabilities] = {
     "s4": Capabilities(deliver=frozenset({"send_order"}),
-                       fetch=frozenset({"products", "customers", "shipments", "invoices"})),
+                       fetch=frozenset({"products", "customers", "shipments", "invoices"}),
+                       realtime=frozenset({"document"})),
     "business_central": Capabilities(deliver=frozenset({"send_order"}), deliver_batch=True,
                                      fetch=frozenset({"products", "prices", "stock", "customers", "shipments",
-                                                      "invoices"})),
+                                                      "invoices"}), realtime=frozenset({"document"})),
 }
 
 
@@ -84,7 +85,8 @@ def configured(system: ODataSystem) -> Capabilities:
 SPEC = ConnectorSpec(
     name="odata", config=ODataSystem, factory="erpbridge.connectors.odata.connector:create",
     capabilities=Capabilities(deliver=frozenset({"send_order"}), deliver_batch=True,
-                              fetch=FLAVOURS["s4"].fetch | FLAVOURS["business_central"].fetch),
+                              fetch=FLAVOURS["s4"].fetch | FLAVOURS["business_central"].fetch,
+                              realtime=frozenset({"document"})),
     configured=configured, roles=("erp",),
     default_flows={"catalog": {"schedule": "0 2 * * *", "mode": "full"}, "prices": {"schedule": "5 * * * *"},
                    "stock": {"schedule": "*/5 * * * *"}, "customers": {"schedule": "15 * * * *"},

@@ -2,7 +2,8 @@
 // 127.0.0.1 only, with what CAP does not do itself but the real systems do, in front of it:
 // SAP Gateway's CSRF tokens on /sap/opu/odata, Business Central's OAuth 2 bearer tokens (a
 // client-credentials token endpoint at /oauth2/token) and its throttling (429 + Retry-After,
-// switched on by POST /control), and the S/4 and BC business rules erpbridge relies on.
+// switched on by POST /control), the billing PDFs (S/4's GetPDF function import, BC's
+// pdfDocument/pdfDocumentContent of an invoice) and the S/4 and BC business rules erpbridge relies on.
 const cds = require('@sap/cds')
 const express = require('express')
 const crypto = require('crypto')
@@ -53,6 +54,25 @@ function token (req, res) {
   res.json({ token_type: 'Bearer', expires_in: 3599, access_token: value })
 }
 
+function pdf (number) {   // what the ERP renders a billing document as
+  return Buffer.from(`%PDF-1.4\n% erpbridge test ERP: invoice ${number}\n%%EOF\n`)
+}
+
+function documents (app) {   // the PDFs: S/4's GetPDF function import (v2), BC's pdfDocument of an invoice
+  app.get('/sap/opu/odata/sap/API_BILLING_DOCUMENT_SRV/GetPDF', async (req, res) => {
+    if (req.get('authorization') !== USER) return res.status(401).set('WWW-Authenticate', 'Basic realm="SAP"').end()
+    const number = String(req.query.BillingDocument || '').replace(/^'|'$/g, '')
+    const found = await SELECT.one.from('s4.BillingDocuments').where({ BillingDocument: number })
+    if (!found) return res.status(404).json({ error: { code: 'BILLING/001', message: { lang: 'en', value: `Billing document ${number} does not exist` } } })
+    res.json({ d: { GetPDF: { BillingDocumentBinary: pdf(number).toString('base64') } } })
+  })
+  app.get(/^\/api\/v2\.0\/companies\(([-0-9a-f]+)\)\/salesInvoices\(([-0-9a-f]+)\)\/pdfDocument\/pdfDocumentContent$/, async (req, res) => {
+    const found = await SELECT.one.from('bc.salesInvoices').where({ id: req.params[1], company_id: req.params[0] })
+    if (!found) return res.status(404).json({ error: { code: 'BadRequest_NotFound', message: 'The specified resource was not found.' } })
+    res.type('application/pdf').send(pdf(found.number))
+  })
+}
+
 function rules () {   // the business rules of the real systems that erpbridge relies on
   cds.on('served', async (services) => {
     const { s4, bc } = { s4: cds.entities('s4'), bc: cds.entities('bc') }
@@ -93,6 +113,7 @@ module.exports = async (options) => {
   })
   app.use(['/sap/opu/odata', '/odata/v4'], csrf)   // S/4's v2 services, and its v4 ones
   app.use('/api', bearer)
+  documents(app)
   rules()
   options.app = app
   return cds.server(options)

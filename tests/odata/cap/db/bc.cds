@@ -96,6 +96,7 @@ entity salesInvoices {
       number                  : String(20);
       externalDocumentNumber  : String(35);
       orderNumber             : String(20);
+      customerNumber          : String(20);
       invoiceDate             : Date;
       currencyCode            : String(10);
       totalAmountExcludingTax : Decimal(16, 2);
