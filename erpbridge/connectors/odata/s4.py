@@ -9,9 +9,10 @@
   ``language``), changed since by ``LastChangeDateTime``; ``API_BUSINESS_PARTNER``
   ``A_BusinessPartner``, whose change stamp ``LastChangeDate`` is a date: a delta re-reads the
   partners of the day it starts on (ingest takes an unchanged one as unchanged).
-* Feedback: ``API_OUTBOUND_DELIVERY_SRV`` ``A_OutbDeliveryHeader`` with its items (goods issue
-  posted, ``OverallGoodsMovementStatus`` C; the tracking number in ``BillOfLading``; its order
-  through the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
+* Feedback: the sales orders' ``OverallDeliveryStatus`` (order statuses);
+  ``API_OUTBOUND_DELIVERY_SRV`` ``A_OutbDeliveryHeader`` with its items (goods issue posted,
+  ``OverallGoodsMovementStatus`` C; the tracking number in ``BillOfLading``; its order through
+  the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
   ``API_BILLING_DOCUMENT_SRV`` ``A_BillingDocument`` of type F2 with its items (the order is the
   items' ``SalesDocument``, the delivery their ``ReferenceSDDocument``); each invoice is also a
   document of the customer's order history, its PDF ``GetPDF``'s, fetched when it is opened.
@@ -27,10 +28,10 @@ from functools import partial
 from typing import Any, Iterable, Iterator
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError
-from erpbridge.connectors.odata.adapter import date, decimal, literal, query
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Customer, Document, Invoice, Order, Product, Shipment
+from erpbridge.records import Customer, Document, Invoice, Order, OrderStatusUpdate, Product, Shipment
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
@@ -112,6 +113,12 @@ class S4Connector(ODataConnector):
 
     # -- feedback -----------------------------------------------------------------------------
 
+    def _fetch_order_statuses(self, since):
+        for row in self._rows(ORDERS, "order_statuses", "PurchaseOrderByCustomer ne ''",
+                              self._since("LastChangeDateTime", since),
+                              select="SalesOrder,PurchaseOrderByCustomer,OverallDeliveryStatus,LastChangeDateTime"):
+            yield Raw(row, f"A_SalesOrder {row.get('SalesOrder')}", _order_status, external_id=row.get("SalesOrder"))
+
     def _fetch_shipments(self, since):
         orders: dict[str, str | None] = {}
         for row in self._rows("API_OUTBOUND_DELIVERY_SRV/A_OutbDeliveryHeader", "shipments",
@@ -158,6 +165,16 @@ class S4Connector(ODataConnector):
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise GeneralError(f"{self.name} answered GetPDF of {number} without a base64 "
                                "BillingDocumentBinary") from None
+
+
+#: ``OverallDeliveryStatus``: not yet, partly, completely delivered.
+DELIVERY_STATUS = {"A": "processing", "B": "partially_shipped", "C": "shipped"}
+
+
+def _order_status(row: dict) -> OrderStatusUpdate:
+    return OrderStatusUpdate(order=row["PurchaseOrderByCustomer"], erp_id=row["SalesOrder"],
+                             status=DELIVERY_STATUS[row.get("OverallDeliveryStatus") or "A"],
+                             changed_at=timestamp(row.get("LastChangeDateTime")))
 
 
 def _customer(row: dict) -> Customer:

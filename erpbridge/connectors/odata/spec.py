@@ -20,7 +20,7 @@ from erpbridge.systems import Section, SystemBase
 #: and material stock, other APIs); Business Central's items carry both.
 FLAVOURS: dict[str, Capabilities] = {
     "s4": Capabilities(deliver=frozenset({"send_order"}),
-                       fetch=frozenset({"products", "customers", "shipments", "invoices"}),
+                       fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices"}),
                        realtime=frozenset({"document"})),
     "business_central": Capabilities(deliver=frozenset({"send_order"}), deliver_batch=True,
                                      fetch=frozenset({"products", "prices", "stock", "customers", "shipments",

@@ -89,6 +89,17 @@ function rules () {   // the business rules of the real systems that erpbridge r
       items.forEach((item, i) => { item.SalesOrderItem = item.SalesOrderItem || String((i + 1) * 10) })
       req.data.TotalNetAmount = items.reduce((sum, i) => sum + Number(i.NetAmount || 0), 0)
     })
+    services.ErpPeople.after('CREATE', 'S4Deliveries', async (delivery) => {   // S/4 keeps the order's status
+      for (const ref of new Set(delivery.to_DeliveryDocumentItem.map(i => i.ReferenceSDDocument))) {
+        const services = (await SELECT.from(s4.Products).where({ ProductType: 'DIEN' })).map(p => p.Product)
+        const ordered = (await SELECT.from(s4.SalesOrderItems).where({ SalesOrder: ref }))
+          .filter(item => !services.includes(item.Material))   // services (freight) are not delivered
+        const shipped = await SELECT.from(s4.DeliveryItems).where({ ReferenceSDDocument: ref })
+        const open = ordered.some(item => shipped.filter(s => s.Material === item.Material)
+          .reduce((sum, s) => sum + Number(s.ActualDeliveryQuantity), 0) < Number(item.RequestedQuantity))
+        await UPDATE(s4.SalesOrders, ref).with({ OverallDeliveryStatus: open ? 'B' : 'C' })
+      }
+    })
     services['Microsoft.NAV'].before('CREATE', 'salesOrders', async (req) => {
       for (const line of req.data.salesOrderLines ?? []) {
         if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {

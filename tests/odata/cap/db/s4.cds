@@ -42,6 +42,7 @@ entity SalesOrders {
       TransactionCurrency      : String(5);
       TotalNetAmount           : Decimal(16, 3);
       OverallSDProcessStatus   : String(1) default 'A';
+      OverallDeliveryStatus    : String(1) default 'A';   // A none, B partly, C completely delivered
       LastChangeDateTime       : Timestamp;
       to_Item                  : Composition of many SalesOrderItems on to_Item.SalesOrder = SalesOrder;
 }
