@@ -1,0 +1,209 @@
+"""SAP S/4HANA's A2X APIs, OData v2 (on premises: ``…/sap/opu/odata/sap/<service>``) or v4.
+
+* Orders: ``API_SALES_ORDER_SRV`` ``A_SalesOrder`` with ``to_Item`` in one deep insert; the shop
+  order number is ``PurchaseOrderByCustomer``, looked up before every create (S/4 itself accepts
+  the same number twice). The sales area and order type come from ``sales_area``; S/4 prices the
+  items itself by its pricing conditions (the shop's prices are not sent), freight is an item of
+  the material ``freight`` when set. Writes carry SAP Gateway's CSRF token (:mod:`.adapter`).
+* Master data: ``API_PRODUCT_SRV`` ``A_Product`` with ``to_Description`` (the name in
+  ``language``), changed since by ``LastChangeDateTime``; ``API_BUSINESS_PARTNER``
+  ``A_BusinessPartner``, whose change stamp ``LastChangeDate`` is a date: a delta re-reads the
+  partners of the day it starts on (ingest takes an unchanged one as unchanged).
+* Feedback: the sales orders' ``OverallDeliveryStatus`` (order statuses);
+  ``API_OUTBOUND_DELIVERY_SRV`` ``A_OutbDeliveryHeader`` with its items (goods issue posted,
+  ``OverallGoodsMovementStatus`` C; the tracking number in ``BillOfLading``; its order through
+  the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
+  ``API_BILLING_DOCUMENT_SRV`` ``A_BillingDocument`` of type F2 with its items (the order is the
+  items' ``SalesDocument``, the delivery their ``ReferenceSDDocument``); each invoice is also a
+  document of the customer's order history, its PDF ``GetPDF``'s, fetched when it is opened.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from decimal import Decimal
+from functools import partial
+from typing import Any, Iterable, Iterator
+
+from erpbridge.connectors.base import DeliveryResult, GeneralError
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
+from erpbridge.connectors.odata.connector import ODataConnector
+from erpbridge.ingest import Raw
+from erpbridge.records import Customer, Document, Invoice, Order, OrderStatusUpdate, Product, Shipment
+from erpbridge.records.feedback import InvoiceLine, ShipmentLine
+
+ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
+
+
+class S4Connector(ODataConnector):
+    flavour = "s4"
+
+    def _rows(self, path: str, flow: str, *clauses: str | None, **options: Any) -> Iterator[dict]:
+        where = " and ".join(c for c in clauses if c)
+        return self.adapter.rows(path, flow=flow, point=f"odata.{path.split('/')[-1]}.read", filter=where or None,
+                                 **options)
+
+    def _since(self, field: str, since: dt.datetime | None, *, day: bool = False) -> str | None:
+        if since is None:
+            return None
+        value = since.astimezone(dt.timezone.utc).date() if day else since
+        return f"{field} ge {literal(value, self.adapter.version)}"
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def _send_order(self, order: Order) -> DeliveryResult:
+        found = self.adapter.first(ORDERS, flow="send_order", point="odata.A_SalesOrder.lookup",
+                                   filter=f"PurchaseOrderByCustomer eq {literal(order.number, self.adapter.version)}",
+                                   select="SalesOrder")
+        if found:
+            return DeliveryResult(external_id=found["SalesOrder"], response={"SalesOrder": found["SalesOrder"],
+                                                                             "existed": True})
+        created = self.adapter.write("POST", ORDERS, flow="send_order", point="odata.A_SalesOrder.create",
+                                     json=self._body(order))
+        number = self.adapter.entity(self.adapter.json(created))["SalesOrder"]
+        return DeliveryResult(external_id=number, response={"SalesOrder": number})
+
+    def _body(self, order: Order) -> dict:
+        v2 = self.adapter.version == "v2"
+        amount = (lambda value: str(value)) if v2 else float
+        items = [{"SalesOrderItem": str(10 * n), "Material": line.sku, "SalesOrderItemText": (line.name or "")[:40],
+                  "RequestedQuantity": amount(line.quantity)} for n, line in enumerate(order.lines, 1)]
+        if order.shipping_amount and self.cfg.freight:
+            items.append({"SalesOrderItem": str(10 * (len(items) + 1)), "Material": self.cfg.freight,
+                          "SalesOrderItemText": f"Shipping ({order.shipping_method})"[:40],
+                          "RequestedQuantity": amount(Decimal(1))})
+        placed = order.placed_at.astimezone(dt.timezone.utc)
+        day = dt.datetime.combine(placed.date(), dt.time(), dt.timezone.utc)
+        area = self.cfg.sales_area
+        return {"SalesOrderType": area.order_type, "SalesOrganization": area.organization,
+                "DistributionChannel": area.distribution_channel, "OrganizationDivision": area.division,
+                "SoldToParty": self._customer_of(order), "PurchaseOrderByCustomer": order.number,
+                "CustomerPurchaseOrderDate": f"/Date({int(day.timestamp() * 1000)})/" if v2 else day.date().isoformat(),
+                "TransactionCurrency": order.currency, "to_Item": {"results": items} if v2 else items}
+
+    def _order_numbers(self, sales_orders: Iterable[str], cache: dict[str, str | None], flow: str) -> None:
+        """Sales order -> the shop order number (``PurchaseOrderByCustomer``), into ``cache``."""
+        for sales_order in sorted(set(sales_orders) - set(cache)):
+            row = self.adapter.first(ORDERS, flow=flow, point="odata.A_SalesOrder.read",
+                                     filter=f"SalesOrder eq {literal(sales_order, self.adapter.version)}",
+                                     select="SalesOrder,PurchaseOrderByCustomer")
+            cache[sales_order] = (row or {}).get("PurchaseOrderByCustomer") or None
+
+    # -- master data --------------------------------------------------------------------------
+
+    def _fetch_products(self, since):
+        for row in self._rows("API_PRODUCT_SRV/A_Product", "catalog", self._since("LastChangeDateTime", since),
+                              expand="to_Description"):
+            yield Raw(row, f"A_Product {row.get('Product')}", partial(self._product), external_id=row.get("Product"))
+
+    def _product(self, row: dict) -> Product:
+        names = {d["Language"]: d["ProductDescription"] for d in self.adapter.nested(row.get("to_Description"))}
+        name = names.get(self.cfg.language) or next(iter(names.values()), None)
+        return Product(sku=row["Product"], name=name or row["Product"], group=row.get("ProductGroup") or None,
+                       ean=row.get("ProductStandardID") or None, unit=row.get("BaseUnit") or "piece",
+                       weight=decimal(row.get("GrossWeight")))
+
+    def _fetch_customers(self, since):
+        for row in self._rows("API_BUSINESS_PARTNER/A_BusinessPartner", "customers",
+                              self._since("LastChangeDate", since, day=True)):
+            yield Raw(row, f"A_BusinessPartner {row.get('BusinessPartner')}", _customer,
+                      external_id=row.get("BusinessPartner"))
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    def _fetch_order_statuses(self, since):
+        for row in self._rows(ORDERS, "order_statuses", "PurchaseOrderByCustomer ne ''",
+                              self._since("LastChangeDateTime", since),
+                              select="SalesOrder,PurchaseOrderByCustomer,OverallDeliveryStatus,LastChangeDateTime"):
+            yield Raw(row, f"A_SalesOrder {row.get('SalesOrder')}", _order_status, external_id=row.get("SalesOrder"))
+
+    def _fetch_shipments(self, since):
+        orders: dict[str, str | None] = {}
+        for row in self._rows("API_OUTBOUND_DELIVERY_SRV/A_OutbDeliveryHeader", "shipments",
+                              "OverallGoodsMovementStatus eq 'C'", self._since("LastChangeDate", since, day=True),
+                              expand="to_DeliveryDocumentItem"):
+            items = self.adapter.nested(row.get("to_DeliveryDocumentItem"))
+            self._order_numbers((i["ReferenceSDDocument"] for i in items if i.get("ReferenceSDDocument")), orders,
+                                "shipments")
+            order = next((orders[i["ReferenceSDDocument"]] for i in items if orders.get(i.get("ReferenceSDDocument"))),
+                         None)
+            if order:
+                yield Raw(row, f"A_OutbDeliveryHeader {row.get('DeliveryDocument')}",
+                          partial(_shipment, order=order, items=items, freight=self.cfg.freight))
+
+    def _fetch_invoices(self, since):
+        orders: dict[str, str | None] = {}
+        for row in self._rows("API_BILLING_DOCUMENT_SRV/A_BillingDocument", "invoices", "BillingDocumentType eq 'F2'",
+                              self._since("LastChangeDateTime", since), expand="to_Item"):
+            items = self.adapter.nested(row.get("to_Item"))
+            self._order_numbers((i["SalesDocument"] for i in items if i.get("SalesDocument")), orders, "invoices")
+            order = next((orders[i["SalesDocument"]] for i in items if orders.get(i.get("SalesDocument"))), None)
+            if order:
+                where = f"A_BillingDocument {row.get('BillingDocument')}"
+                yield Raw(row, where, partial(_invoice, order=order, items=items, freight=self.cfg.freight))
+                yield Raw(row, where, partial(_document, order=order))
+
+    # -- real time ----------------------------------------------------------------------------
+
+    def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
+        """A billing document's PDF: the function import ``GetPDF`` (base64 in ``BillingDocumentBinary``)."""
+        if doc_type != "invoice":
+            return None
+        key = literal(number, self.adapter.version)
+        path = (f"API_BILLING_DOCUMENT_SRV/GetPDF?{query({'BillingDocument': key})}"
+                if self.adapter.version == "v2" else f"API_BILLING_DOCUMENT_SRV/GetPDF(BillingDocument={key})")
+        response = self.adapter.request("GET", path, flow="documents", point="odata.GetPDF", accept=(404,),
+                                        record_bodies=False)
+        if response.status_code == 404:
+            return None
+        answer = self.adapter.json(response)
+        result = (answer.get("d") or {}).get("GetPDF", {}) if self.adapter.version == "v2" else answer
+        try:
+            return base64.b64decode(result["BillingDocumentBinary"], validate=True), "application/pdf"
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise GeneralError(f"{self.name} answered GetPDF of {number} without a base64 "
+                               "BillingDocumentBinary") from None
+
+
+#: ``OverallDeliveryStatus``: not yet, partly, completely delivered.
+DELIVERY_STATUS = {"A": "processing", "B": "partially_shipped", "C": "shipped"}
+
+
+def _order_status(row: dict) -> OrderStatusUpdate:
+    return OrderStatusUpdate(order=row["PurchaseOrderByCustomer"], erp_id=row["SalesOrder"],
+                             status=DELIVERY_STATUS[row.get("OverallDeliveryStatus") or "A"],
+                             changed_at=timestamp(row.get("LastChangeDateTime")))
+
+
+def _customer(row: dict) -> Customer:
+    return Customer(number=row["BusinessPartner"], name=row["BusinessPartnerFullName"],
+                    status="blocked" if row.get("BusinessPartnerIsBlocked") else "active")
+
+
+def _shipment(row: dict, order: str, items: list[dict], freight: str | None) -> Shipment:
+    moved = date(row.get("ActualGoodsMovementDate"))
+    return Shipment(id=row["DeliveryDocument"], order=order,
+                    shipped_at=dt.datetime.combine(moved, dt.time(), dt.timezone.utc) if moved else None,
+                    tracking_numbers=[row["BillOfLading"]] if row.get("BillOfLading") else [],
+                    lines=[ShipmentLine(sku=i["Material"], quantity=decimal(i["ActualDeliveryQuantity"]))
+                           for i in items if i.get("Material") != freight and decimal(i["ActualDeliveryQuantity"])])
+
+
+def _document(row: dict, order: str) -> Document:
+    return Document(type="invoice", number=row["BillingDocument"], order=order,
+                    customer=row.get("SoldToParty") or None, issued_at=date(row["BillingDocumentDate"]))
+
+
+def _invoice(row: dict, order: str, items: list[dict], freight: str | None) -> Invoice:
+    net, tax = decimal(row["TotalNetAmount"]), decimal(row.get("TotalTaxAmount")) or Decimal(0)
+    delivery = next((i["ReferenceSDDocument"] for i in items if i.get("ReferenceSDDocument")), None)
+    return Invoice(id=row["BillingDocument"], order=order, shipment=delivery,
+                   issued_at=date(row["BillingDocumentDate"]), currency=row["TransactionCurrency"],
+                   freight_amount=sum((decimal(i["NetAmount"]) for i in items if i.get("Material") == freight),
+                                      Decimal(0)),
+                   tax_amount=tax, total=net + tax,
+                   lines=[InvoiceLine(sku=i["Material"], description=i.get("BillingDocumentItemText"),
+                                      quantity=decimal(i["BillingQuantity"]), amount=decimal(i["NetAmount"]))
+                          for i in items if i.get("Material") != freight])

@@ -1,0 +1,100 @@
+// SAP S/4HANA's entities as its published APIs name them (API_PRODUCT_SRV, API_BUSINESS_PARTNER,
+// API_SALES_ORDER_SRV, API_OUTBOUND_DELIVERY_SRV;v=0002, API_BILLING_DOCUMENT_SRV): the fields
+// erpbridge reads and writes, with the real names, lengths and types. Written by hand from the
+// field lists of SAP's API specifications (api.sap.com); no SAP text is copied.
+namespace s4;
+
+entity Products {
+  key Product             : String(40);
+      ProductType         : String(4) default 'HAWA';
+      ProductGroup        : String(9);
+      BaseUnit            : String(3) default 'PC';
+      GrossWeight         : Decimal(13, 3);
+      ProductStandardID   : String(18);       // the GTIN
+      LastChangeDateTime  : Timestamp;
+      to_Description      : Composition of many ProductDescriptions on to_Description.Product = Product;
+}
+
+entity ProductDescriptions {
+  key Product             : String(40);
+  key Language            : String(2);
+      ProductDescription  : String(40);
+}
+
+entity BusinessPartners {
+  key BusinessPartner          : String(10);
+      BusinessPartnerFullName  : String(81);
+      BusinessPartnerCategory  : String(1) default '1';
+      SearchTerm1              : String(20);  // erpbridge: the shop's customer number
+      BusinessPartnerIsBlocked : Boolean default false;
+      LastChangeDate           : Date;
+}
+
+entity SalesOrders {
+  key SalesOrder               : String(10);
+      SalesOrderType           : String(4);
+      SalesOrganization        : String(4);
+      DistributionChannel      : String(2);
+      OrganizationDivision     : String(2);
+      SoldToParty              : String(10);
+      PurchaseOrderByCustomer  : String(35);
+      CustomerPurchaseOrderDate: Date;
+      TransactionCurrency      : String(5);
+      TotalNetAmount           : Decimal(16, 3);
+      OverallSDProcessStatus   : String(1) default 'A';
+      OverallDeliveryStatus    : String(1) default 'A';   // A none, B partly, C completely delivered
+      LastChangeDateTime       : Timestamp;
+      to_Item                  : Composition of many SalesOrderItems on to_Item.SalesOrder = SalesOrder;
+}
+
+entity SalesOrderItems {
+  key SalesOrder               : String(10);
+  key SalesOrderItem           : String(6);
+      Material                 : String(40);
+      SalesOrderItemText       : String(40);
+      RequestedQuantity        : Decimal(15, 3);
+      RequestedQuantityUnit    : String(3);
+      NetAmount                : Decimal(16, 3);
+}
+
+entity Deliveries {
+  key DeliveryDocument           : String(10);
+      ActualGoodsMovementDate    : Date;
+      OverallGoodsMovementStatus : String(1) default 'C';
+      BillOfLading               : String(35);   // the carrier's tracking number
+      LastChangeDate             : Date;
+      to_DeliveryDocumentItem    : Composition of many DeliveryItems
+                                     on to_DeliveryDocumentItem.DeliveryDocument = DeliveryDocument;
+}
+
+entity DeliveryItems {
+  key DeliveryDocument        : String(10);
+  key DeliveryDocumentItem    : String(6);
+      Material                : String(40);
+      ActualDeliveryQuantity  : Decimal(13, 3);
+      ReferenceSDDocument     : String(10);     // the sales order
+      ReferenceSDDocumentItem : String(6);
+}
+
+entity BillingDocuments {
+  key BillingDocument      : String(10);
+      BillingDocumentType  : String(4);          // F2 invoice, G2 credit memo
+      BillingDocumentDate  : Date;
+      SoldToParty          : String(10);
+      TransactionCurrency  : String(5);
+      TotalNetAmount       : Decimal(16, 3);
+      TotalTaxAmount       : Decimal(16, 3);
+      LastChangeDateTime   : Timestamp;
+      to_Item              : Composition of many BillingDocumentItems on to_Item.BillingDocument = BillingDocument;
+}
+
+entity BillingDocumentItems {
+  key BillingDocument      : String(10);
+  key BillingDocumentItem  : String(6);
+      Material             : String(40);
+      BillingDocumentItemText : String(40);
+      BillingQuantity      : Decimal(13, 3);
+      NetAmount            : Decimal(16, 3);
+      ReferenceSDDocument  : String(10);         // the delivery
+      SalesDocument        : String(10);         // the sales order
+}

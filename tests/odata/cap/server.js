@@ -1,0 +1,131 @@
+// The OData test ERP's server (picked up by `cds serve` from the project root): CAP bound to
+// 127.0.0.1 only, with what CAP does not do itself but the real systems do, in front of it:
+// SAP Gateway's CSRF tokens on /sap/opu/odata, Business Central's OAuth 2 bearer tokens (a
+// client-credentials token endpoint at /oauth2/token) and its throttling (429 + Retry-After,
+// switched on by POST /control), the billing PDFs (S/4's GetPDF function import, BC's
+// pdfDocument/pdfDocumentContent of an invoice) and the S/4 and BC business rules erpbridge relies on.
+const cds = require('@sap/cds')
+const express = require('express')
+const crypto = require('crypto')
+
+const CLIENT = { id: 'erpbridge-bc', secret: 'bc-secret' }
+const USER = 'Basic ' + Buffer.from('erpbridge:secret').toString('base64')
+const state = { throttle: 0, retryAfter: 1, tokens: new Set(), csrf: new Set() }
+
+function csrf (req, res, next) {   // SAP Gateway: fetch a token with a GET, send it on every write
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    if ((req.get('x-csrf-token') || '').toLowerCase() === 'fetch') {
+      const token = crypto.randomBytes(12).toString('base64')
+      state.csrf.add(token)
+      res.set('x-csrf-token', token)
+      res.cookie('SAP_SESSIONID_ERP_100', token, { httpOnly: true })   // the session the token belongs to
+    }
+    return next()
+  }
+  const token = req.get('x-csrf-token')
+  const cookie = (req.get('cookie') || '').includes(`SAP_SESSIONID_ERP_100=${encodeURIComponent(token)}`)
+  if (!token || !state.csrf.has(token) || !cookie) {
+    return res.status(403).set('x-csrf-token', 'Required').type('text/plain').send('CSRF token validation failed')
+  }
+  next()
+}
+
+function bearer (req, res, next) {   // Business Central: an Entra token, then throttling
+  const token = (req.get('authorization') || '').replace(/^Bearer /, '')
+  if (!state.tokens.has(token)) {
+    return res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { code: 'Unauthorized', message: 'The credentials provided are incorrect' } })
+  }
+  if (state.throttle > 0) {
+    state.throttle--
+    return res.status(429).set('Retry-After', String(state.retryAfter))
+      .json({ error: { code: 'Application_TooManyRequests', message: 'Too many requests reached.' } })
+  }
+  req.headers.authorization = USER
+  next()
+}
+
+function token (req, res) {
+  const [id, secret] = Buffer.from((req.get('authorization') || '').replace(/^Basic /, ''), 'base64').toString().split(':')
+  if (req.body.grant_type !== 'client_credentials' || decodeURIComponent(id) !== CLIENT.id || decodeURIComponent(secret) !== CLIENT.secret) {
+    return res.status(401).json({ error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' })
+  }
+  const value = crypto.randomBytes(24).toString('hex')
+  state.tokens.add(value)
+  res.json({ token_type: 'Bearer', expires_in: 3599, access_token: value })
+}
+
+function pdf (number) {   // what the ERP renders a billing document as
+  return Buffer.from(`%PDF-1.4\n% erpbridge test ERP: invoice ${number}\n%%EOF\n`)
+}
+
+function documents (app) {   // the PDFs: S/4's GetPDF function import (v2), BC's pdfDocument of an invoice
+  app.get('/sap/opu/odata/sap/API_BILLING_DOCUMENT_SRV/GetPDF', async (req, res) => {
+    if (req.get('authorization') !== USER) return res.status(401).set('WWW-Authenticate', 'Basic realm="SAP"').end()
+    const number = String(req.query.BillingDocument || '').replace(/^'|'$/g, '')
+    const found = await SELECT.one.from('s4.BillingDocuments').where({ BillingDocument: number })
+    if (!found) return res.status(404).json({ error: { code: 'BILLING/001', message: { lang: 'en', value: `Billing document ${number} does not exist` } } })
+    res.json({ d: { GetPDF: { BillingDocumentBinary: pdf(number).toString('base64') } } })
+  })
+  app.get(/^\/api\/v2\.0\/companies\(([-0-9a-f]+)\)\/salesInvoices\(([-0-9a-f]+)\)\/pdfDocument\/pdfDocumentContent$/, async (req, res) => {
+    const found = await SELECT.one.from('bc.salesInvoices').where({ id: req.params[1], company_id: req.params[0] })
+    if (!found) return res.status(404).json({ error: { code: 'BadRequest_NotFound', message: 'The specified resource was not found.' } })
+    res.type('application/pdf').send(pdf(found.number))
+  })
+}
+
+function rules () {   // the business rules of the real systems that erpbridge relies on
+  cds.on('served', async (services) => {
+    const { s4, bc } = { s4: cds.entities('s4'), bc: cds.entities('bc') }
+    let order = 1000000, bcOrder = 101000
+    services.API_SALES_ORDER_SRV.before('CREATE', 'A_SalesOrder', async (req) => {
+      const items = req.data.to_Item?.results ?? req.data.to_Item ?? []
+      if (req.data.to_Item?.results) req.data.to_Item = items
+      for (const item of items) {
+        if (!await SELECT.one.from(s4.Products).where({ Product: item.Material })) {
+          return req.reject(400, `Material ${item.Material} does not exist`, 'Material')
+        }
+      }
+      req.data.SalesOrder = String(++order)
+      items.forEach((item, i) => { item.SalesOrderItem = item.SalesOrderItem || String((i + 1) * 10) })
+      req.data.TotalNetAmount = items.reduce((sum, i) => sum + Number(i.NetAmount || 0), 0)
+    })
+    services.ErpPeople.after('CREATE', 'S4Deliveries', async (delivery) => {   // S/4 keeps the order's status
+      for (const ref of new Set(delivery.to_DeliveryDocumentItem.map(i => i.ReferenceSDDocument))) {
+        const services = (await SELECT.from(s4.Products).where({ ProductType: 'DIEN' })).map(p => p.Product)
+        const ordered = (await SELECT.from(s4.SalesOrderItems).where({ SalesOrder: ref }))
+          .filter(item => !services.includes(item.Material))   // services (freight) are not delivered
+        const shipped = await SELECT.from(s4.DeliveryItems).where({ ReferenceSDDocument: ref })
+        const open = ordered.some(item => shipped.filter(s => s.Material === item.Material)
+          .reduce((sum, s) => sum + Number(s.ActualDeliveryQuantity), 0) < Number(item.RequestedQuantity))
+        await UPDATE(s4.SalesOrders, ref).with({ OverallDeliveryStatus: open ? 'B' : 'C' })
+      }
+    })
+    services['Microsoft.NAV'].before('CREATE', 'salesOrders', async (req) => {
+      for (const line of req.data.salesOrderLines ?? []) {
+        if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {
+          return req.reject(400, `The field No. of table Sales Line contains a value (${line.lineObjectNumber}) that cannot be found in the related table (Item).`, 'lineObjectNumber')
+        }
+      }
+      req.data.number = `S-ORD${++bcOrder}`
+      req.data.totalAmountIncludingTax = (req.data.salesOrderLines ?? []).reduce((s, l) => s + Number(l.quantity) * Number(l.unitPrice), 0)
+    })
+  })
+}
+
+module.exports = async (options) => {
+  const app = express()
+  const listen = app.listen.bind(app)
+  app.listen = (port, ...rest) => listen(port, '127.0.0.1', ...rest)   // cds.server listens on all interfaces
+  app.post('/oauth2/token', express.urlencoded({ extended: false }), token)
+  app.post('/control', express.json(), (req, res) => {   // the tests' switches
+    if (req.body.throttle !== undefined) Object.assign(state, { throttle: req.body.throttle, retryAfter: req.body.retryAfter ?? 1 })
+    if (req.body.expireSessions) state.csrf.clear()   // SAP ended every session: their tokens are void
+    res.json({ throttle: state.throttle })
+  })
+  app.use(['/sap/opu/odata', '/odata/v4'], csrf)   // S/4's v2 services, and its v4 ones
+  app.use('/api', bearer)
+  documents(app)
+  rules()
+  options.app = app
+  return cds.server(options)
+}

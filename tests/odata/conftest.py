@@ -1,0 +1,77 @@
+"""The OData connector's test ERP (one CAP server for the folder) and apps built from its two
+examples (examples/odata-s4/, examples/odata-business-central/) as a user would load them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from odata_erp import BC_CLIENT, COMPANY, S4_USER, CapErp  # noqa: E402
+
+from erpbridge.bootstrap import bootstrap  # noqa: E402
+from erpbridge.config import load_config  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ADDRESS = {"name": "Jane Doe", "street": "Main St 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
+#: The profiles under test: (example, the service root below the server, OData version).
+PROFILES = {"s4-v2": ("odata-s4", "/sap/opu/odata/sap", "v2"), "s4-v4": ("odata-s4", "/odata/v4", "v4"),
+            "business_central": ("odata-business-central", "/api/v2.0", "v4")}
+
+
+def order(number: str, customer: str | None, lines: list[tuple[str, int, str]], shipping: str = "4.90") -> dict:
+    rows = [{"sku": sku, "quantity": str(q), "unit_price": price, "total": str(Decimal(price) * q)}
+            for sku, q, price in lines]
+    total = sum(Decimal(r["total"]) for r in rows) + Decimal(shipping)
+    return {"number": number, "placed_at": dt.datetime.now(dt.timezone.utc).isoformat(), "customer": customer,
+            "currency": "EUR", "billing_address": ADDRESS, "shipping_address": ADDRESS, "lines": rows,
+            "shipping_method": "standard", "payment_method": "invoice", "shipping_amount": shipping,
+            "grand_total": str(total)}
+
+
+@pytest.fixture(scope="session")
+def cap_erp(tmp_path_factory):
+    erp = CapErp(tmp_path_factory.mktemp("cap"))
+    yield erp
+    erp.close()
+
+
+@pytest.fixture
+def odata_app(tmp_path, monkeypatch, cap_erp):
+    """``odata_app(profile, db_url, outbox=..., env=..., **top)``: the profile's example config pointed at
+    the test ERP, its store at ``db_url``, written to a file a worker process can load too."""
+    apps = []
+
+    def make(profile: str, db_url: str, *, outbox: dict | None = None, env: dict | None = None, **top):
+        example, root, version = PROFILES[profile]
+        url = cap_erp.url
+        for name, value in {"SAP_URL": url + root, "SAP_USER": S4_USER[0], "SAP_PASSWORD": S4_USER[1],
+                            "BC_URL": url + root, "BC_TOKEN_URL": url + "/oauth2/token", "BC_CLIENT_ID": BC_CLIENT[0],
+                            "BC_CLIENT_SECRET": BC_CLIENT[1], "BC_COMPANY": COMPANY, **(env or {})}.items():
+            monkeypatch.setenv(name, value)
+        raw = yaml.safe_load((EXAMPLES / example / "erpbridge.yaml").read_text())
+        system = raw["systems"]["erp"]
+        if system["flavour"] == "s4":
+            system["version"] = version
+        system["semaphore"] = {"max_lock_time": 1}
+        raw["store"] = {"url": db_url}
+        raw["catalog"] = {**raw.get("catalog", {}), "new_products_enabled": True}
+        channels = raw.get("outbox", {}).get("channels", {})
+        raw["outbox"] = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
+                         "backoff_max": 0.5, "channels": channels, **(outbox or {})}
+        raw.update(top)
+        path = tmp_path / f"{profile}-{len(apps)}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        app = bootstrap(load_config(path))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
