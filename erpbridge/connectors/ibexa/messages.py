@@ -51,6 +51,11 @@ class Shop:
     def erp(self) -> str:
         return self.hub.config.erp_for(self.name)
 
+    def asks_erp(self, lookup: str) -> bool:
+        """Whether the ERP behind the API's real-time path offers ``lookup`` (customer, price,
+        document): a webservice ERP may render documents but have no price service."""
+        return self.realtime.available and callable(getattr(self.realtime.erp, f"get_{lookup}", None))
+
 
 Answer = tuple[etree._Element, Status, str]
 Handler = Callable[[Shop, etree._Element], Awaitable[Answer]]
@@ -248,7 +253,7 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Answer:
         if quantity <= 0:
             raise Fault(f"{what}: OrderLine[{i}]/LineItem/Quantity must be above 0, got {quantity}")
         unit, source = None, "store"
-        if shop.realtime.wants_price(customer, shop.config.price_context):
+        if shop.asks_erp("price") and shop.realtime.wants_price(customer, shop.config.price_context):
             answer = await shop.realtime.price(PriceQuery(sku=sku, customer=customer, quantity=quantity,
                                                           context=shop.config.price_context))
             if answer.from_erp and answer.value is not None:
@@ -290,7 +295,7 @@ async def select_customer(shop: Shop, data: etree._Element) -> Answer:
     if not number:
         raise Fault(f"ibexa {shop.name}: SelectCustomer: BuyerCustomerParty/Party/PartyIdentification/ID is missing")
     hub, status, customer = shop.hub, Status.OK, None
-    if shop.realtime.available and hub.config.api.realtime.customer_at_login:
+    if shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
         answer = await shop.realtime.customer(number)
         if answer.from_erp and isinstance(answer.value, Customer):
             customer = answer.value
@@ -375,7 +380,7 @@ async def _document_content(shop: Shop, kind: DocumentKind, number: str) -> tupl
     when the ERP cannot answer) the local copy."""
     hub, status = shop.hub, Status.OK
     local = await asyncio.to_thread(hub.records.get, "documents", key_of((kind.type, number)))
-    if not hub.config.order_history.use_local_documents and shop.realtime.available:
+    if not hub.config.order_history.use_local_documents and shop.asks_erp("document"):
         answer = await shop.realtime.document(kind.type, number)
         if answer.from_erp and answer.value is not None:
             content, media_type = answer.value
