@@ -306,7 +306,8 @@ async def select_customer(shop: Shop, data: etree._Element) -> Answer:
         customer = await asyncio.to_thread(hub.records.get, "customers", key_of((number,)))
     root = etree.Element("OrderResponse")
     if customer is None:
-        return root, Status.ERP_ERROR, f"no customer {number!r}"
+        # Unknown here; the ERP either said so (11) or could not be asked (its status).
+        return root, Status.ERP_ERROR if status == Status.OK else status, f"no customer {number!r}"
     invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
     if invoice is not None and customer.email and not invoice.get("email"):
         invoice["email"] = customer.email
