@@ -23,24 +23,29 @@ from erpbridge.bootstrap import bootstrap  # noqa: E402
 from erpbridge.config import load_config  # noqa: E402
 
 PASSWORD = "wc-secret-0123456789"
-__all__ = ["Hub", "RestErp", "eventually", "ibexa_app", "ubl_order", "wc_client", "call"]
+__all__ = ["Hub", "RestErp", "eventually", "ibexa_app", "shop_app", "ubl_order", "wc_client", "call"]
 
 
 def ibexa_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> object:
     """The examples' systems (the REST ERP's, examples/ibexa's shop) on ``db_url``, written to a
     file (``app.config.source``) a worker process opens too."""
+    monkeypatch.setenv("IBEXA_PASSWORD", PASSWORD)
+    return shop_app("ibexa", folder, erp, db_url, monkeypatch, **top)
+
+
+def shop_app(example_name: str, folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> object:
+    """examples/<example_name>'s shop system in front of the REST ERP (tests/commerceup uses it too)."""
     monkeypatch.setenv("ERP_URL", erp.url)
     for variable, value in erp.environment.items():
         monkeypatch.setenv(variable, value)
-    monkeypatch.setenv("IBEXA_PASSWORD", PASSWORD)
     erp_system = yaml.safe_load((ROOT / "examples/webservice-rest/erpbridge.yaml").read_text())["systems"]["erp"]
-    example = yaml.safe_load((ROOT / "examples/ibexa/erpbridge.yaml").read_text())
+    example = yaml.safe_load((ROOT / f"examples/{example_name}/erpbridge.yaml").read_text())
     raw = {**example, "store": {"url": db_url},
            "systems": {"erp": {**erp_system, "semaphore": {"max_lock_time": 1}}, "shop": example["systems"]["shop"]},
            "catalog": {"new_products_enabled": True, "warehouses": [{"code": "MAIN"}, {"code": "SOUTH"}]},
            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
                       "backoff_max": 0.5}, **top}
-    path = folder / "ibexa.yaml"
+    path = folder / f"{example_name}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return bootstrap(load_config(path))
 

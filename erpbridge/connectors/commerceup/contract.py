@@ -19,7 +19,6 @@ of the request.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -164,7 +163,7 @@ def order_fields(body: dict, defaults: dict, what: str) -> dict:
     placed = _text(body, "placedAt", what)
     fields = {
         "number": _text(body, "orderId", what, required=True),
-        "placed_at": placed or dt.datetime.now(dt.timezone.utc).isoformat(),
+        "placed_at": placed,  # None: the connector takes the stored order's (a repeat) or now
         "customer": _text(body, "customerId", what), "email": _text(body, "email", what),
         "currency": _text(body, "currency", what) or defaults["currency"],
         "billing_address": billing,
