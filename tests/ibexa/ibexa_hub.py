@@ -33,15 +33,18 @@ def ibexa_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> ob
     return shop_app("ibexa", folder, erp, db_url, monkeypatch, **top)
 
 
-def shop_app(example_name: str, folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> object:
-    """examples/<example_name>'s shop system in front of the REST ERP (tests/commerceup uses it too)."""
+def shop_app(example_name: str, folder: Path, erp: RestErp, db_url: str, monkeypatch, *, shop: dict | None = None,
+             **top) -> object:
+    """examples/<example_name>'s shop system (with ``shop``'s settings over it) in front of the
+    REST ERP (tests/commerceup uses it too)."""
     monkeypatch.setenv("ERP_URL", erp.url)
     for variable, value in erp.environment.items():
         monkeypatch.setenv(variable, value)
     erp_system = yaml.safe_load((ROOT / "examples/webservice-rest/erpbridge.yaml").read_text())["systems"]["erp"]
     example = yaml.safe_load((ROOT / f"examples/{example_name}/erpbridge.yaml").read_text())
     raw = {**example, "store": {"url": db_url},
-           "systems": {"erp": {**erp_system, "semaphore": {"max_lock_time": 1}}, "shop": example["systems"]["shop"]},
+           "systems": {"erp": {**erp_system, "semaphore": {"max_lock_time": 1}},
+                       "shop": {**example["systems"]["shop"], **(shop or {})}},
            "catalog": {"new_products_enabled": True, "warehouses": [{"code": "MAIN"}, {"code": "SOUTH"}]},
            "outbox": {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
                       "backoff_max": 0.5}, **top}

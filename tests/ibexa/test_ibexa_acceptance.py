@@ -151,7 +151,8 @@ def test_an_ibexa_shop_runs_on_erpbridge_through_an_outage_and_a_killed_worker(t
 
         # Another order is cancelled; the shop sees it cancelled.
         other = numbers[2]
-        assert hub.http.post(f"/api/v1/orders/{other}/cancellations", json={"reason": "changed mind"}).status_code == 201
+        cancelled = hub.http.post(f"/api/v1/orders/{other}/cancellations", json={"reason": "changed mind"})
+        assert cancelled.status_code == 201, cancelled.text
         hub.delivered(other, "cancel_order")
         hub.run_flow("feedback")
         detail, _, _ = call(client, "OrderDetail", f"<OrderDetailRequest><UUID>{other}</UUID></OrderDetailRequest>")

@@ -21,7 +21,7 @@ from erpbridge.outbox.tables import outbox_messages
 from erpbridge.records import Customer, Price
 from erpbridge.store.tables import orders
 
-from ibexa_hub import PASSWORD, RestErp, call, ibexa_app, ubl_order
+from ibexa_hub import RestErp, call, ibexa_app, ubl_order
 from shop import ApiServer  # tests/tryton/shop.py (on the path through ibexa_hub)
 
 
@@ -105,7 +105,8 @@ def test_a_wrong_password_is_a_fault_and_nothing_is_stored(served):
     (lambda x: x.replace("<UUID>B-1</UUID>", ""), "Order/UUID"),
     (lambda x: x.replace("<Quantity>1</Quantity>", "<Quantity>many</Quantity>"), "OrderLine[1]/LineItem/Quantity"),
     (lambda x: x.replace("<Quantity>1</Quantity>", "<Quantity>-1</Quantity>"), "OrderLine[1]/LineItem/Quantity"),
-    (lambda x: x.replace("<ID>A-1</ID>", "<ID>NO-SUCH</ID>"), "OrderLine[1]/LineItem/Item/SellersItemIdentification/ID"),
+    (lambda x: x.replace("<ID>A-1</ID>", "<ID>NO-SUCH</ID>"),
+     "OrderLine[1]/LineItem/Item/SellersItemIdentification/ID"),
     (lambda x: x.replace("<DocumentCurrencyCode>EUR</DocumentCurrencyCode>", ""), "Order/DocumentCurrencyCode"),
     (lambda x: x[:-20], "not well-formed XML"),
 ])

@@ -193,7 +193,8 @@ def item_lines(body: dict, what: str) -> list[dict]:
 
 
 #: A record field (pydantic's ``loc``) as the name Commerceup sent it under.
-FIELD_NAMES = {"number": "orderId", "placed_at": "placedAt", "customer": "customerId", "billing_address": "billingAddress",
+FIELD_NAMES = {"number": "orderId", "placed_at": "placedAt", "customer": "customerId",
+               "billing_address": "billingAddress",
                "shipping_address": "shippingAddress", "lines": "items", "shipping_method": "shippingMethod",
                "payment_method": "paymentMethod", "shipping_amount": "shippingAmount",
                "discount_amount": "discountAmount", "coupon_code": "couponCode", "tax_amount": "taxAmount",

@@ -285,7 +285,8 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Answer:
     ubl.money(totals, "LineExtensionAmount", payable, currency)
     ubl.money(totals, "PayableAmount", payable, currency)
     status = _worst(statuses)
-    return root, status, "" if status == Status.OK else "answered from the store: the ERP cannot give real-time prices now"
+    told = "" if status == Status.OK else "answered from the store: the ERP cannot give real-time prices now"
+    return root, status, told
 
 
 # -- customers -----------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ def address(party: etree._Element | None) -> dict | None:
     person = " ".join(filter(None, (text(party, "Person/FirstName"), text(party, "Person/FamilyName"))))
     street = " ".join(filter(None, (text(postal, "StreetName"), text(postal, "BuildingNumber"))))
     lines = [text(line, "Line") for line in children(postal, "AddressLine") if text(line, "Line")]
-    result = {"name": text(party, "PartyName/Name") or person or None, "street": street or (lines[0] if lines else None),
+    result = {"name": text(party, "PartyName/Name") or person or None,
+              "street": street or (lines[0] if lines else None),
               "postcode": text(postal, "PostalZone"), "city": text(postal, "CityName"),
               "country": text(postal, "Country/IdentificationCode"),
               "phone": text(party, "Contact/Telephone"), "email": text(party, "Contact/ElectronicMail")}
@@ -82,7 +83,8 @@ def address(party: etree._Element | None) -> dict | None:
 
 #: Where each field of the order record comes from in the UBL ``Order``.
 ORDER_PATHS = {
-    "number": "Order/UUID", "placed_at": "Order/IssueDate", "customer": "BuyerCustomerParty/Party/PartyIdentification/ID",
+    "number": "Order/UUID", "placed_at": "Order/IssueDate",
+    "customer": "BuyerCustomerParty/Party/PartyIdentification/ID",
     "email": "BuyerCustomerParty/Party/Contact/ElectronicMail", "currency": "Order/DocumentCurrencyCode",
     "billing_address": "AccountingCustomerParty/Party", "shipping_address": "Delivery/DeliveryParty",
     "lines": "OrderLine/LineItem", "shipping_method": "SesExtension/ShippingMethod",
@@ -132,7 +134,8 @@ def order_fields(order: etree._Element, *, shipping_method: str, payment_methods
             raise Fault(f"{what}: Order/IssueDate {issued!r} is not a date") from None
         if placed.tzinfo is None:
             placed = placed.replace(tzinfo=dt.timezone.utc)
-    billing = address(child(order, "AccountingCustomerParty/Party")) or address(child(order, "BuyerCustomerParty/Party"))
+    billing = (address(child(order, "AccountingCustomerParty/Party"))
+               or address(child(order, "BuyerCustomerParty/Party")))
     shipping = address(child(order, "Delivery/DeliveryParty")) or address(child(order, "Delivery/DeliveryAddress")) \
         or billing
     shipping_amount = costs.get("shipping", Decimal(0))
