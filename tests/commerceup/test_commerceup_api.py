@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from erpbridge.connectors.kit.conformance import ConnectorConformance
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.store.tables import orders
 
@@ -110,31 +109,3 @@ def test_a_cancellation_before_the_erp_took_the_order_is_answered_at_once(hub):
         assert partial.json()["success"] is True and partial.json()["status"] == "accepted"
         too_many = shop.post("/cancelorder", json={"orderId": "O-1", "items": [{"sku": "A-1", "quantity": 5}]})
         assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "items.0.quantity"
-
-
-class ShopPeer:
-    def __init__(self, app):
-        self.connector = app.connector("shop")
-        self.capabilities = app.capabilities("shop")
-
-    def payload(self, operation, number):
-        raise AssertionError(f"the commerceup connector delivers nothing, not {operation}")
-
-    count = refuse = serve = payload
-
-    def go_down(self):
-        raise AssertionError("the commerceup connector calls no system")
-
-    come_back = lose_next_answer = go_down
-
-
-class TestCommerceupConforms(ConnectorConformance):
-    """The conformance suite: it delivers and fetches nothing, and offers the endpoint it declares."""
-
-    @pytest.fixture
-    def peer(self, tmp_path, db_url, monkeypatch):
-        erp = RestErp()
-        app = commerceup_app(tmp_path, erp, db_url, monkeypatch)
-        yield ShopPeer(app)
-        app.close()
-        erp.stop()

@@ -10,7 +10,8 @@
   else Commerceup's own order number, which stays valid: every call here takes either.
 * ``POST|GET /cancelorder`` and ``/returnorder``: answer ``success`` (and the id of the
   cancellation or return); ``GET /orders/{orderId}``: statuses, shipments with tracking,
-  invoices, credit memos, cancellations and returns, for the way back.
+  invoices, credit memos, cancellations and returns, for the way back. With ``api_key``, stock
+  and order statuses are also pushed to Commerceup's own API (:mod:`.push`).
 
 Bad bodies are answered ``{"success": false, "message", "errors": [{field, reason}]}`` with
 422 (409 for a number reused with other content, 401 for credentials): never a 500.
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from erpbridge.api.schemas import CancelRequest, CustomerCreate, ReturnRequest
+from erpbridge.connectors.base import MessageError
 from erpbridge.connectors.commerceup import contract
 from erpbridge.connectors.commerceup.contract import BadRequest
 from erpbridge.connectors.commerceup.spec import CommerceupSystem
@@ -52,6 +54,21 @@ class Refused(Exception):
 class CommerceupConnector:
     def __init__(self, app, name: str, config: CommerceupSystem):
         self.app, self.name, self.config = app, name, config
+        self._pusher = None
+        if config.api_key is not None:
+            from erpbridge.connectors.commerceup.push import Pusher
+
+            self._pusher = Pusher(app, name, config)
+
+    def deliver(self, operation: str, payload: dict, idempotency_key: str):
+        """Stock and order statuses to Commerceup's open API (:mod:`.push`), with ``api_key`` set."""
+        if self._pusher is None:
+            raise MessageError(f"commerceup {self.name}: no api_key is configured: nothing is pushed to Commerceup")
+        return self._pusher.deliver(operation, payload, idempotency_key)
+
+    def close(self) -> None:
+        if self._pusher is not None:
+            self._pusher.close()
 
     # -- wiring --------------------------------------------------------------------------------
 
