@@ -17,9 +17,13 @@ PASSWORD = "cu-secret-0123456789"
 __all__ = ["Hub", "RestErp", "eventually", "commerceup_app", "commerceup_client", "order_body"]
 
 
-def commerceup_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> object:
+def commerceup_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, *, shop: dict | None = None,
+                   **top) -> object:
+    """The example's shop; it pushes to Commerceup's API only where ``shop`` sets ``api_key`` (to a
+    double: the example's default URL is the real Commerceup)."""
     monkeypatch.setenv("COMMERCEUP_PASSWORD", PASSWORD)
-    return shop_app("commerceup", folder, erp, db_url, monkeypatch, **top)
+    shop = {"api_key": None, "project_hash": None, **(shop or {})}
+    return shop_app("commerceup", folder, erp, db_url, monkeypatch, shop=shop, **top)
 
 
 def commerceup_client(hub: Hub, **options) -> httpx.Client:
