@@ -128,3 +128,16 @@ def test_stock_and_order_statuses_reach_commerceup(tmp_path, monkeypatch, api):
         hub.close()
         app.close()
         erp.stop()
+
+
+def test_the_example_config_loads_and_pushes_with_its_api_key(monkeypatch):
+    from erpbridge.config import load_config
+    from erpbridge.connectors import registry
+
+    from ibexa_hub import ROOT
+
+    for variable in ("TRYTON_PASSWORD", "COMMERCEUP_PASSWORD", "COMMERCEUP_API_KEY"):
+        monkeypatch.setenv(variable, "x")
+    config = load_config(ROOT / "examples/commerceup/erpbridge.yaml")
+    capabilities = registry.spec("commerceup").capabilities_of(config.systems["shop"])
+    assert capabilities.inbound and capabilities.operations == {"push_stock", "send_order_status"}

@@ -47,3 +47,15 @@ def test_it_declares_an_inbound_endpoint_and_nothing_it_does_not_do(tmp_path, mo
     finally:
         app.close()
         erp.stop()
+
+
+def test_the_example_config_loads_as_a_user_runs_it(monkeypatch):
+    from erpbridge.config import load_config
+
+    from ibexa_hub import ROOT
+
+    monkeypatch.setenv("TRYTON_PASSWORD", "x")
+    monkeypatch.setenv("IBEXA_PASSWORD", "y")
+    config = load_config(ROOT / "examples/ibexa/erpbridge.yaml")
+    shop = config.systems["shop"]
+    assert (shop.connector, config.erp_for("shop"), shop.password.get_secret_value()) == ("ibexa", "erp", "y")
