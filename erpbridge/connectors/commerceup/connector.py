@@ -203,10 +203,10 @@ class CommerceupConnector:
                                            "erpOrderId": erp_id, "shopOrderId": order.number, "status": state}
 
     async def cancel_order(self, body: dict, what: str) -> tuple[int, dict]:
-        order_id = contract._text(body, "orderId", what, required=True)
+        order_id = contract.text(body, "orderId", what, required=True)
         number = await asyncio.to_thread(self._resolve, order_id, what)
         try:
-            request = CancelRequest.model_validate({"reason": contract._text(body, "reason", what),
+            request = CancelRequest.model_validate({"reason": contract.text(body, "reason", what),
                                                     "lines": contract.item_lines(body, what)})
             cancel_id, state, _created = await asyncio.to_thread(
                 order_service.cancel_order, self.app, number, request.reason, request.lines, None)
@@ -219,10 +219,10 @@ class CommerceupConnector:
         return 200, {"success": True, "orderId": order_id, "cancellationId": cancel_id, "status": state}
 
     async def return_order(self, body: dict, what: str) -> tuple[int, dict]:
-        order_id = contract._text(body, "orderId", what, required=True)
+        order_id = contract.text(body, "orderId", what, required=True)
         number = await asyncio.to_thread(self._resolve, order_id, what)
         try:
-            request = ReturnRequest.model_validate({"id": contract._text(body, "returnId", what),
+            request = ReturnRequest.model_validate({"id": contract.text(body, "returnId", what),
                                                     "lines": contract.item_lines(body, what)})
             return_id, _created = await asyncio.to_thread(order_service.request_return, self.app, number,
                                                           request.lines, request.id)

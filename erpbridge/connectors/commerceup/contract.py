@@ -92,7 +92,7 @@ def render(answer: dict, xml: bool) -> tuple[bytes, str]:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8"), "application/xml; charset=utf-8"
 
 
-def _text(body: dict, field: str, what: str, *, required: bool = False) -> str | None:
+def text(body: dict, field: str, what: str, *, required: bool = False) -> str | None:
     value = body.get(field)
     if value is None or value == "":
         if required:
@@ -138,10 +138,10 @@ def _items(body: dict, what: str, *, required: bool) -> list[dict]:
 
 
 def customer_fields(body: dict, what: str) -> dict:
-    reference = _text(body, "customerId", what, required=True)
-    name = _text(body, "name", what) or " ".join(filter(None, (_text(body, "firstName", what),
-                                                                _text(body, "lastName", what))))
-    fields = {"reference": reference, "name": name or None, "email": _text(body, "email", what),
+    reference = text(body, "customerId", what, required=True)
+    name = text(body, "name", what) or " ".join(filter(None, (text(body, "firstName", what),
+                                                                text(body, "lastName", what))))
+    fields = {"reference": reference, "name": name or None, "email": text(body, "email", what),
               "invoice_address": address(body.get("address"), "address", what)}
     if fields["invoice_address"] is not None:
         fields["invoice_address"].setdefault("name", name)
@@ -160,20 +160,20 @@ def order_fields(body: dict, defaults: dict, what: str) -> dict:
         lines.append({k: v for k, v in {"sku": item.get("sku"), "name": item.get("name"), "quantity": quantity,
                                         "unit_price": price, "total": total}.items() if v is not None})
     billing = address(body.get("billingAddress"), "billingAddress", what)
-    placed = _text(body, "placedAt", what)
+    placed = text(body, "placedAt", what)
     fields = {
-        "number": _text(body, "orderId", what, required=True),
+        "number": text(body, "orderId", what, required=True),
         "placed_at": placed,  # None: the connector takes the stored order's (a repeat) or now
-        "customer": _text(body, "customerId", what), "email": _text(body, "email", what),
-        "currency": _text(body, "currency", what) or defaults["currency"],
+        "customer": text(body, "customerId", what), "email": text(body, "email", what),
+        "currency": text(body, "currency", what) or defaults["currency"],
         "billing_address": billing,
         "shipping_address": address(body.get("shippingAddress"), "shippingAddress", what) or billing,
         "lines": lines,
-        "shipping_method": _text(body, "shippingMethod", what) or defaults["shipping_method"],
-        "payment_method": _text(body, "paymentMethod", what) or defaults["payment_method"],
+        "shipping_method": text(body, "shippingMethod", what) or defaults["shipping_method"],
+        "payment_method": text(body, "paymentMethod", what) or defaults["payment_method"],
         "shipping_amount": _decimal(body.get("shippingAmount"), "shippingAmount", what),
         "discount_amount": _decimal(body.get("discountAmount"), "discountAmount", what),
-        "coupon_code": _text(body, "couponCode", what),
+        "coupon_code": text(body, "couponCode", what),
         "tax_amount": _decimal(body.get("taxAmount"), "taxAmount", what),
         "grand_total": _decimal(body.get("grandTotal"), "grandTotal", what),
     }

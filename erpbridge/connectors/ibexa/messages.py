@@ -57,8 +57,8 @@ class Shop:
         return self.realtime.available and callable(getattr(self.realtime.erp, f"get_{lookup}", None))
 
 
-Answer = tuple[etree._Element, Status, str]
-Handler = Callable[[Shop, etree._Element], Awaitable[Answer]]
+Reply = tuple[etree._Element, Status, str]
+Handler = Callable[[Shop, etree._Element], Awaitable[Reply]]
 
 
 def _worst(statuses: list[Status]) -> Status:
@@ -97,7 +97,7 @@ def _erp_order_ids(conn, erp: str, numbers: list[str]) -> dict[str, str]:
     return dict(rows.all())
 
 
-async def create_sales_order(shop: Shop, data: etree._Element) -> Answer:
+async def create_sales_order(shop: Shop, data: etree._Element) -> Reply:
     order = _order_record(shop, data)
     try:
         state, created, _view = await asyncio.to_thread(order_service.place_order, shop.hub, order, shop=shop.name)
@@ -139,7 +139,7 @@ def _resolve_order(shop: Shop, data: etree._Element) -> str:
     return number
 
 
-def _order_detail(shop: Shop, data: etree._Element) -> Answer:
+def _order_detail(shop: Shop, data: etree._Element) -> Reply:
     try:
         number = _resolve_order(shop, data)
         view = order_service.order_view(shop.hub, number)
@@ -195,7 +195,7 @@ def _order_detail(shop: Shop, data: etree._Element) -> Answer:
     return root, Status.OK, ""
 
 
-async def order_detail(shop: Shop, data: etree._Element) -> Answer:
+async def order_detail(shop: Shop, data: etree._Element) -> Reply:
     return await asyncio.to_thread(_order_detail, shop, data)
 
 
@@ -204,7 +204,7 @@ def _limit(data: etree._Element) -> int:
     return max(1, min(int(value), 500)) if value.isdigit() else 50
 
 
-def _order_list(shop: Shop, data: etree._Element) -> Answer:
+def _order_list(shop: Shop, data: etree._Element) -> Reply:
     customer = ubl.customer_number(data)
     if not customer:
         raise Fault(f"ibexa {shop.name}: OrderList: the customer number (PartyIdentification/ID) is missing")
@@ -230,13 +230,13 @@ def _order_list(shop: Shop, data: etree._Element) -> Answer:
     return root, Status.OK, ""
 
 
-async def order_list(shop: Shop, data: etree._Element) -> Answer:
+async def order_list(shop: Shop, data: etree._Element) -> Reply:
     return await asyncio.to_thread(_order_list, shop, data)
 
 
 # -- prices and availability --------------------------------------------------------------------
 
-async def calculate_sales_price(shop: Shop, data: etree._Element) -> Answer:
+async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
     """Prices and availability of a basket: the customer's own price from the ERP in real time
     (when configured), the store's price otherwise; unknown products are left out, as Ibexa allows."""
     what = f"ibexa {shop.name}: CalculateSalesPrice"
@@ -291,7 +291,7 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Answer:
 
 # -- customers -----------------------------------------------------------------------------------
 
-async def select_customer(shop: Shop, data: etree._Element) -> Answer:
+async def select_customer(shop: Shop, data: etree._Element) -> Reply:
     number = ubl.customer_number(data)
     if not number:
         raise Fault(f"ibexa {shop.name}: SelectCustomer: BuyerCustomerParty/Party/PartyIdentification/ID is missing")
@@ -341,7 +341,7 @@ DOCUMENTS = {"Invoice": DocumentKind("invoice", invoices, "Invoice", "InvoiceID"
              "CreditMemo": DocumentKind("credit_memo", credit_memos, "CreditNote", "CreditMemoID")}
 
 
-def _document_list(shop: Shop, kind: DocumentKind, data: etree._Element) -> Answer:
+def _document_list(shop: Shop, kind: DocumentKind, data: etree._Element) -> Reply:
     customer = ubl.customer_number(data)
     if not customer:
         raise Fault(f"ibexa {shop.name}: {kind.root} list: the customer number (PartyIdentification/ID) is missing")
@@ -397,7 +397,7 @@ async def _document_content(shop: Shop, kind: DocumentKind, number: str) -> tupl
     return content, local.media_type, status
 
 
-async def _document_detail(shop: Shop, kind: DocumentKind, data: etree._Element) -> Answer:
+async def _document_detail(shop: Shop, kind: DocumentKind, data: etree._Element) -> Reply:
     number = ubl.text(data, kind.id_element) or ubl.text(data, "ID")
     if not number:
         raise Fault(f"ibexa {shop.name}: {kind.root} detail: {kind.id_element} is missing")
@@ -440,13 +440,13 @@ async def _document_detail(shop: Shop, kind: DocumentKind, data: etree._Element)
 
 
 def _list_handler(kind: DocumentKind) -> Handler:
-    async def handle(shop: Shop, data: etree._Element) -> Answer:
+    async def handle(shop: Shop, data: etree._Element) -> Reply:
         return await asyncio.to_thread(_document_list, shop, kind, data)
     return handle
 
 
 def _detail_handler(kind: DocumentKind) -> Handler:
-    async def handle(shop: Shop, data: etree._Element) -> Answer:
+    async def handle(shop: Shop, data: etree._Element) -> Reply:
         return await _document_detail(shop, kind, data)
     return handle
 
