@@ -20,7 +20,6 @@ Bad bodies are answered ``{"success": false, "message", "errors": [{field, reaso
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import base64
 import hmac
 import logging
@@ -174,19 +173,12 @@ class CommerceupConnector:
             raise Refused(404, f"{what}: no order {order_id!r}", [("orderId", "unknown")])
         return number
 
-    def _placed_at(self, number: str) -> str:
-        with self.app.engine.connect() as conn:
-            stored = conn.execute(select(orders.c.placed_at).where(orders.c.key == number)).scalar()
-        if stored is not None and stored.tzinfo is None:
-            stored = stored.replace(tzinfo=dt.timezone.utc)  # SQLite keeps no zone; erpbridge stores UTC
-        return (stored or dt.datetime.now(dt.timezone.utc)).isoformat()
-
     async def create_order(self, body: dict, what: str) -> tuple[int, dict]:
         defaults = {"currency": self.app.config.catalog.default_currency,
                     "shipping_method": self.config.shipping_method, "payment_method": self.config.payment_method}
         fields = contract.order_fields(body, defaults, what)
         if "placed_at" not in fields:  # a repeat without placedAt must be the same order, not a conflict
-            fields["placed_at"] = await asyncio.to_thread(self._placed_at, fields["number"])
+            fields["placed_at"] = await asyncio.to_thread(order_service.placed_at_or_now, self.app, fields["number"])
         try:
             order = Order.model_validate(fields)
         except ValidationError as exc:

@@ -67,10 +67,12 @@ def _worst(statuses: list[Status]) -> Status:
 
 # -- orders ------------------------------------------------------------------------------------
 
-def _order_record(shop: Shop, data: etree._Element) -> Order:
+def _order_record(shop: Shop, data: etree._Element, placed_at: dt.datetime | None) -> Order:
     what = f"ibexa {shop.name}: CreateSalesOrder"
     fields = ubl.order_fields(data, shipping_method=shop.config.shipping_method,
                               payment_methods=shop.config.payment_methods, what=what)
+    if placed_at is not None:
+        fields.setdefault("placed_at", placed_at)
     number = fields.get("number")
     if not number:
         raise Fault(f"{what}: Order/UUID (the basket's id, the order number) is missing")
@@ -98,7 +100,10 @@ def _erp_order_ids(conn, erp: str, numbers: list[str]) -> dict[str, str]:
 
 
 async def create_sales_order(shop: Shop, data: etree._Element) -> Reply:
-    order = _order_record(shop, data)
+    number = ubl.text(data, "UUID")
+    placed_at = None if ubl.text(data, "IssueDate") or not number else \
+        await asyncio.to_thread(order_service.placed_at_or_now, shop.hub, number)
+    order = _order_record(shop, data, placed_at)
     try:
         state, created, _view = await asyncio.to_thread(order_service.place_order, shop.hub, order, shop=shop.name)
     except (Rejected, Conflict) as exc:

@@ -126,7 +126,7 @@ def order_fields(order: etree._Element, *, shipping_method: str, payment_methods
     """The fields of an erpbridge order read from a UBL ``Order`` (validated by the record)."""
     lines, costs = order_lines(order, what)
     issued = text(order, "IssueDate")
-    placed = dt.datetime.now(dt.timezone.utc)
+    placed = None  # none sent: the connector takes the stored order's (a repeat) or now
     if issued:
         try:
             placed = dt.datetime.fromisoformat(issued if "T" in issued else f"{issued}T00:00:00+00:00")
