@@ -35,11 +35,12 @@ def sku(i: int) -> str:
     return f"SKU-{i:07d}"
 
 
-def _config(db: Path, folder: Path, **api) -> Path:
+def _config(db: Path, folder: Path, shops: dict | None = None, **api) -> Path:
     import yaml
 
     cfg = {"store": {"url": f"sqlite:///{db}"},
-           "systems": {"erp": {"connector": "files", "inbox": str(folder / "in"), "outbox": str(folder / "out")}},
+           "systems": {"erp": {"connector": "files", "inbox": str(folder / "in"), "outbox": str(folder / "out")},
+                       **(shops or {})},
            "api": api}
     path = folder / "erpbridge.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -144,15 +145,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path, *, erp_delay: float | None = None, **api):
-    """One uvicorn process (one worker, no access log) serving the API over ``db``; yields
-    (base URL, admin token, config path)."""
+def serving(db: Path, *, erp_delay: float | None = None, shops: dict | None = None, **api):
+    """One uvicorn process (one worker, no access log) serving the API over ``db`` (and the
+    endpoints of the ``shops`` systems); yields (base URL, admin token, config path)."""
     from erpbridge.api.keys import create_key
     from erpbridge.bootstrap import bootstrap
     from erpbridge.config import load_config
 
     with tempfile.TemporaryDirectory() as folder:
-        config = _config(db, Path(folder), **api)
+        config = _config(db, Path(folder), shops, **api)
         hub = bootstrap(load_config(config))
         token, _ = create_key(hub.engine, ["admin"], name=f"bench-{time.time_ns()}")
         hub.close()

@@ -92,6 +92,10 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     for module in (health, catalog, customers, orders, releases):
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
+    # A shop connector that is called as the shop's ERP (Capabilities.inbound: Ibexa's
+    # Web.Connector, Commerceup's ERP API) serves its own endpoint under its system's name.
+    for name in hub.systems_that(lambda capabilities: capabilities.inbound):
+        api.include_router(hub.connector(name).router(), prefix=f"/connectors/{name}")
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],

@@ -27,6 +27,7 @@ from erpbridge.records import Cancellation, Order, Return
 from erpbridge.services.errors import Conflict, NotFound, Rejected
 from erpbridge.services.transaction import Raced, retrying
 from erpbridge.services.views import message_query, message_view
+from erpbridge.store.db import as_utc
 from erpbridge.store.records import prepare
 from erpbridge.store.tables import (
     bindings, cancellations, credit_memos, invoices, order_statuses, orders, products, returns, shipments,
@@ -105,6 +106,14 @@ def place_order(app, order: Order, *, shop: str | None = None) -> tuple[str, boo
         return state, True, view
 
     return retrying(app.engine, work)
+
+
+def placed_at_or_now(app, number: str) -> dt.datetime:
+    """When order ``number`` was placed, as stored, or now for a new one: for shops that may send
+    an order without its time, so that sending it again is a repeat, not other content."""
+    with app.engine.connect() as conn:
+        stored = conn.execute(select(orders.c.placed_at).where(orders.c.key == number)).scalar()
+    return as_utc(stored) if stored is not None else dt.datetime.now(dt.timezone.utc)
 
 
 def _order_row(conn, number: str):

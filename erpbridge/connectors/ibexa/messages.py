@@ -1,0 +1,465 @@
+"""One handler per Web.Connector operation, answered from erpbridge's store and outbox.
+
+Each handler takes the shop (:class:`Shop`) and the call's ``data`` root and returns the answer's
+root element with its :class:`~.soap.Status`. Orders go into the outbox idempotently on the
+basket's ``UUID`` (the id shop, payment and ERP share) and are answered at once: never refused
+because the ERP is down. Prices, customers and documents that Ibexa wants in real time go to the
+ERP through the API's real-time gateway (its cache, semaphore and timeout); when it cannot
+answer, the store does and the status says why (21 offline, 12 timeout, 11 ERP error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Awaitable, Callable
+
+import orjson
+from lxml import etree
+from pydantic import ValidationError
+from sqlalchemy import bindparam, select
+
+from erpbridge.api.routes.catalog import price_from_store
+from erpbridge.connectors.base import PriceQuery
+from erpbridge.connectors.ibexa import ubl
+from erpbridge.connectors.ibexa.soap import FALLBACK_STATUS, Fault, Status
+from erpbridge.connectors.ibexa.spec import IbexaSystem
+from erpbridge.documents import copy_path
+from erpbridge.records import Customer, Order, key_of
+from erpbridge.records.base import canonical_decimal
+from erpbridge.services import orders as order_service
+from erpbridge.services.errors import Conflict, NotFound, Rejected
+from erpbridge.store.tables import bindings, credit_memos, documents, invoices, order_statuses, orders, shipments, stock
+
+_STOCK = select(stock.c.quantity).where(stock.c.sku == bindparam("sku"))
+
+
+@dataclass
+class Shop:
+    """What a handler works with: the hub, the shop system and the API's read and real-time paths."""
+
+    hub: object
+    name: str
+    config: IbexaSystem
+    reads: object
+    realtime: object
+
+    @property
+    def erp(self) -> str:
+        return self.hub.config.erp_for(self.name)
+
+    def asks_erp(self, lookup: str) -> bool:
+        """Whether the ERP behind the API's real-time path offers ``lookup`` (customer, price,
+        document): a webservice ERP may render documents but have no price service."""
+        return self.realtime.available and callable(getattr(self.realtime.erp, f"get_{lookup}", None))
+
+
+Reply = tuple[etree._Element, Status, str]
+Handler = Callable[[Shop, etree._Element], Awaitable[Reply]]
+
+
+def _worst(statuses: list[Status]) -> Status:
+    return max(statuses, default=Status.OK)
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+def _order_record(shop: Shop, data: etree._Element, placed_at: dt.datetime | None) -> Order:
+    what = f"ibexa {shop.name}: CreateSalesOrder"
+    fields = ubl.order_fields(data, shipping_method=shop.config.shipping_method,
+                              payment_methods=shop.config.payment_methods, what=what)
+    if placed_at is not None:
+        fields.setdefault("placed_at", placed_at)
+    number = fields.get("number")
+    if not number:
+        raise Fault(f"{what}: Order/UUID (the basket's id, the order number) is missing")
+    try:
+        return Order.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{ubl.field_path(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise Fault(f"{what}: order {number}: {problems}") from None
+
+
+def _service_fault(shop: Shop, operation: str, number: str, exc: Exception) -> Fault:
+    if isinstance(exc, Rejected):
+        named = "; ".join(f"{ubl.field_path(tuple(int(p) if p.isdigit() else p for p in field.split('.')))}: {why}"
+                          for field, why in exc.errors)
+        return Fault(f"ibexa {shop.name}: {operation}: order {number}: {named or exc}")
+    return Fault(f"ibexa {shop.name}: {operation}: order {number}: {exc}")
+
+
+def _erp_order_ids(conn, erp: str, numbers: list[str]) -> dict[str, str]:
+    if not numbers:
+        return {}
+    rows = conn.execute(select(bindings.c.key, bindings.c.external_id).where(
+        bindings.c.kind == "orders", bindings.c.system == erp, bindings.c.key.in_(numbers)))
+    return dict(rows.all())
+
+
+async def create_sales_order(shop: Shop, data: etree._Element) -> Reply:
+    number = ubl.text(data, "UUID")
+    placed_at = None if ubl.text(data, "IssueDate") or not number else \
+        await asyncio.to_thread(order_service.placed_at_or_now, shop.hub, number)
+    order = _order_record(shop, data, placed_at)
+    try:
+        state, created, _view = await asyncio.to_thread(order_service.place_order, shop.hub, order, shop=shop.name)
+    except (Rejected, Conflict) as exc:
+        raise _service_fault(shop, "CreateSalesOrder", order.number, exc) from None
+
+    def erp_id() -> str | None:
+        with shop.hub.engine.connect() as conn:
+            return _erp_order_ids(conn, shop.erp, [order.number]).get(order.number)
+
+    known = None if created else await asyncio.to_thread(erp_id)
+    root = etree.Element("OrderResponse")
+    # erpbridge's id (the UUID) until the ERP's is known; OrderDetail and OrderList then show the ERP's.
+    ubl.add(root, "SalesOrderID", known or order.number)
+    ubl.add(root, "UUID", order.number)
+    ubl.add(root, "IssueDate", dt.date.today().isoformat())
+    ubl.add(root, "DocumentCurrencyCode", order.currency)
+    total = ubl.add(root, "LegalMonetaryTotal")
+    ubl.money(total, "PayableAmount", order.grand_total, order.currency)
+    ext = ubl.add(root, "SesExtension")
+    ubl.add(ext, "State", state)
+    ubl.add(ext, "Replay", "false" if created else "true")
+    return root, Status.OK, "accepted" if created else "already accepted"
+
+
+def _resolve_order(shop: Shop, data: etree._Element) -> str:
+    """The order number a detail request names, by its UUID or the ERP's SalesOrderID."""
+    wanted = ubl.text(data, "UUID") or ubl.text(data, "SalesOrderID") or ubl.text(data, "OrderID") \
+        or ubl.text(data, "ID")
+    if not wanted:
+        raise Fault(f"ibexa {shop.name}: OrderDetail: SalesOrderID (or UUID) is missing")
+    with shop.hub.engine.connect() as conn:
+        if conn.execute(select(orders.c.key).where(orders.c.key == wanted)).scalar() is not None:
+            return wanted
+        number = conn.execute(select(bindings.c.key).where(
+            bindings.c.kind == "orders", bindings.c.system == shop.erp, bindings.c.external_id == wanted)).scalar()
+    if number is None:
+        raise NotFound(f"no order {wanted!r}")
+    return number
+
+
+def _order_detail(shop: Shop, data: etree._Element) -> Reply:
+    try:
+        number = _resolve_order(shop, data)
+        view = order_service.order_view(shop.hub, number)
+    except NotFound as exc:
+        return etree.Element("OrderResponse"), Status.ERP_ERROR, str(exc)
+    order = view["order"]
+    currency = order["currency"]
+    root = etree.Element("OrderResponse")
+    ubl.add(root, "SalesOrderID", view["erp_id"] or number)
+    ubl.add(root, "UUID", number)
+    ubl.add(root, "IssueDate", order["placed_at"][:10])
+    ubl.add(root, "DocumentCurrencyCode", currency)
+    ubl.party(root, "BuyerCustomerParty", order.get("customer"), order["billing_address"])
+    ubl.party(ubl.add(root, "Delivery"), "DeliveryParty", None, order["shipping_address"], wrap=False)
+    for i, line in enumerate(order["lines"], 1):
+        item = ubl.add(root, "OrderLine/LineItem")
+        ubl.add(item, "ID", i)
+        ubl.add(item, "Quantity", line["quantity"])
+        ubl.money(item, "LineExtensionAmount", line["total"], currency)
+        ubl.money(item, "Price/PriceAmount", line["unit_price"], currency)
+        ubl.add(item, "Item/SellersItemIdentification/ID", line["sku"])
+    for shipment in view["shipments"]:
+        element = ubl.add(root, "Shipment")
+        ubl.add(element, "ID", shipment["id"])
+        if shipment.get("carrier"):
+            ubl.add(element, "Carrier", shipment["carrier"])
+        for tracking in shipment["tracking_numbers"]:
+            ubl.add(element, "TrackingID", tracking)
+        if shipment.get("shipped_at"):
+            ubl.add(element, "ActualDeliveryDate", shipment["shipped_at"][:10])
+        for line in shipment["lines"]:
+            shipped = ubl.add(element, "ShipmentLine")
+            ubl.add(shipped, "SellersItemIdentification/ID", line["sku"])
+            ubl.add(shipped, "DeliveredQuantity", line["quantity"])
+    for invoice in view["invoices"]:
+        ref = ubl.add(root, "BillingReference/InvoiceDocumentReference")
+        ubl.add(ref, "ID", invoice["id"])
+        ubl.add(ref, "IssueDate", invoice["issued_at"])
+    for memo in view["credit_memos"]:
+        ref = ubl.add(root, "BillingReference/CreditNoteDocumentReference")
+        ubl.add(ref, "ID", memo["id"])
+        ubl.add(ref, "IssueDate", memo["issued_at"])
+    total = ubl.add(root, "LegalMonetaryTotal")
+    ubl.money(total, "PayableAmount", order["grand_total"], currency)
+    ext = ubl.add(root, "SesExtension")
+    ubl.add(ext, "State", view["state"])
+    if view["status"]:
+        ubl.add(ext, "Status", view["status"])
+    for cancellation in view["cancellations"]:
+        ubl.add(ext, "Cancellation/ID", cancellation["id"])
+    for ret in view["returns"]:
+        ubl.add(ext, "Return/ID", ret["id"])
+    return root, Status.OK, ""
+
+
+async def order_detail(shop: Shop, data: etree._Element) -> Reply:
+    return await asyncio.to_thread(_order_detail, shop, data)
+
+
+def _limit(data: etree._Element) -> int:
+    value = ubl.text(data, "MaxResults") or "50"
+    return max(1, min(int(value), 500)) if value.isdigit() else 50
+
+
+def _order_list(shop: Shop, data: etree._Element) -> Reply:
+    customer = ubl.customer_number(data)
+    if not customer:
+        raise Fault(f"ibexa {shop.name}: OrderList: the customer number (PartyIdentification/ID) is missing")
+    with shop.hub.engine.connect() as conn:
+        rows = conn.execute(select(orders.c.key, orders.c.data, orders.c.state).where(orders.c.customer == customer)
+                            .order_by(orders.c.placed_at.desc(), orders.c.key).limit(_limit(data))).all()
+        numbers = [r.key for r in rows]
+        erp_ids = _erp_order_ids(conn, shop.erp, numbers)
+        statuses = {key: orjson.loads(d).get("status") for key, d in conn.execute(
+            select(order_statuses.c.key, order_statuses.c.data).where(order_statuses.c.key.in_(numbers))).all()} \
+            if numbers else {}
+    root = etree.Element("OrderList")
+    for row in rows:
+        order = orjson.loads(row.data)
+        element = ubl.add(root, "Order")
+        ubl.add(element, "SalesOrderID", erp_ids.get(row.key) or row.key)
+        ubl.add(element, "UUID", row.key)
+        ubl.add(element, "IssueDate", order["placed_at"][:10])
+        ubl.money(element, "LegalMonetaryTotal/PayableAmount", order["grand_total"], order["currency"])
+        ubl.add(element, "SesExtension/State", row.state)
+        if statuses.get(row.key):
+            ubl.add(element, "SesExtension/Status", statuses[row.key])
+    return root, Status.OK, ""
+
+
+async def order_list(shop: Shop, data: etree._Element) -> Reply:
+    return await asyncio.to_thread(_order_list, shop, data)
+
+
+# -- prices and availability --------------------------------------------------------------------
+
+async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
+    """Prices and availability of a basket: the customer's own price from the ERP in real time
+    (when configured), the store's price otherwise; unknown products are left out, as Ibexa allows."""
+    what = f"ibexa {shop.name}: CalculateSalesPrice"
+    customer = ubl.customer_number(data)
+    currency = ubl.text(data, "DocumentCurrencyCode") or shop.hub.config.catalog.default_currency
+    lines, _costs = ubl.order_lines(data, what)
+    root = etree.Element("OrderResponse")
+    ubl.add(root, "DocumentCurrencyCode", currency)
+    statuses, payable, today = [], Decimal(0), dt.date.today()
+    for i, line in enumerate(lines, 1):
+        sku, quantity = line.get("sku"), line.get("quantity") or Decimal(1)
+        if not sku:
+            raise Fault(f"{what}: OrderLine[{i}]/LineItem/Item/SellersItemIdentification/ID (the SKU) is missing")
+        if quantity <= 0:
+            raise Fault(f"{what}: OrderLine[{i}]/LineItem/Quantity must be above 0, got {quantity}")
+        unit, source = None, "store"
+        if shop.asks_erp("price") and shop.realtime.wants_price(customer, shop.config.price_context):
+            answer = await shop.realtime.price(PriceQuery(sku=sku, customer=customer, quantity=quantity,
+                                                          context=shop.config.price_context))
+            if answer.from_erp and answer.value is not None:
+                unit, source = canonical_decimal(answer.value.amount), "erp"
+            statuses.append(FALLBACK_STATUS.get(answer.fallback or ("erp_no_price" if unit is None else None),
+                                                Status.ERP_ERROR))
+        if unit is None:
+            found = price_from_store(shop.reads, sku, customer, currency, quantity, today)
+            if found is None:
+                continue
+            unit = found["unit_price"]
+        on_hand = sum((q for (q,) in shop.reads.all(_STOCK, {"sku": sku})), Decimal(0))
+        salable = max(on_hand, Decimal(0))
+        total = canonical_decimal(unit * quantity)
+        payable += total
+        item = ubl.add(root, "OrderLine/LineItem")
+        ubl.add(item, "ID", i)
+        ubl.add(item, "Quantity", canonical_decimal(quantity))
+        ubl.money(item, "LineExtensionAmount", total, currency)
+        ubl.money(item, "Price/PriceAmount", unit, currency)
+        ubl.add(item, "Delivery/MaximumQuantity", canonical_decimal(salable))
+        ubl.add(item, "Item/SellersItemIdentification/ID", sku)
+        ext = ubl.add(item, "SesExtension")
+        ubl.add(ext, "LineType", 2)
+        ubl.add(ext, "OnStock", "true" if salable >= quantity else "false")
+        ubl.add(ext, "StockNumeric", canonical_decimal(salable))
+        ubl.add(ext, "PriceSource", source)
+    totals = ubl.add(root, "LegalMonetaryTotal")
+    ubl.money(totals, "LineExtensionAmount", payable, currency)
+    ubl.money(totals, "PayableAmount", payable, currency)
+    status = _worst(statuses)
+    told = "" if status == Status.OK else "answered from the store: the ERP cannot give real-time prices now"
+    return root, status, told
+
+
+# -- customers -----------------------------------------------------------------------------------
+
+async def select_customer(shop: Shop, data: etree._Element) -> Reply:
+    number = ubl.customer_number(data)
+    if not number:
+        raise Fault(f"ibexa {shop.name}: SelectCustomer: BuyerCustomerParty/Party/PartyIdentification/ID is missing")
+    hub, status, customer = shop.hub, Status.OK, None
+    if shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
+        answer = await shop.realtime.customer(number)
+        if answer.from_erp and isinstance(answer.value, Customer):
+            customer = answer.value
+            await asyncio.to_thread(hub.records.put, [customer])
+        else:
+            status = FALLBACK_STATUS.get(answer.fallback or "erp_not_found", Status.ERP_ERROR)
+    if customer is None:
+        customer = await asyncio.to_thread(hub.records.get, "customers", key_of((number,)))
+    root = etree.Element("OrderResponse")
+    if customer is None:
+        # Unknown here; the ERP either said so (11) or could not be asked (its status).
+        return root, Status.ERP_ERROR if status == Status.OK else status, f"no customer {number!r}"
+    invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
+    if invoice is not None and customer.email and not invoice.get("email"):
+        invoice["email"] = customer.email
+    ubl.party(root, "BuyerCustomerParty", customer.number, invoice or {"name": customer.name})
+    ubl.party(root, "AccountingCustomerParty", customer.number, invoice)
+    for addr in customer.delivery_addresses:
+        delivery = ubl.add(root, "Delivery")
+        ubl.party(delivery, "DeliveryAddress", None, addr.model_dump(mode="json", exclude_none=True), wrap=False)
+    ext = ubl.add(root, "SesExtension")
+    ubl.add(ext, "Status", customer.status)
+    if customer.group:
+        ubl.add(ext, "CustomerGroup", customer.group)
+    if customer.credit_limit is not None:
+        ubl.add(ext, "CreditLimit", customer.credit_limit)
+    return root, status, "" if status == Status.OK else "answered from the store: the ERP cannot be asked now"
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentKind:
+    type: str  # erpbridge's document type
+    table: object  # the feedback records of that kind
+    root: str  # the UBL root of a detail answer
+    id_element: str  # the element naming the document in a detail request
+
+
+DOCUMENTS = {"Invoice": DocumentKind("invoice", invoices, "Invoice", "InvoiceID"),
+             "DeliveryNote": DocumentKind("delivery_note", shipments, "DespatchAdvice", "DeliveryNoteID"),
+             "CreditMemo": DocumentKind("credit_memo", credit_memos, "CreditNote", "CreditMemoID")}
+
+
+def _document_list(shop: Shop, kind: DocumentKind, data: etree._Element) -> Reply:
+    customer = ubl.customer_number(data)
+    if not customer:
+        raise Fault(f"ibexa {shop.name}: {kind.root} list: the customer number (PartyIdentification/ID) is missing")
+    t = kind.table
+    with shop.hub.engine.connect() as conn:
+        records = conn.execute(select(t.c.key, t.c.data).join(orders, orders.c.key == t.c.order)
+                               .where(orders.c.customer == customer).order_by(t.c.created_at.desc(), t.c.key)
+                               .limit(_limit(data))).all()
+        copies = dict(conn.execute(select(documents.c.key, documents.c.data).where(
+            documents.c.customer == customer)).all())
+    root = etree.Element("DocumentList")
+    listed = set()
+    for key, record in records:
+        record = orjson.loads(record)
+        listed.add(key_of((kind.type, record["id"])))
+        element = ubl.add(root, "Document")
+        ubl.add(element, "ID", record["id"])
+        ubl.add(element, "DocumentType", kind.type)
+        ubl.add(element, "OrderReference/ID", record["order"])
+        date = record.get("issued_at") or record.get("shipped_at")
+        if date:
+            ubl.add(element, "IssueDate", date[:10])
+    for key, copy in copies.items():  # documents the ERP sent without a record of ours (a phone order's)
+        copy = orjson.loads(copy)
+        if copy["type"] == kind.type and key not in listed:
+            element = ubl.add(root, "Document")
+            ubl.add(element, "ID", copy["number"])
+            ubl.add(element, "DocumentType", kind.type)
+            if copy.get("order"):
+                ubl.add(element, "OrderReference/ID", copy["order"])
+            if copy.get("issued_at"):
+                ubl.add(element, "IssueDate", copy["issued_at"])
+    return root, Status.OK, ""
+
+
+async def _document_content(shop: Shop, kind: DocumentKind, number: str) -> tuple[bytes | None, str, Status]:
+    """The document's file: from the ERP in real time unless ``use_local_documents``, else (or
+    when the ERP cannot answer) the local copy."""
+    hub, status = shop.hub, Status.OK
+    local = await asyncio.to_thread(hub.records.get, "documents", key_of((kind.type, number)))
+    if not hub.config.order_history.use_local_documents and shop.asks_erp("document"):
+        answer = await shop.realtime.document(kind.type, number)
+        if answer.from_erp and answer.value is not None:
+            content, media_type = answer.value
+            return content, media_type or "application/pdf", Status.OK
+        status = FALLBACK_STATUS.get(answer.fallback or "erp_not_found", Status.ERP_ERROR)
+    if local is None or local.content is None:
+        return None, "", status
+    try:
+        content = await asyncio.to_thread(copy_path(hub.config, local.content).read_bytes)
+    except OSError:
+        return None, "", Status.ERP_ERROR
+    return content, local.media_type, status
+
+
+async def _document_detail(shop: Shop, kind: DocumentKind, data: etree._Element) -> Reply:
+    number = ubl.text(data, kind.id_element) or ubl.text(data, "ID")
+    if not number:
+        raise Fault(f"ibexa {shop.name}: {kind.root} detail: {kind.id_element} is missing")
+    t = kind.table
+    with shop.hub.engine.connect() as conn:
+        record = conn.execute(select(t.c.data).where(t.c.key == key_of((number,)))).scalar()
+    content, media_type, status = await _document_content(shop, kind, number)
+    root = etree.Element(kind.root)
+    if record is None and content is None:
+        return root, Status.ERP_ERROR if status == Status.OK else status, f"no {kind.type} {number!r}"
+    ubl.add(root, "ID", number)
+    if record is not None:
+        record = orjson.loads(record)
+        date = record.get("issued_at") or record.get("shipped_at")
+        if date:
+            ubl.add(root, "IssueDate", date[:10])
+        ubl.add(root, "OrderReference/ID", record["order"])
+        currency = record.get("currency")
+        for line in record.get("lines", []):
+            element = ubl.add(root, f"{kind.root}Line")
+            if line.get("sku"):
+                ubl.add(element, "Item/SellersItemIdentification/ID", line["sku"])
+            ubl.add(element, "Quantity", line["quantity"])
+            if "amount" in line:
+                ubl.money(element, "LineExtensionAmount", line["amount"], currency)
+        for tracking in record.get("tracking_numbers", []):
+            ubl.add(root, "Shipment/TrackingID", tracking)
+        if "total" in record:
+            totals = ubl.add(root, "LegalMonetaryTotal")
+            for field, tag in (("freight_amount", "ChargeTotalAmount"), ("tax_amount", "TaxAmount"),
+                               ("total", "PayableAmount")):
+                if field in record:
+                    ubl.money(totals, tag, record[field], currency)
+    if content is not None:
+        attachment = ubl.add(root, "AdditionalDocumentReference")
+        ubl.add(attachment, "ID", number)
+        ubl.add(attachment, "Attachment/EmbeddedDocumentBinaryObject", base64.b64encode(content).decode(),
+                mimeCode=media_type)
+    return root, status, "" if status == Status.OK else "the ERP cannot deliver the document now"
+
+
+def _list_handler(kind: DocumentKind) -> Handler:
+    async def handle(shop: Shop, data: etree._Element) -> Reply:
+        return await asyncio.to_thread(_document_list, shop, kind, data)
+    return handle
+
+
+def _detail_handler(kind: DocumentKind) -> Handler:
+    async def handle(shop: Shop, data: etree._Element) -> Reply:
+        return await _document_detail(shop, kind, data)
+    return handle
+
+
+#: The WSDL's operations and their handlers.
+HANDLERS: dict[str, Handler] = {
+    "CreateSalesOrder": create_sales_order, "CalculateSalesPrice": calculate_sales_price,
+    "SelectCustomer": select_customer, "OrderList": order_list, "OrderDetail": order_detail,
+    **{f"{name}List": _list_handler(kind) for name, kind in DOCUMENTS.items()},
+    **{f"{name}Detail": _detail_handler(kind) for name, kind in DOCUMENTS.items()},
+}
