@@ -69,6 +69,9 @@ def oscar_app(tmp_path, monkeypatch):
                                    **(shop_settings or {})},
                           "erp": {**raw["systems"]["erp"], "semaphore": {"max_lock_time": 1}}}
         raw["store"] = {"url": db_url}
+        # The store takes orders of products it holds enabled; in oscar they arrive disabled all the
+        # same, and the merchant's switch there is what the shop's customers see.
+        raw["catalog"] = {**raw.get("catalog", {}), "new_products_enabled": True}
         raw["outbox"] = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
                          "backoff_max": 0.5}
         raw.update(top)
