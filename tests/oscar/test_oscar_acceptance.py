@@ -79,7 +79,8 @@ def test_the_seeds_acceptance_run_with_a_real_oscar_shop(oscar_shop, oscar_app, 
             erp.set_stock("A-1", "MAIN", 12)
             sync(hub, "stock")
             eventually(lambda: Semaphore(app.engine, "shop", 1).is_offline() or None, what="the shop offline")
-            assert {r["state"] for r in pending(app, "push_stock")} - {"done"} == {"pending"}
+            waiting = {r["state"] for r in pending(app, "push_stock")} - {"done"}
+            assert waiting and waiting <= {"pending", "running"}, waiting  # waits, never fails for good
         finally:
             shop.start()
         drained(hub)
