@@ -51,7 +51,7 @@ class OscarShop:
                "DJANGO_SETTINGS_MODULE": "oscar_test_shop.settings"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}",
-                                             "--noreload", "--nothreading"], cwd=HERE / "shop", env=env,
+                                             "--noreload", "--nothreading", "--skip-checks"], cwd=HERE / "shop", env=env,
                                             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from erpbridge.flows.push import SETTLE, push_kind
+from erpbridge.flows import push
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
 from erpbridge.outbox.worker import Worker
@@ -48,12 +48,13 @@ def sync(hub: Hub, *flows: str) -> None:
     settled: it stays SETTLE seconds behind the clock)."""
     for flow in flows:
         hub.run_flow(f"erp.{flow}")
-    time.sleep(SETTLE + 0.1)
+    time.sleep(push.SETTLE + 0.1)
     for flow in flows:
         hub.run_flow(f"shop.{flow}")
 
 
-def test_the_seeds_acceptance_run_with_a_real_oscar_shop(oscar_shop, oscar_app, rest_erp, db_url):
+def test_the_seeds_acceptance_run_with_a_real_oscar_shop(oscar_shop, oscar_app, rest_erp, db_url, monkeypatch):
+    monkeypatch.setattr(push, "SETTLE", 0.2)  # the flows here run one after another: nothing is still committing
     shop, erp = oscar_shop, rest_erp
     app = oscar_app(shop, db_url, erp, shop_settings={"receives": {"warehouses": ["MAIN"]}})
     erp.add_category("TOOLS", "Tools")
@@ -128,7 +129,7 @@ def test_the_seeds_acceptance_run_with_a_real_oscar_shop(oscar_shop, oscar_app, 
         sync(hub, "feedback")
         drained(hub)
         for kind in ("shipments", "invoices", "order_statuses"):  # delivered again: nothing doubles
-            push_kind(app, "shop", kind, full=True)
+            push.push_kind(app, "shop", kind, full=True)
         drained(hub)
         view = people.order(shop, number)
         assert view["status"] == "shipped"

@@ -150,6 +150,7 @@ class OrderShipments(_Admin):
         done = o.shipping_events.filter(Q(notes=SHIPMENT_NOTE + key) | Q(notes__startswith=SHIPMENT_NOTE + key + "\n"))
         if done.exists():
             return Response({**_shipment(done.first()), "created": False})
+        event_type, _ = ShippingEventType.objects.get_or_create(code="shipped", defaults={"name": "Shipped"})
         by_sku = {line.partner_sku: line for line in o.lines.all()}
         lines, quantities = [], []
         for i, wanted in enumerate(request.data.get("lines") or []):
@@ -162,6 +163,10 @@ class OrderShipments(_Admin):
                 return _error(400, f"lines[{i}].quantity", "not a number")
             if quantity != quantity.to_integral_value() or quantity <= 0:
                 return _error(400, f"lines[{i}].quantity", "oscar ships whole, positive quantities")
+            shipped = line.shipping_event_quantity(event_type)
+            if shipped + quantity > line.quantity:
+                return _error(409, f"lines[{i}].quantity", f"order {number}: SKU {line.partner_sku}: {shipped} of "
+                              f"{line.quantity} shipped, {quantity} more are too many")
             lines.append(line)
             quantities.append(int(quantity))
         if not lines:
@@ -169,7 +174,6 @@ class OrderShipments(_Admin):
         tracking = ", ".join(request.data.get("tracking_numbers") or [])
         carrier = request.data.get("carrier") or ""
         notes = f"{SHIPMENT_NOTE}{key}\ntracking: {tracking}" + (f"\ncarrier: {carrier}" if carrier else "")
-        event_type, _ = ShippingEventType.objects.get_or_create(code="shipped", defaults={"name": "Shipped"})
         handler = EventHandler(request.user)
         try:
             handler.handle_shipping_event(o, event_type, lines, quantities, reference=notes)
