@@ -29,8 +29,8 @@ from erpbridge.config import load_config  # noqa: E402
 EXAMPLES = HERE.parents[1] / "examples"
 
 
-@pytest.fixture
-def oscar_shop(tmp_path):
+@pytest.fixture(scope="session")
+def _oscar_server(tmp_path_factory):
     found = built()
     if found is None:
         reason = ("the oscar test shop is not built: source .ci/setup.d/30-oscar.sh (it exports "
@@ -38,9 +38,16 @@ def oscar_shop(tmp_path):
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    shop = OscarShop(*found, tmp_path)
+    shop = OscarShop(*found, tmp_path_factory.mktemp("oscar-shop"))
     yield shop
     shop.close()
+
+
+@pytest.fixture
+def oscar_shop(_oscar_server):
+    """The running shop, on a fresh copy of the template database."""
+    _oscar_server.reset()
+    return _oscar_server
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """The real oscar shop of the oscar connector's tests: the project's test shop (``shop/``) run by
 the venv that .ci/setup.d/30-oscar.sh built, on a free loopback port, on a fresh copy of the
-template database (a copy takes milliseconds; migrating takes a minute)."""
+template database (a copy takes milliseconds; migrating takes a minute). One server serves a
+whole test session: :meth:`OscarShop.reset` puts a fresh copy under it between tests (Django opens
+its SQLite file anew for every request), which saves its start of seconds per test."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class OscarShop:
     """One running shop; ``stop()``/``start()`` make an outage on the same port and database."""
 
     def __init__(self, python: str, template: str, folder: Path):
-        self.python, self.db = python, folder / "shop.sqlite3"
+        self.python, self.template, self.db = python, template, folder / "shop.sqlite3"
         shutil.copyfile(template, self.db)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -63,6 +65,14 @@ class OscarShop:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the oscar shop did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
+
+    def reset(self) -> None:
+        """The template's state again, running (a test may have stopped the shop)."""
+        fresh = self.db.with_suffix(".fresh")
+        shutil.copyfile(self.template, fresh)
+        os.replace(fresh, self.db)
+        if self.process is None:
+            self.start()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
