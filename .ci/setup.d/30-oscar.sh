@@ -15,11 +15,10 @@ oscar_build() {
         rm -rf "$home" && mkdir -p "$home"
         python3 -m venv "$home/venv"
         "$home/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$shop/requirements.txt"
-        (cd "$shop" && OSCAR_TEST_SHOP_DB="$home/building.sqlite3" \
-            PYTHONPATH="$root/erpbridge/connectors/oscar/shop_app" "$home/venv/bin/python" manage.py migrate --noinput -v0 \
-            && OSCAR_TEST_SHOP_DB="$home/building.sqlite3" \
-            PYTHONPATH="$root/erpbridge/connectors/oscar/shop_app" "$home/venv/bin/python" manage.py shell \
-                -c "exec(open('oscar_test_shop/seed.py').read())")
+        (cd "$shop" && export OSCAR_TEST_SHOP_DB="$home/building.sqlite3" \
+            PYTHONPATH="$root/erpbridge/connectors/oscar/shop_app" \
+            && "$home/venv/bin/python" manage.py migrate --noinput -v0 \
+            && "$home/venv/bin/python" manage.py shell -c "exec(open('oscar_test_shop/seed.py').read())")
         mv "$home/building.sqlite3" "$home/template.sqlite3"
     fi
     export ERPBRIDGE_TEST_OSCAR_PYTHON="$home/venv/bin/python"

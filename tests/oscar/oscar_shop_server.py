@@ -52,9 +52,9 @@ class OscarShop:
         env = {**os.environ, "OSCAR_TEST_SHOP_DB": str(self.db), "PYTHONPATH": str(SHOP_APP),
                "DJANGO_SETTINGS_MODULE": "oscar_test_shop.settings"}
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}",
-                                             "--noreload", "--nothreading", "--skip-checks"], cwd=HERE / "shop", env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            command = [self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload",
+                       "--nothreading", "--skip-checks"]
+            self.process = subprocess.Popen(command, cwd=HERE / "shop", env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
             try:

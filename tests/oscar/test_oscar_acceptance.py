@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from erpbridge.exchange import ExchangeLog
 from erpbridge.flows import push
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
-from erpbridge.outbox.worker import Worker
 
 import oscar_shop_people as people
 from hub import Hub, eventually
@@ -159,6 +159,14 @@ def test_the_seeds_acceptance_run_with_a_real_oscar_shop(oscar_shop, oscar_app, 
         sync(hub, "feedback")
         drained(hub)
         assert order_status(shop, other) == "cancelled"
+
+        # Every call to the shop is in the exchange log, by measuring point, the outage's as unreachable.
+        log = ExchangeLog.for_app(app)
+        log.flush()
+        points = {e["point"] for e in log.query(system="shop", limit=1000)}
+        assert {"oscar.product.create", "oscar.product.update", "oscar.order.changed", "oscar.order.ship",
+                "oscar.order.payment", "oscar.order.status"} <= points, points
+        assert log.query(system="shop", outcome="general_error", limit=1), "the outage is not in the log"
     finally:
         hub.close()
 

@@ -39,7 +39,8 @@ class OscarPeer:
     def payload(self, operation: str, number: str) -> dict:
         if operation == "push_products":
             return {"kind": "products", "id": number, "records": [
-                {"sku": number, "name": f"Product {number}", "list_price": "9.90", "currency": "EUR", "enabled": False}]}
+                {"sku": number, "name": f"Product {number}", "list_price": "9.90", "currency": "EUR",
+                 "enabled": False}]}
         order = self._order_for(number)
         today = dt.date.today().isoformat()
         if operation == "send_shipment":

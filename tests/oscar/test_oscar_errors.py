@@ -28,7 +28,8 @@ def test_feedback_the_shop_refuses_names_the_order_the_field_and_the_reason(osca
         connector.deliver("send_shipment", shipment, "k1")
     assert f"order {number} has no line of SKU 'E-9'" in str(caught.value) and "shop" in str(caught.value)
     with pytest.raises(MessageError) as caught:
-        connector.deliver("send_shipment", {**shipment, "order": "NO-SUCH", "lines": [{"sku": "E-1", "quantity": 1}]}, "k2")
+        connector.deliver("send_shipment", {**shipment, "order": "NO-SUCH", "lines": [{"sku": "E-1", "quantity": 1}]},
+                          "k2")
     assert "no order NO-SUCH" in str(caught.value)
     too_many = {**shipment, "lines": [{"sku": "E-1", "quantity": "2"}]}
     with pytest.raises(MessageError) as caught:
@@ -69,4 +70,5 @@ def test_an_order_that_cannot_be_read_is_rejected_by_number_and_field(oscar_shop
     report = ingest_fetched(app, "shop", "orders", items)
     assert (report.new, report.rejected) == (1, 1)
     rejection, = report.rejections
-    assert str(rejection).startswith("shop: orders: order X-1:") and "shipping_address: the order has none" in str(rejection)
+    assert str(rejection).startswith("shop: orders: order X-1:")
+    assert "shipping_address: the order has none" in str(rejection)

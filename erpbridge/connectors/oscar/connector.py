@@ -167,7 +167,8 @@ class OscarConnector:
         return self._payment("credit_memo", record)
 
     def _payment(self, kind: str, record) -> DeliveryResult:
-        answer = self.adapter.pay("feedback", record.order, {"type": kind, "id": record.id, "amount": str(record.total)})
+        answer = self.adapter.pay("feedback", record.order,
+                                  {"type": kind, "id": record.id, "amount": str(record.total)})
         return DeliveryResult(external_id=str(answer["id"]), response=answer)
 
     # -- fetch ---------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ MIDDLEWARE = [
     "oscarapi.middleware.ApiBasketMiddleWare",
     "oscar.apps.basket.middleware.BasketMiddleware",
 ]
-AUTHENTICATION_BACKENDS = ("oscar.apps.customer.auth_backends.EmailBackend", "django.contrib.auth.backends.ModelBackend")
+AUTHENTICATION_BACKENDS = ("oscar.apps.customer.auth_backends.EmailBackend",
+                           "django.contrib.auth.backends.ModelBackend")
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True, "OPTIONS": {
     "context_processors": ["django.template.context_processors.request",
                            "django.contrib.auth.context_processors.auth",
