@@ -184,6 +184,9 @@ class OscarConnector:
                           external_id=str(data.get("number")))
             if len(page) < PAGE:
                 return
+            # The next page starts after the last change seen (oscar stamps microseconds: two orders
+            # changed in the same one, across a page boundary, are the risk, and the overlap of the
+            # next poll reads them again).
             after = dt.datetime.fromisoformat(page[-1]["changed_at"])
 
     def _order(self, data: dict):
