@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "odata"))
 
-from conftest import order  # noqa: E402
+from odata_fixtures import order  # noqa: E402
 from odata_erp import BC_CLIENT, COMPANY, CapErp  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402

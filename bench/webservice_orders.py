@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "webservice"))
 
-from conftest import order  # noqa: E402
+from webservice_fixtures import order  # noqa: E402
 from rest_erp import TOKEN  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402

@@ -21,11 +21,11 @@ from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
 from erpbridge.outbox.worker import Worker
 
-from conftest import order
+from odata_fixtures import order
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "webservice"))
 
-from hub import Hub, eventually  # noqa: E402  (the webservice acceptance run's hub: API, worker, flows)
+from hub import Hub  # noqa: E402  (the webservice acceptance run's hub: API, worker, flows)
 
 WORKER = Path(__file__).parents[1] / "tryton" / "worker_process.py"  # Worker.run until nothing is pending
 

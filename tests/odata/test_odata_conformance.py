@@ -11,7 +11,7 @@ import pytest
 from erpbridge.connectors.kit.conformance import ConnectorConformance
 from erpbridge.records import Price, StockLevel
 
-from conftest import PROFILES, order
+from odata_fixtures import PROFILES, order
 
 _serial = itertools.count(1)
 

@@ -14,7 +14,7 @@ from erpbridge.connectors.odata.adapter import date, literal, query, timestamp
 from erpbridge.errors import GeneralError, MessageError
 from erpbridge.ingest.fetched import ingest_fetched
 
-from conftest import order
+from odata_fixtures import order
 from odata_erp import COMPANY
 
 

@@ -22,12 +22,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from tryton_config import system_config  # noqa: E402
+
 import server  # noqa: E402
 from erp_user import ErpUser  # noqa: E402
 
 from erpbridge.bootstrap import bootstrap  # noqa: E402
 from erpbridge.config import Config, load_config  # noqa: E402
-from erpbridge.connectors.tryton.spec import TrytonSystem  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +50,6 @@ def erp(tryton_server) -> ErpUser:
     rpc = tryton_server.rpc()
     yield ErpUser(rpc)
     rpc.close()
-
-
-def system_config(tryton_server, **overrides) -> TrytonSystem:
-    values = dict(connector="tryton", url=tryton_server.url, database=tryton_server.database, user=tryton_server.user,
-                  password=tryton_server.password, shipping_methods={"standard": "FREIGHT"},
-                  payment_methods={"invoice": "Net 30", "card": "Direct"}, warehouses={"WH": "main", "WH2": "south"})
-    values.update(overrides)
-    return TrytonSystem(**values)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from erpbridge.connectors.tryton.connector import create
 from erpbridge.exchange.log import ExchangeLog
 from erpbridge.ingest import built
 
-from conftest import system_config
+from tryton_config import system_config
 from test_order_to_cash import ADDRESS, order
 
 

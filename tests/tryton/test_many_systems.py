@@ -20,7 +20,7 @@ from erpbridge.records import Order
 from erpbridge.services.orders import order_view, place_order
 from erpbridge.services.products import set_enabled
 
-from conftest import system_config
+from tryton_config import system_config
 from test_order_to_cash import order
 
 

@@ -22,7 +22,6 @@ from erpbridge.outbox.worker import Worker
 from erpbridge.records import Order
 from erpbridge.store.records import prepare
 
-from conftest import system_config
 from test_order_to_cash import order
 
 WORKER = Path(__file__).with_name("worker_process.py")

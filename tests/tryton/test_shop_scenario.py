@@ -15,7 +15,7 @@ import pytest
 
 from erpbridge.outbox.semaphore import Semaphore
 
-from conftest import system_config
+from tryton_config import system_config
 from shop import Shop, eventually
 from test_order_to_cash import ADDRESS, order
 

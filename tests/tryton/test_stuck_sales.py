@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 import server
-from conftest import system_config
+from tryton_config import system_config
 from crash_proxy import CrashProxy
 from erp_user import ErpUser
 from test_order_to_cash import order

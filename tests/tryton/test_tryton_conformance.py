@@ -10,7 +10,7 @@ from erpbridge.config import Config
 from erpbridge.connectors.kit.conformance import ConnectorConformance
 from erpbridge.connectors.tryton import mapper
 
-from conftest import system_config
+from tryton_config import system_config
 from proxy import TrytonProxy
 from test_order_to_cash import ADDRESS, order
 

@@ -20,7 +20,7 @@ from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.tables import outbox_messages as m
 from erpbridge.outbox.worker import Worker
 
-from conftest import ADDRESS, order
+from webservice_fixtures import ADDRESS, order
 from hub import Hub, eventually
 
 WORKER = Path(__file__).parents[1] / "tryton" / "worker_process.py"  # Worker.run until nothing is pending

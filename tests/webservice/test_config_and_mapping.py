@@ -19,7 +19,7 @@ from erpbridge.mapping.templates import Template, TemplateError
 from erpbridge.mapping.writer import Writer, WriteError
 from erpbridge.records import Customer, Order
 
-from conftest import ADDRESS, order
+from webservice_fixtures import ADDRESS, order
 
 BASIC = {"connector": "webservice", "url": "http://127.0.0.1:9", "messages": {"send_order": {"endpoint": "/orders"}}}
 

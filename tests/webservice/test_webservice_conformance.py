@@ -9,7 +9,7 @@ from erpbridge.connectors.kit.conformance import ConnectorConformance
 from erpbridge.outbox.binder import bind
 from erpbridge.store.db import write_transaction
 
-from conftest import ADDRESS, order
+from webservice_fixtures import ADDRESS, order
 
 
 class ExamplePeer:
