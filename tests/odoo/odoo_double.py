@@ -114,10 +114,9 @@ class OdooDouble:
                 call_args, kwargs = (list(rest[0]) if rest else []), (rest[1] if len(rest) > 1 else {}) or {}
             else:
                 call_args, kwargs = rest, {}
-            function = self._function(model, name)
-            ids = None if name in API_MODEL else (call_args.pop(0) if call_args else [])
             if model not in MODELS:
                 raise OdooException(f"Object {model} doesn't exist")  # execute_cr: UserError
+            ids = None if name in API_MODEL else (call_args.pop(0) if call_args else [])
             result = self.orm.call(model, name, ids, call_args, kwargs)
             return {"jsonrpc": "2.0", "id": request_id, "result": result}, name in WRITES
         except Exception as exc:  # odoo/http.py JsonRPCDispatcher.handle_error
@@ -194,7 +193,8 @@ class OdooDouble:
                                                            "warehouse_id": wh}])
                 env.write("stock.warehouse", [wh], {"lot_stock_id": location})
             env.create("res.partner", [{"name": "My Company", "is_company": True}])
-            env.create("product.pricelist", [{"name": "Default", "currency_id": 1}, {"name": "Volume", "currency_id": 1}])
+            env.create("product.pricelist", [{"name": "Default", "currency_id": 1},
+                                             {"name": "Volume", "currency_id": 1}])
         self.run(setup)
         self.add_product("FREIGHT", "Shipping", "0", service=True)
 
@@ -293,7 +293,8 @@ class OdooDouble:
                 env.write("sale.order.line", [line["id"]], {"qty_delivered": (line.get("qty_delivered") or 0) + done})
                 if move["product_uom_qty"] > done:
                     rest.append((move, move["product_uom_qty"] - done))
-            env.write("stock.picking", [picking], {"state": "done", "date_done": now(), "carrier_tracking_ref": tracking})
+            env.write("stock.picking", [picking],
+                      {"state": "done", "date_done": now(), "carrier_tracking_ref": tracking})
             if rest:
                 env.create("stock.picking", [{
                     "origin": order["name"], "sale_id": sale, "partner_id": order["partner_id"], "state": "assigned",
@@ -310,7 +311,8 @@ class OdooDouble:
             if first:
                 for line_id in env.search("sale.order.line", [["order_id", "=", sale]]):
                     line = env.row("sale.order.line", line_id)
-                    if env.value("product.product", env.row("product.product", line["product_id"]), "type") == "service":
+                    product = env.row("product.product", line["product_id"])
+                    if env.value("product.product", product, "type") == "service":
                         lines.append((line["product_id"], line, line["product_uom_qty"]))
             self._invoice(env, "out_invoice", order, lines)
             return env.row("stock.picking", picking)["name"]
@@ -327,7 +329,8 @@ class OdooDouble:
         sequence = env._next(f"seq:{prefix}")
         move, = env.create("account.move", [{
             "name": f"{prefix}/{year}/{sequence:05d}", "move_type": move_type, "state": "posted",
-            "partner_id": order["partner_id"], "invoice_origin": order["name"], "invoice_date": dt.date.today().isoformat(),
+            "partner_id": order["partner_id"], "invoice_origin": order["name"],
+            "invoice_date": dt.date.today().isoformat(),
             "currency_id": 1, "amount_untaxed": untaxed, "amount_tax": tax, "amount_total": round(untaxed + tax, 2),
             "reversed_entry_id": reversed_entry or False, "invoice_line_ids": [[0, 0, r] for r in rows]}])
         name = f"{prefix}/{year}/{sequence:05d}"

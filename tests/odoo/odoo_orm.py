@@ -91,7 +91,8 @@ MODELS: dict[str, dict[str, str]] = {
                     "child_ids": "o2m:res.partner:parent_id", "property_product_pricelist": "m2o:product.pricelist",
                     "credit_limit": "float"},
     "product.category": {"name": "char!", "parent_id": "m2o:product.category"},
-    "product.template": {"name": "char!", "default_code": "char", "list_price": "float", "categ_id": "m2o:product.category",
+    "product.template": {"name": "char!", "default_code": "char", "list_price": "float",
+                         "categ_id": "m2o:product.category",
                          "description_sale": "char", "sale_ok": "bool", "active": "bool", "type": "char",
                          "weight": "float", "product_variant_ids": "o2m:product.product:product_tmpl_id"},
     "product.product": {"product_tmpl_id": "m2o:product.template!", "default_code": "char", "barcode": "char",
@@ -153,7 +154,8 @@ class Env:
         return json.loads(row[0]) if row else None
 
     def _rows(self, model: str) -> list[dict]:
-        return [json.loads(r[0]) for r in self.conn.execute("SELECT data FROM records WHERE model=? ORDER BY id", (model,))]
+        rows = self.conn.execute("SELECT data FROM records WHERE model=? ORDER BY id", (model,))
+        return [json.loads(r[0]) for r in rows]
 
     def _put(self, model: str, values: dict) -> None:
         self.conn.execute("INSERT OR REPLACE INTO records(model, id, data) VALUES (?, ?, ?)",
@@ -299,7 +301,8 @@ class Env:
             elif kind.startswith("m2o:") and value:
                 comodel = kind.split(":")[1].rstrip("!")
                 if self._row(comodel, int(value)) is None:
-                    raise MissingError(f"Record does not exist or has been deleted.\n(Record: {comodel}({value},), User: 2)")
+                    raise MissingError("Record does not exist or has been deleted.\n"
+                                       f"(Record: {comodel}({value},), User: 2)")
                 row[field] = int(value)
             else:
                 row[field] = value
@@ -336,7 +339,8 @@ class Orm:
         self.retry_pause = 0.001  # Odoo's pause uniform(0, 2**try) seconds, scaled
         self.tries = 0  # calls tried, repeats included
         with sqlite3.connect(path) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS records (model TEXT, id INTEGER, data TEXT, PRIMARY KEY (model, id))")
+            conn.execute("CREATE TABLE IF NOT EXISTS records "
+                         "(model TEXT, id INTEGER, data TEXT, PRIMARY KEY (model, id))")
             conn.execute("CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER)")
 
     def transaction(self, work: Callable[[Env], Any]) -> Any:
@@ -429,7 +433,8 @@ def _action_confirm(env, model, ids):
                                                   "type") != "service"]
         if storable:
             env.create("stock.picking", [{
-                "origin": order["name"], "sale_id": sid, "partner_id": order.get("partner_shipping_id") or order["partner_id"],
+                "origin": order["name"], "sale_id": sid,
+                "partner_id": order.get("partner_shipping_id") or order["partner_id"],
                 "picking_type_code": "outgoing", "state": "assigned",
                 "move_ids": [[0, 0, {"product_id": l["product_id"][0], "product_uom_qty": l["product_uom_qty"],
                                      "quantity": 0, "name": l["name"] or "", "sale_line_id": l["id"],

@@ -107,7 +107,8 @@ class OdooAdapter(HttpAdapter):
             return self.json(response)
         args = [ids] if ids is not None else []
         return self._rpc("object", "execute_kw",
-                         [self.database, self._login(), self._password, model, method, args, {**named, "context": context}],
+                         [self.database, self._login(), self._password, model, method, args,
+                          {**named, "context": context}],
                          what)
 
     def _login(self) -> int:

@@ -175,13 +175,15 @@ class OdooConnector:
         products = {r["default_code"]: r["id"] for r in rows}
         missing = [sku for sku in skus if sku not in products]
         if missing:
-            raise MessageError(f"{where}: unknown product(s) in Odoo (product.product default_code): {', '.join(missing)}")
-        lines = [[0, 0, {"product_id": products[l.sku], "product_uom_qty": float(l.quantity), "price_unit": float(price),
-                         **({"name": l.name} if l.name else {})}]
+            raise MessageError(f"{where}: unknown product(s) in Odoo (product.product default_code): "
+                               f"{', '.join(missing)}")
+        lines = [[0, 0, {"product_id": products[l.sku], "product_uom_qty": float(l.quantity),
+                         "price_unit": float(price), **({"name": l.name} if l.name else {})}]
                  for l, price in zip(order.lines, unit_prices(order))]
         if freight:
             lines.append([0, 0, {"product_id": products[freight], "product_uom_qty": 1.0,
-                                 "price_unit": float(order.shipping_amount), "name": f"Shipping: {order.shipping_method}"}])
+                                 "price_unit": float(order.shipping_amount),
+                                 "name": f"Shipping: {order.shipping_method}"}])
         warehouse = self._lookup("warehouses").get(self.cfg.warehouse)
         if warehouse is None:
             raise MessageError(f"systems.{self.name}.warehouse: Odoo has no warehouse with code {self.cfg.warehouse!r}")
@@ -213,7 +215,8 @@ class OdooConnector:
     def _delivery_partner(self, flow: str, partner: int, address, where: str) -> int:
         """The partner's delivery address equal to the order's, created as a child when it has none."""
         values = mapper.address_values(address, self._country_id(address.country, where))
-        rows = self._x(flow, "res.partner", "search_read", domain=["|", ["id", "=", partner], ["parent_id", "=", partner]],
+        rows = self._x(flow, "res.partner", "search_read",
+                       domain=["|", ["id", "=", partner], ["parent_id", "=", partner]],
                        fields=["street", "zip", "city", "country_id", "type"])
         for row in rows:
             if mapper.same_address(row, values):
@@ -267,8 +270,10 @@ class OdooConnector:
             if line is None:
                 raise MessageError(f"{where}: item {item.sku} is not on the order")
             if item.quantity > mapper.decimal(line["product_uom_qty"]):
-                raise MessageError(f"{where}: item {item.sku}: {item.quantity} returned, {line['product_uom_qty']} ordered")
-            moves.append([0, 0, {"product_id": mapper.many2one(line["product_id"]), "product_uom_qty": float(item.quantity),
+                raise MessageError(f"{where}: item {item.sku}: {item.quantity} returned, "
+                                   f"{line['product_uom_qty']} ordered")
+            moves.append([0, 0, {"product_id": mapper.many2one(line["product_id"]),
+                                 "product_uom_qty": float(item.quantity),
                                  "name": item.reason or f"Return {ret.id}", "sale_line_id": line["id"]}])
         picking_id, = self._x(flow, "stock.picking", "create", vals_list=[{
             "origin": origin, "sale_id": sale["id"], "partner_id": mapper.many2one(sale["partner_id"]),

@@ -145,9 +145,13 @@ def invoice(row: dict, order: str, shipment_name: str | None, lines: list[dict],
     return Invoice(id=row["name"], order=order, shipment=shipment_name, issued_at=row["invoice_date"],
                    currency=row["currency_id"][1], tax_amount=decimal(row["amount_tax"]),
                    total=decimal(row["amount_total"]),
-                   freight_amount=sum((decimal(l["price_subtotal"]) for l in lines if l.get("sku") in freight), Decimal(0)),
-                   fee_amount=sum((decimal(l["price_subtotal"]) for l in lines if l.get("sku") in fees), Decimal(0)),
+                   freight_amount=_sum(l for l in lines if l.get("sku") in freight),
+                   fee_amount=_sum(l for l in lines if l.get("sku") in fees),
                    lines=invoice_lines([l for l in lines if l.get("sku") not in freight | fees]))
+
+
+def _sum(lines: Iterable[dict]) -> Decimal:
+    return sum((decimal(l["price_subtotal"]) for l in lines), Decimal(0))
 
 
 def credit_memo(row: dict, order: str, lines: list[dict]) -> CreditMemo:

@@ -28,7 +28,8 @@ class OdooSystem(SystemBase):
     warehouse: str = Field(default="WH", description="code of the Odoo warehouse that ships shop orders")
     warehouses: dict[str, str] = Field(default_factory=dict, description="Odoo warehouse code -> store warehouse code")
     shipping_methods: dict[str, str] = Field(
-        default_factory=dict, description="shop shipping method -> internal reference of the Odoo product billing freight")
+        default_factory=dict,
+        description="shop shipping method -> internal reference of the Odoo product billing freight")
     fee_products: list[str] = Field(default_factory=list, description="Odoo product references billed as fees")
     pricelist: str | None = Field(default=None, description="Odoo pricelist whose fixed prices per minimum quantity "
                                   "are the volume prices")
