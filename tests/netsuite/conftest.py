@@ -1,6 +1,6 @@
 """The NetSuite double (:mod:`netsuite_double`) and apps built from ``examples/netsuite/erpbridge.yaml``.
 
-``netsuite`` is a fresh double per test; ``netsuite_app(auth, double, db_url)`` loads the example
+``netsuite`` is a fresh double per test; ``netsuite_app(signing, double, db_url, **system)`` loads the example
 as a user would (its secrets from the environment) against that double, signed by token-based
 authentication (``tba``) or OAuth 2 (``oauth2``), with the test's store and fast outbox timings.
 """
@@ -42,11 +42,11 @@ def auth(request):
 def netsuite_app(tmp_path, monkeypatch):
     apps = []
 
-    def make(auth: str, double: NetSuiteDouble, db_url: str, *, outbox: dict | None = None, **system) -> object:
+    def make(signing: str, double: NetSuiteDouble, db_url: str, *, outbox: dict | None = None, **system) -> object:
         for variable, value in double.environment.items():
             monkeypatch.setenv(variable, value)
         raw = yaml.safe_load(EXAMPLE.read_text())
-        if auth == "oauth2":
+        if signing == "oauth2":
             raw["systems"]["erp"]["auth"] = {"type": "oauth2", "client_id": "${NETSUITE_CLIENT_ID}",
                                              "client_secret": "${NETSUITE_CLIENT_SECRET}"}
         raw["systems"]["erp"].update({"semaphore": {"max_lock_time": 1}, **system})
