@@ -92,7 +92,8 @@ class Refused(Exception):
 
     def body(self) -> dict:
         titles = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
-        return {"type": "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html", "title": titles.get(self.status, "Error"),
+        return {"type": "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html",
+                "title": titles.get(self.status, "Error"),
                 "status": self.status, "o:errorDetails": [{"detail": self.detail, "o:errorCode": self.code,
                                                             **({"o:errorPath": self.path} if self.path else {})}]}
 
@@ -243,7 +244,8 @@ class NetSuiteDouble:
             row = conn.execute(f'SELECT id FROM "{table}" WHERE id = ?' + (" AND type = ?" if type_ else ""),
                                (int(key) if key.isdigit() else -1, *([type_] if type_ else []))).fetchone()
         if row is None:
-            raise Refused(404, "NONEXISTENT_ID", "The record instance does not exist. Provide a valid record instance ID.")
+            raise Refused(404, "NONEXISTENT_ID",
+                          "The record instance does not exist. Provide a valid record instance ID.")
         return row["id"]
 
     def _ref(self, conn, table: str, ref: Any, path: str, where: str = "") -> int:
@@ -386,7 +388,8 @@ class NetSuiteDouble:
                 conn.execute("INSERT INTO pricing (item, pricelevel, quantity, unitprice, currency) "
                              "VALUES (?, 1, ?, ?, 1)", (rid, quantity, float(tier)))
             for location, quantity in (stock or {}).items():
-                conn.execute("INSERT INTO inventoryitemlocations VALUES (?, ?, ?, ?)", (rid, location, quantity, quantity))
+                conn.execute("INSERT INTO inventoryitemlocations VALUES (?, ?, ?, ?)",
+                             (rid, location, quantity, quantity))
             return rid
 
     def set_stock(self, sku: str, location: int, quantity: float) -> None:
@@ -427,7 +430,7 @@ class NetSuiteDouble:
                                  "FROM transactionline l JOIN item i ON i.id = l.item WHERE l.\"transaction\" = ?",
                                  (order["id"],)).fetchall()
             items = [{"orderLine": l["linesequencenumber"],
-                      "quantity": (quantities or {}).get(l["itemid"], 0) if quantities else l["q"] - l["quantityshiprecv"]}
+                      "quantity": quantities.get(l["itemid"], 0) if quantities else l["q"] - l["quantityshiprecv"]}
                      for l in lines]
             items = [i for i in items if i["quantity"]]
             self.transform(conn, "salesOrder", order["id"], "itemFulfillment",
@@ -452,7 +455,8 @@ class NetSuiteDouble:
                          (new, tranid, ra["entity"], ra["id"], stamp[:10], stamp, round(untaxed * (1 + VAT), 2),
                           round(untaxed * VAT, 2)))
             self._lines(conn, new, [(l["item"], abs(l["quantity"]), l["rate"]) for l in lines], sign=1)
-            conn.execute("UPDATE \"transaction\" SET status = 'G', lastmodifieddate = ? WHERE id = ?", (stamp, ra["id"]))
+            conn.execute("UPDATE \"transaction\" SET status = 'G', lastmodifieddate = ? WHERE id = ?",
+                         (stamp, ra["id"]))
 
 
 class _Tracked(BaseHTTPRequestHandler):

@@ -70,7 +70,8 @@ def test_refusals_are_message_errors_in_netsuites_words(netsuite, netsuite_app, 
         connector.adapter.upsert("test", "salesOrder", "X-1", {"entity": {"id": str(customer)},
                                                                "item": {"items": [{"item": {"id": "999"},
                                                                                    "quantity": 1, "rate": 1}]}})
-    assert "HTTP 400" in str(caught.value) and "Invalid item reference key 999. (INVALID_KEY_OR_REF)" in str(caught.value)
+    assert "HTTP 400" in str(caught.value)
+    assert "Invalid item reference key 999. (INVALID_KEY_OR_REF)" in str(caught.value)
     with pytest.raises(MessageError) as caught:
         connector.deliver("send_order", order("SO-9", "NO-SUCH", [("A-1", 1, "1.00")]), "k")
     assert str(caught.value) == "order SO-9: customer 'NO-SUCH' does not exist in NetSuite (external id)"

@@ -144,7 +144,8 @@ class NetSuiteConnector:
                 if line is None:
                     raise MessageError(f"{where}: item {item.sku} is not on the order")
                 if item.quantity > mapper.decimal(line["quantity"]):
-                    raise MessageError(f"{where}: item {item.sku}: {item.quantity} returned, {line['quantity']} ordered")
+                    raise MessageError(f"{where}: item {item.sku}: {item.quantity} returned, "
+                                       f"{line['quantity']} ordered")
                 items.append({"orderLine": line["line"], "quantity": float(item.quantity)})
             self.adapter.transform(flow, "salesOrder", order["id"], "returnAuthorization",
                                    {"externalId": ret.id, "item": {"items": items}})
@@ -269,8 +270,8 @@ class NetSuiteConnector:
         return result
 
     def _fetch_credit_memos(self, since):
-        memos = self._documents("credit_memos", "CustCred", since,
-                                origin="so.id = (SELECT ra.createdfrom FROM transaction ra WHERE ra.id = t.createdfrom)")
+        origin = "so.id = (SELECT ra.createdfrom FROM transaction ra WHERE ra.id = t.createdfrom)"  # via the RMA
+        memos = self._documents("credit_memos", "CustCred", since, origin=origin)
         lines = self._lines("credit_memos", memos)
         for row in memos:
             yield Raw(row, f"creditMemo {row['id']}", partial(mapper.credit_memo, order=row["ordernumber"],

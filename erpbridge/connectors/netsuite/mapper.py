@@ -58,7 +58,8 @@ def customer_body(record: Customer) -> dict:
 
 
 def address_body(address: Address) -> dict:
-    return {"addressee": address.name, "addr1": address.street, **({"addr2": address.street2} if address.street2 else {}),
+    return {"addressee": address.name, "addr1": address.street,
+            **({"addr2": address.street2} if address.street2 else {}),
             "zip": address.postcode, "city": address.city, "country": {"id": address.country}}
 
 
