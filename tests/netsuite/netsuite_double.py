@@ -484,40 +484,17 @@ def _handler(the_double: NetSuiteDouble):
         ns = the_double
 
         def _serve(self) -> None:
+            """A request counts against the limit from its arrival until its answer is ready."""
             with ns.lock:
                 ns.in_flight += 1
                 ns.max_in_flight = max(ns.max_in_flight, ns.in_flight)
                 over = ns.in_flight > ns.limit
                 ns.refused_429 += over
             try:
-                self._answer(over)
+                status, answer, extra, wrote = self._answer(over)
             finally:
                 with ns.lock:
                     ns.in_flight -= 1
-
-        def _answer(self, over: bool) -> None:
-            if ns.latency:
-                time.sleep(ns.latency)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            wrote, extra = False, {}
-            try:
-                if over:
-                    raise Refused(429, "CONCURRENCY_LIMIT_EXCEEDED", "Request blocked: the account's concurrency "
-                                                                     "limit for web services was exceeded.")
-                if parts.path == "/services/rest/auth/oauth2/v1/token":
-                    status, answer = 200, ns.token(headers, {k: v[-1] for k, v in parse_qs(raw.decode()).items()})
-                else:
-                    ns.authenticate(self.command, f"{ns.url}{self.path}", headers)
-                    body = json.loads(raw) if raw else None
-                    status, answer, extra, wrote = ns.answer(self.command, parts.path, query, body)
-            except Refused as refused:
-                status, answer = refused.status, refused.body()
-            except ValueError:
-                status, answer = 400, Refused(400, "INVALID_CONTENT", "The request body is not valid JSON.").body()
             if wrote and ns.hold_answers:
                 time.sleep(ns.hold_answers)
             if wrote and ns.lose_next.is_set():
@@ -534,6 +511,27 @@ def _handler(the_double: NetSuiteDouble):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _answer(self, over: bool) -> tuple[int, Any, dict, bool]:
+            if ns.latency:
+                time.sleep(ns.latency)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                if over:
+                    raise Refused(429, "CONCURRENCY_LIMIT_EXCEEDED", "Request blocked: the account's concurrency "
+                                                                     "limit for web services was exceeded.")
+                if parts.path == "/services/rest/auth/oauth2/v1/token":
+                    return 200, ns.token(headers, {k: v[-1] for k, v in parse_qs(raw.decode()).items()}), {}, False
+                ns.authenticate(self.command, f"{ns.url}{self.path}", headers)
+                return ns.answer(self.command, parts.path, query, json.loads(raw) if raw else None)
+            except Refused as refused:
+                return refused.status, refused.body(), {}, False
+            except ValueError:
+                return 400, Refused(400, "INVALID_CONTENT", "The request body is not valid JSON.").body(), {}, False
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -41,7 +41,7 @@ def test_calls_stay_within_the_accounts_concurrency_limit(netsuite, netsuite_app
     netsuite.add_product("A-1", "Drill", "19.90")
     connector = netsuite_app("tba", netsuite, store, concurrency=2).connector("erp")
     assert deliver_at_once(connector, 8) == []
-    assert netsuite.refused_429 == 0 and netsuite.max_in_flight == 2
+    assert netsuite.refused_429 == 0 and netsuite.max_in_flight <= 2
     assert all(netsuite.count("orders", f"P-{n}") == 1 for n in range(8))
 
 
