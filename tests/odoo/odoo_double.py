@@ -245,11 +245,16 @@ class OdooDouble:
                                                    "fixed_price": float(price)}])
         self.run(put)
 
+    def add_pricelist(self, name: str) -> int:
+        return self.run(lambda env: env.create("product.pricelist", [{"name": name, "currency_id": 1}])[0])
+
     def add_customer(self, ref: str | None, name: str, *, stamp: str | None = None, email: str | None = None,
-                     deliveries: tuple[dict, ...] = ()) -> int:
+                     deliveries: tuple[dict, ...] = (), pricelist: str | None = None) -> int:
         def add(env):
             country = self._id(env, "res.country", [["code", "=", "DE"]])
             stamped = {"__stamp": stamp} if stamp else {}
+            if pricelist:
+                stamped["property_product_pricelist"] = self._id(env, "product.pricelist", [["name", "=", pricelist]])
             return env.create("res.partner", [{
                 "name": name, "ref": ref or False, "email": email or False, "street": "Main St 1", "zip": "10115",
                 "city": "Berlin", "country_id": country, **stamped,

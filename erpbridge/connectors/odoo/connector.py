@@ -322,28 +322,48 @@ class OdooConnector:
                       external_id=str(row["id"]))
 
     def _fetch_prices(self, since):
-        """List prices of changed products, and the configured pricelist's fixed prices per
-        minimum quantity (its changed items, or all of them)."""
+        """List prices of changed products; the configured pricelist's fixed prices per minimum
+        quantity (its changed items, or all); and each customer's own pricelist (a partner's
+        ``property_product_pricelist`` other than the configured one) as that customer's prices,
+        all of them every time: a partner moved to another pricelist changes no item, and the
+        store keeps only what changed."""
         currency = self._currency("prices")
         for row in self._products("prices", since, ["default_code", "list_price"]):
             yield Raw(row, f"product.product {row['id']}", partial(mapper.list_price, currency=currency))
-        if not self.cfg.pricelist:
-            return
-        lists = self._x("prices", "product.pricelist", "search_read", domain=[["name", "=", self.cfg.pricelist]],
-                        fields=["currency_id"], limit=1)
-        if not lists:
-            raise MessageError(f"systems.{self.name}.pricelist: Odoo has no pricelist {self.cfg.pricelist!r}")
-        domain = [["pricelist_id", "=", lists[0]["id"]], ["compute_price", "=", "fixed"],
+        configured = None
+        if self.cfg.pricelist:
+            lists = self._x("prices", "product.pricelist", "search", domain=[["name", "=", self.cfg.pricelist]],
+                            limit=1)
+            if not lists:
+                raise MessageError(f"systems.{self.name}.pricelist: Odoo has no pricelist {self.cfg.pricelist!r}")
+            configured = lists[0]
+            yield from self._pricelist_prices(configured, since, None)
+        partners = self._x("prices", "res.partner", "search_read", fields=["ref", "property_product_pricelist"],
+                           domain=[["ref", "!=", False], ["parent_id", "=", False],
+                                   ["property_product_pricelist", "!=", False]])
+        by_list: dict[int, list[str]] = {}
+        for partner in partners:
+            pricelist = mapper.many2one(partner["property_product_pricelist"])
+            if pricelist != configured:
+                by_list.setdefault(pricelist, []).append(partner["ref"])
+        for pricelist, customers in sorted(by_list.items()):
+            for customer in customers:
+                yield from self._pricelist_prices(pricelist, None, customer)
+
+    def _pricelist_prices(self, pricelist: int, since, customer: str | None) -> Iterator[Raw]:
+        """A pricelist's fixed prices per product variant and minimum quantity (``customer``: as hers)."""
+        domain = [["pricelist_id", "=", pricelist], ["compute_price", "=", "fixed"],
                   ["applied_on", "=", "0_product_variant"], *self._since(since)]
         items = list(self._search_read("prices", "product.pricelist.item", domain,
                                        ["product_id", "min_quantity", "fixed_price", "date_start", "date_end"]))
         codes = self._codes("prices", (mapper.many2one(i["product_id"]) for i in items))
-        currency = lists[0]["currency_id"][1] if lists[0]["currency_id"] else currency
+        row, = self._x("prices", "product.pricelist", "read", [pricelist], fields=["currency_id"])
+        currency = row["currency_id"][1] if row["currency_id"] else self._currency("prices")
         for item in items:
             sku = codes.get(mapper.many2one(item["product_id"]))
             if sku:
                 yield Raw(item, f"product.pricelist.item {item['id']}",
-                          partial(mapper.pricelist_price, sku=sku, currency=currency))
+                          partial(mapper.pricelist_price, sku=sku, currency=currency, customer=customer))
 
     def _fetch_stock(self, since):
         """Free quantity (on hand less reserved) per product and warehouse, from ``stock.quant``
