@@ -45,6 +45,13 @@ def test_calls_stay_within_the_accounts_concurrency_limit(netsuite, netsuite_app
     assert all(netsuite.count("orders", f"P-{n}") == 1 for n in range(8))
 
 
+def test_oauth2_tokens_are_fetched_within_the_limit(netsuite, netsuite_app, store):
+    netsuite.add_product("A-1", "Drill", "19.90")
+    connector = netsuite_app("oauth2", netsuite, store, concurrency=1).connector("erp")
+    assert deliver_at_once(connector, 3) == []  # the token request takes the one slot too, in turn
+    assert netsuite.max_in_flight == 1
+
+
 def test_over_the_limit_netsuite_answers_429_a_general_error(netsuite, netsuite_app, store):
     netsuite.limit, netsuite.latency = 2, 0.05
     netsuite.add_product("A-1", "Drill", "19.90")

@@ -52,9 +52,11 @@ class NetSuiteAdapter(HttpAdapter):
         self.page_size = min(cfg.page_size, PAGE_LIMIT)
         self._slots = threading.BoundedSemaphore(cfg.concurrency)
 
-    def transmit(self, request: httpx.Request, *, flow: str | None = None, authenticate: bool = True) -> httpx.Response:
-        with self._slots:  # the account's concurrency limit, within this process
-            return super().transmit(request, flow=flow, authenticate=authenticate)
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Each request on the wire holds one of the account's slots; only the sending does, so a
+        call that must first fetch an OAuth 2 token does not wait for a slot it holds itself."""
+        with self._slots:
+            return super()._send(request)
 
     # -- records ------------------------------------------------------------------------------
 
