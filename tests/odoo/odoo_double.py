@@ -18,8 +18,9 @@ so this double follows its published contract, both external APIs over one ORM
   signature 422, a ``UserError`` its ``http_status`` (422), anything else 500
   "internal server error"; the body of an error is the documented ``{"name": "werkzeug.exceptions.
   Unauthorized", "message", "arguments", "context", "debug"}``
-  (``odoo/documentation:content/developer/reference/external_api.rst``). A success is the
-  method's return value as JSON.
+  (``odoo/documentation:content/developer/reference/external_api.rst``), or with ``bare_errors``
+  the message alone as a JSON string, as the ``handle_error`` of the json2.py read answers it
+  (``make_json_response(msg, status=...)``). A success is the method's return value as JSON.
 
 The people working in Odoo are :class:`OdooDouble`'s methods (add products and stock, validate
 a delivery with a tracking number, which invoices what it shipped, receive a return, which makes
@@ -55,6 +56,7 @@ class OdooDouble:
         self.folder = tempfile.mkdtemp(prefix="odoo-double-")
         self.orm = Orm(os.path.join(self.folder, "odoo.sqlite"))
         self.latency = 0.0
+        self.bare_errors = False  # JSON-2 errors as the message alone (a JSON string)
         self.hold_answers = 0.0
         self.lose_next = threading.Event()
         self.lock = threading.Lock()
@@ -419,6 +421,8 @@ def _handler(the_odoo: OdooDouble):
             elif path.startswith("/json/2/"):
                 status, answer, wrote = odoo.json2(self.command, path, {k.lower(): v for k, v in self.headers.items()},
                                                    raw)
+                if status >= 400 and odoo.bare_errors:
+                    answer = answer["message"]
             else:
                 status, answer, wrote = 404, _error_body("werkzeug.exceptions.NotFound", "Not Found", 404), False
             if wrote and odoo.hold_answers:

@@ -81,6 +81,13 @@ def test_json2_refuses_ids_for_a_model_method(odoo, odoo_app, tmp_path):
         connector.adapter.execute("test", "no.such", "search", domain=[])
 
 
+def test_a_json2_error_body_that_is_the_bare_message_is_read_too(odoo, odoo_app, tmp_path):
+    connector = odoo_app("json2", odoo, f"sqlite:///{tmp_path / 'store.db'}").connector("erp")
+    odoo.bare_errors = True
+    with pytest.raises(MessageError, match="HTTP 422 .*a mandatory field is not set"):
+        connector.adapter.execute("test", "sale.order", "create", vals_list=[{"client_order_ref": "X"}])
+
+
 def test_jsonrpc_needs_a_login():
     with pytest.raises(ValidationError, match="the jsonrpc API needs the Odoo user's login"):
         OdooSystem.model_validate({"connector": "odoo", "url": "http://x", "database": "d", "api_key": "k"})
