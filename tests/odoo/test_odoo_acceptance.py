@@ -41,6 +41,7 @@ def test_the_seeds_acceptance_run(api, odoo, odoo_app, db_url):
     odoo.add_product("A-1", "Drill", "19.90", group="Tools", stock={"WH": 7, "WH2": 2})
     odoo.add_product("B-2", "Saw", "9.50", group="Tools", stock={"WH": 20})
     odoo.set_price("A-1", "17.90", min_qty=10)
+    time.sleep(1.1)  # Odoo keeps whole seconds: the first runs start a second after these changes
     hub = Hub(app, worker=False)
     try:
         # Master data into the store, then as deltas: a second run asks only for what changed.
@@ -54,7 +55,6 @@ def test_the_seeds_acceptance_run(api, odoo, odoo_app, db_url):
         assert {w["warehouse"]: D(w["quantity"]) for w in stock["warehouses"]} == {"main": 7, "south": 2}
         volume = hub.http.get("/api/v1/prices/A-1", params={"quantity": 12}).json()
         assert D(volume["unit_price"]) == Decimal("17.9")
-        time.sleep(1.1)  # Odoo keeps whole seconds: the change comes a second after the last run
         odoo.set_stock("B-2", "WH", 15)
         delta = hub.run_flow("stock")["summary"]
         assert (delta["fetched"], delta["changed"]) == (1, 1), delta
