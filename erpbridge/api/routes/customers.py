@@ -109,7 +109,7 @@ def list_documents(request: Request, number: str, cursor: Annotated[str | None, 
 DocType = Literal["invoice", "order", "delivery_note", "credit_memo"]
 
 
-@router.get("/documents/{doc_type}/{number}", dependencies=read,
+@router.get("/documents/{doc_type}/{number:path}", dependencies=read,  # Odoo numbers: INV/2026/00001
             responses={200: {"content": {"application/pdf": {}}, "description": "the document, as an attachment"},
                        404: {"description": "no such document, or its local copy is missing"},
                        503: {"description": "the ERP cannot be asked now and there is no local copy"}},
