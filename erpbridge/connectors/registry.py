@@ -51,7 +51,6 @@ from typing import Annotated, Any, Callable, Mapping, Union
 
 from pydantic import Field
 
-from erpbridge.connectors.base import ERP_OPERATIONS
 from erpbridge.systems import ROLES, Role, SystemBase
 
 GROUP = "erpbridge.connectors"

@@ -63,6 +63,15 @@ class Order(Record):
             )
         return self
 
+    def unit_prices(self) -> list[Decimal]:
+        """The net price per unit the shop agreed for each line, to 4 decimals (as ERPs keep a
+        unit price): the line's own discount spread over its quantity, and an order-level
+        discount (a coupon) spread over the lines in proportion to their totals, so the ERP's
+        untaxed amount is what the shop charged for the goods (to a cent of rounding)."""
+        goods = sum((line.total for line in self.lines), Decimal(0))
+        share = self.discount_amount / goods if goods and self.discount_amount else Decimal(0)
+        return [(line.total * (1 - share) / line.quantity).quantize(Decimal("0.0001")) for line in self.lines]
+
 
 class CancelLine(Record):
     sku: Code

@@ -19,7 +19,6 @@ from erpbridge.api.keys import create_key
 from erpbridge.bootstrap import bootstrap
 from erpbridge.config import Config
 from erpbridge.records import Address, Customer, Price, Product, ProductGroup, StockLevel
-from erpbridge.store.records import prepare
 from erpbridge.services.products import set_enabled
 
 

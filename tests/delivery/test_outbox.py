@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
 
 from erpbridge.exchange import ExchangeLog
 from erpbridge.outbox import discard, enqueue, replay

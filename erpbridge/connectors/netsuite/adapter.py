@@ -21,7 +21,7 @@ and an answer 429 (over the limit anyway) is a :class:`GeneralError` the semapho
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import quote
 
 import httpx

@@ -19,7 +19,6 @@ its n-th fulfilment, as invoicing after each fulfilment does.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from functools import partial
 from typing import Iterable, Iterator
 
@@ -28,7 +27,6 @@ from pydantic import ValidationError
 from erpbridge.connectors.base import DeliveryResult, MessageError
 from erpbridge.connectors.netsuite import mapper
 from erpbridge.connectors.netsuite.adapter import NetSuiteAdapter, literal
-from erpbridge.connectors.tryton.mapper import unit_prices
 from erpbridge.ingest import Raw
 from erpbridge.records import Cancellation, Customer, Order, Record, Return
 
@@ -108,7 +106,7 @@ class NetSuiteConnector:
                 "tranDate": order.placed_at.date().isoformat(), "shippingCost": float(order.shipping_amount),
                 "shippingAddress": mapper.address_body(order.shipping_address),
                 "item": {"items": [{"item": {"id": items[line.sku]}, "quantity": float(line.quantity),
-                                    "rate": float(price)} for line, price in zip(order.lines, unit_prices(order))]}}
+                                    "rate": float(price)} for line, price in zip(order.lines, order.unit_prices())]}}
 
     def _order(self, flow: str, number: str, where: str) -> dict:
         found = self.adapter.get(flow, "salesOrder", f"eid:{number}")

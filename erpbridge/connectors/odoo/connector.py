@@ -37,7 +37,6 @@ from pydantic import ValidationError
 from erpbridge.connectors.base import DeliveryResult, MessageError
 from erpbridge.connectors.odoo import mapper
 from erpbridge.connectors.odoo.adapter import OdooAdapter
-from erpbridge.connectors.tryton.mapper import unit_prices
 from erpbridge.ingest import Raw
 from erpbridge.records import Cancellation, Customer, Order, Record, Return
 
@@ -179,7 +178,7 @@ class OdooConnector:
                                f"{', '.join(missing)}")
         lines = [[0, 0, {"product_id": products[l.sku], "product_uom_qty": float(l.quantity),
                          "price_unit": float(price), **({"name": l.name} if l.name else {})}]
-                 for l, price in zip(order.lines, unit_prices(order))]
+                 for l, price in zip(order.lines, order.unit_prices())]
         if freight:
             lines.append([0, 0, {"product_id": products[freight], "product_uom_qty": 1.0,
                                  "price_unit": float(order.shipping_amount),

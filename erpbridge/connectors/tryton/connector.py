@@ -264,7 +264,7 @@ class TrytonConnector:
                 values["description"] = description
             return values
 
-        lines = [line(l.sku, l.quantity, price, l.name) for l, price in zip(order.lines, mapper.unit_prices(order))]
+        lines = [line(l.sku, l.quantity, price, l.name) for l, price in zip(order.lines, order.unit_prices())]
         if freight_code:
             lines.append(line(freight_code, Decimal(1), order.shipping_amount, f"Shipping: {order.shipping_method}"))
         values = {

@@ -131,16 +131,6 @@ def same_address(row: dict, values: dict) -> bool:
     return all((row.get(k) or "") == (values.get(k) or "") for k in ("party_name", "street", "postal_code", "city", "country"))
 
 
-def unit_prices(order) -> list[Decimal]:
-    """The net price per unit the shop agreed for each line, 4 decimals as Tryton's
-    ``unit_price`` keeps it: the line's own discount spread over its quantity, and an order-level
-    discount (a coupon) spread over the lines in proportion to their totals, so the sale's
-    untaxed amount is what the shop charged for the goods (to a cent of rounding)."""
-    goods = sum((line.total for line in order.lines), Decimal(0))
-    share = order.discount_amount / goods if goods and order.discount_amount else Decimal(0)
-    return [(line.total * (1 - share) / line.quantity).quantize(Decimal("0.0001")) for line in order.lines]
-
-
 def is_cancelled(sale: dict) -> bool:
     """Cancelled, or processed with its shipments cancelled (Tryton then ends the sale "done")."""
     return sale["state"] == "cancelled" or (sale["state"] == "done"
