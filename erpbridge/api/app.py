@@ -19,6 +19,7 @@ from erpbridge.api.routes import catalog, customers, health, orders, releases
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
+from erpbridge.control.app import control_app
 from erpbridge.services.webhook_events import publish_changes
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     for module in (health, catalog, customers, orders, releases):
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
+    api.mount("/control", control_app(hub))  # the operators' pages: their own sign-in, no API key
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
