@@ -19,6 +19,7 @@ from erpbridge.api.routes import catalog, customers, health, orders, releases
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
+from erpbridge.control.alerts import watch as watch_alerts
 from erpbridge.control.app import control_app
 from erpbridge.services.webhook_events import publish_changes
 
@@ -72,12 +73,14 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     @asynccontextmanager
     async def lifespan(api: FastAPI):
         publisher = asyncio.create_task(publish_webhook_changes(hub)) if webhook_systems(hub.config) else None
+        alerts = asyncio.create_task(watch_alerts(hub))
         # Everything built so far lives as long as the server: keep it out of the collector's full
         # passes, which otherwise walk it all and stall every request in flight (the p99).
         gc.freeze()
         yield
         if publisher is not None:
             publisher.cancel()
+        alerts.cancel()
         api.state.realtime.close()
         api.state.reads.close()
 
