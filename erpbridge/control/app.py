@@ -13,7 +13,7 @@ from importlib.resources import files
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from erpbridge.control import exchanges, overview, sessions, web
+from erpbridge.control import alerts, exchanges, kpis, overview, sessions, web
 from erpbridge.control import messages as msgs
 from erpbridge.control.users import authenticate
 from erpbridge.control.web import Refused, Session, SignInNeeded, form, many, one, page, redirect, role, signed_in
@@ -73,7 +73,8 @@ def control_app(hub) -> FastAPI:
             limiter.failed(f"user:{name}", f"client:{client}")
             return page(request, "refused.html", None, status=401, why="unknown user or wrong password")
         target = one(fields, "next")
-        target = target if target.startswith(web.base(request) + "/") and "//" not in target else web.base(request) + "/"
+        if not target.startswith(web.base(request) + "/") or "//" in target:  # only back into the control center
+            target = web.base(request) + "/"
         response = RedirectResponse(target, status_code=303, headers=web.HEADERS)
         _cookie(request, response, sessions.SESSION_COOKIE,
                 sessions.new_session(sessions.control_key(hub.engine), user.id, user.stamp), sessions.SESSION_SECONDS)
@@ -90,7 +91,7 @@ def control_app(hub) -> FastAPI:
 
     @app.get("/")
     def overview_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
-        return page(request, "overview.html", session, **overview.overview(hub))
+        return page(request, "overview.html", session, kpis=kpis.compute(hub), **overview.overview(hub))
 
     @app.post("/systems/{name}/probe")
     def probe(request: Request, name: str, session: Session = Depends(role("operator")),
@@ -131,13 +132,27 @@ def control_app(hub) -> FastAPI:
         ids = [int(i) for i in one(fields, "ids").split(",") if i.strip().isdigit()]
         flt = msgs.Filter.of(fields)
         done = msgs.apply(hub.engine, one(fields, "action"), ids, actor=session.user.name,
-                          reason=one(fields, "reason"), selection={"filter": flt.as_dict(), "scope": one(fields, "scope")})
+                          reason=one(fields, "reason"),
+                          selection={"filter": flt.as_dict(), "scope": one(fields, "scope")})
         return page(request, "applied.html", session, applied=done, filter=flt)
 
     @app.get("/audit")
     def audit_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
         rows = msgs.audit_page(hub.engine, _int(request.query_params.get("before")))
         return page(request, "audit.html", session, rows=rows, more=len(rows) == msgs.PAGE)
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    @app.get("/alerts")
+    def alerts_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+        rows = alerts.history(hub.engine, _int(request.query_params.get("before")))
+        return page(request, "alerts.html", session, rows=rows, more=len(rows) == alerts.PAGE)
+
+    @app.post("/alerts/{alert_id}/acknowledge")
+    def acknowledge(request: Request, alert_id: int, session: Session = Depends(role("operator")),
+                    fields: dict = Depends(form)) -> Response:
+        alerts.acknowledge(hub.engine, alert_id, session.user.name)
+        return redirect(request, "/alerts")
 
     # -- exchange log -------------------------------------------------------------------------
 

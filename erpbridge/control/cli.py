@@ -76,3 +76,55 @@ def users_set(ctx: CliContext, name: str, role: str | None, new_password: bool, 
     except UserError as exc:
         _fail(exc)
     click.echo(f"{user.name}: {user.role}, {'disabled' if user.disabled_at else 'active'}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def kpis(ctx: CliContext, as_json: bool) -> None:
+    """Seed 004's KPIs against their targets (control.kpis); exit 1 if one is missed."""
+    from erpbridge.control.kpis import compute, failing
+
+    found = compute(ctx.app())
+    missed = failing(found)
+    if as_json:
+        print_json(found)
+    else:
+        o, i = found["order_export_latency"], found["inventory_sync_latency"]
+        click.echo(f"order export latency: p50 {_s(o['p50_seconds'])}, p95 {_s(o['p95_seconds'])} of {o['count']} "
+                   f"(target p95 < {o['target_p95_seconds']:g} s)")
+        click.echo(f"inventory sync latency: p95 {_s(i['p95_seconds'])} of {i['count']} "
+                   f"(target < {i['target_p95_seconds']:g} s)")
+        rates = found["error_rate"]["per_1000_by_flow"]
+        click.echo("errors per 1,000 exchanges: " + (", ".join(f"{f} {r:g}" for f, r in rates.items()) or "none"))
+        click.echo(f"oversell incidents: {found['oversell']['incidents']}")
+        for detail in missed.values():
+            click.echo(f"missed: {detail}", err=True)
+    if missed:
+        raise SystemExit(1)
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
+@cli.group()
+def alerts() -> None:
+    """The alert rules of control.alerts (the API process checks them every control.alert_interval)."""
+
+
+@alerts.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def alerts_check(ctx: CliContext, as_json: bool) -> None:
+    """Check the rules now: open and resolve incidents and send their notices."""
+    from erpbridge.control.alerts import check
+
+    done = check(ctx.app())
+    if as_json:
+        print_json(done)
+        return
+    for alert in done["opened"]:
+        click.echo(f"opened {alert['rule']} {alert['subject']}: {alert['detail']}")
+    for alert in done["resolved"]:
+        click.echo(f"resolved {alert['rule']} {alert['subject']}")

@@ -51,3 +51,23 @@ control_keys = Table(
     Column("key", LargeBinary(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Alert incidents: one row per rule and subject (a flow, a system, a channel, a KPI) from when
+#: it fires until it resolves. ``open_key`` is ``<rule>|<subject>`` while open and NULL after:
+#: being unique, it lets one process of many open an incident, so it is sent once.
+control_alerts = Table(
+    "control_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("open_key", String(200), unique=True),
+    Column("detail", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(128)),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    # the webhook: when each notice went out (NULL: not yet, or not configured)
+    Column("sent_open_at", DateTime(timezone=True)),
+    Column("sent_resolved_at", DateTime(timezone=True)),
+)
