@@ -20,6 +20,7 @@ from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
 from erpbridge.control.alerts import watch as watch_alerts
+from erpbridge.control import metrics
 from erpbridge.control.app import control_app
 from erpbridge.services.webhook_events import publish_changes
 
@@ -97,6 +98,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
     api.mount("/control", control_app(hub))  # the operators' pages: their own sign-in, no API key
+    metrics.install(api, hub)  # /metrics (scope read:metrics) and the request timer
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
