@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from erpbridge.control import alerts, exchanges, kpis, overview, sessions, web
 from erpbridge.control import messages as msgs
-from erpbridge.control.users import authenticate
+from erpbridge.control.tables import ROLES
+from erpbridge.control.users import authenticate, change_user, create_user, get_user, list_users
 from erpbridge.control.web import Refused, Session, SignInNeeded, form, many, one, page, redirect, role, signed_in
 
 STATIC = files("erpbridge.control") / "static"
@@ -153,6 +154,35 @@ def control_app(hub) -> FastAPI:
                     fields: dict = Depends(form)) -> Response:
         alerts.acknowledge(hub.engine, alert_id, session.user.name)
         return redirect(request, "/alerts")
+
+    # -- users --------------------------------------------------------------------------------
+
+    @app.get("/users")
+    def users_page(request: Request, session: Session = Depends(role("admin"))) -> HTMLResponse:
+        return page(request, "users.html", session, users=list_users(hub.engine), roles=ROLES)
+
+    @app.post("/users")
+    def user_create(request: Request, session: Session = Depends(role("admin")),
+                    fields: dict = Depends(form)) -> Response:
+        user = create_user(hub.engine, one(fields, "name"), one(fields, "role"), one(fields, "password"))
+        _audited(session, "create user", user)
+        return redirect(request, "/users")
+
+    @app.post("/users/{user_id}")
+    def user_change(request: Request, user_id: int, session: Session = Depends(role("admin")),
+                    fields: dict = Depends(form)) -> Response:
+        user = get_user(hub.engine, user_id=user_id)
+        if user is None:
+            raise Refused(f"no user {user_id}", status=404)
+        user = change_user(hub.engine, user.name, role=one(fields, "role") or None,
+                           disabled={"active": False, "disabled": True}.get(one(fields, "state")))
+        _audited(session, "change user", user)
+        return redirect(request, "/users")
+
+    def _audited(session: Session, action: str, user) -> None:
+        with hub.engine.begin() as conn:
+            msgs.audit(conn, session.user.name, action, f"user {user.name}", ids=[user.id],
+                       reason=f"role {user.role}, {'disabled' if user.disabled_at else 'active'}")
 
     # -- exchange log -------------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ class Search:
         _when(s.since, "from"), _when(s.until, "to")
         return s
 
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
     def where(self) -> list:
         clauses = []
         since, until = _when(self.since, "from"), _when(self.until, "to")

@@ -80,8 +80,8 @@ class StoreCollector:
         messages = GaugeMetricFamily("erpbridge_outbox_messages", "outbox messages", labels=["channel", "state"])
         attempts = GaugeMetricFamily("erpbridge_outbox_attempts", "delivery attempts of the outbox's messages",
                                      labels=["channel", "state"])
-        for channel, state, n, tries in conn.execute(select(m.c.channel, m.c.state, func.count(), func.sum(m.c.attempts))
-                                                     .group_by(m.c.channel, m.c.state)):
+        for channel, state, n, tries in conn.execute(
+                select(m.c.channel, m.c.state, func.count(), func.sum(m.c.attempts)).group_by(m.c.channel, m.c.state)):
             messages.add_metric([channel, state], n)
             attempts.add_metric([channel, state], tries or 0)
         oldest = GaugeMetricFamily("erpbridge_outbox_oldest_pending_age_seconds", "age of the oldest pending message",

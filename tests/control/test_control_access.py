@@ -4,10 +4,12 @@ never a form without its CSRF token; and not by guessing passwords."""
 from __future__ import annotations
 
 import json
+import re
 
 from control_hub import PASSWORD, token_in
 
-PAGES = ("/control/", "/control/messages", "/control/exchanges", "/control/audit")
+PAGES = ("/control/", "/control/messages", "/control/exchanges", "/control/alerts", "/control/audit",
+         "/control/users")
 
 
 def test_no_page_without_signing_in_and_an_api_key_opens_none(hub):
@@ -24,7 +26,7 @@ def test_no_page_without_signing_in_and_an_api_key_opens_none(hub):
 
 def test_sign_in_sets_a_secure_session_and_every_page_answers(hub):
     viewer = hub.sign_in("viewer")
-    for path in PAGES:
+    for path in PAGES[:-1]:  # /control/users is the admins' (test_only_an_admin_manages_users...)
         answer = viewer.get(path)
         assert answer.status_code == 200, (path, answer.text)
         assert "viewer (viewer)" in answer.text
@@ -95,3 +97,23 @@ def test_users_cli_roles_disable_and_short_passwords_then_the_sign_in_limit(fres
     assert statuses == [401] * 5 + [429]
     # the right password does not get in while the limit holds
     assert client.post("/control/login", data={**data, "password": PASSWORD}, headers=headers).status_code == 429
+
+
+def test_only_an_admin_manages_users_and_it_is_audited(hub):
+    operator = hub.sign_in("operator")
+    assert operator.get("/control/users").status_code == 403
+    operator.get("/control/")
+    refused = operator.post("/control/users", {"name": "mallory", "role": "admin", "password": PASSWORD})
+    assert refused.status_code == 403 and "needs the role admin" in refused.text
+    admin = hub.sign_in("admin")
+    assert "Users</a>" in admin.get("/control/").text
+    assert admin.post("/control/users", {"name": "carol", "role": "viewer", "password": PASSWORD}).status_code == 303
+    carol = hub.sign_in("carol")
+    assert carol.get("/control/users").status_code == 403
+    page = admin.get("/control/users")
+    carol_id = re.search(r'<td>carol</td>.*?/control/users/(\d+)"', page.text, re.S).group(1)
+    assert admin.post(f"/control/users/{carol_id}", {"role": "operator", "state": "disabled"}).status_code == 303
+    assert carol.get("/control/").status_code == 303  # disabled: the session ends
+    audit = admin.get("/control/audit").text
+    assert "create user" in audit and "change user" in audit and "role operator, disabled" in audit
+    assert admin.post("/control/users", {"name": "dave", "role": "viewer", "password": "short"}).status_code == 400

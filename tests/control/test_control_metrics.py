@@ -18,7 +18,8 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
 def test_metrics_need_their_scope_and_show_the_store(hub):
     hub.messages(3, channel="metered", prefix="MET-ORDER")
     hub.messages(2, channel="metered", prefix="MET-WAIT", state="pending", error=None)
-    ExchangeLog(hub.engine).record("metered", "orders", "files.order", duration_ms=40, request={"number": "MET-ORDER-0"})
+    ExchangeLog(hub.engine).record("metered", "orders", "files.order", duration_ms=40,
+                                   request={"number": "MET-ORDER-0"})
     hub.sign_in("viewer").get("/control/messages")  # a request to time
     metrics_key, _ = create_key(hub.engine, ["read:metrics"], name="prometheus")
     shop_key, _ = create_key(hub.engine, ["read:catalog"], name="shop")
