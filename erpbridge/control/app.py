@@ -92,7 +92,7 @@ def control_app(hub) -> FastAPI:
 
     @app.get("/")
     def overview_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
-        return page(request, "overview.html", session, kpis=kpis.compute(hub), **overview.overview(hub))
+        return page(request, "overview.html", session, kpis=kpis.cached(hub), **overview.overview(hub))
 
     @app.post("/systems/{name}/probe")
     def probe(request: Request, name: str, session: Session = Depends(role("operator")),

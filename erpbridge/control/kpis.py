@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import threading
+import time
 
 from sqlalchemy import func, or_, select
 
@@ -50,11 +52,17 @@ def _latencies(conn, since: dt.datetime, *where) -> list[tuple[str, float]]:
     return [(c, (as_utc(done) - as_utc(created)).total_seconds()) for c, created, done in rows]
 
 
+#: A message counts towards a past moment's backlog if it was created at most this long before it
+#: (older ones are dead or stuck, and alerted on as such): the look-up reads one day of messages
+#: (with an index on (channel, created_at) on the outbox branch, not the whole table).
+BACKLOG_HORIZON = dt.timedelta(days=1)
+
+
 def backlog(conn, channel: str, now: dt.datetime) -> tuple[int, float]:
     """Pending (and running) messages of ``channel`` now, and its normal."""
     def at(moment: dt.datetime) -> int:
         return conn.execute(select(func.count()).select_from(m).where(
-            m.c.channel == channel, m.c.created_at <= moment,
+            m.c.channel == channel, m.c.created_at <= moment, m.c.created_at > moment - BACKLOG_HORIZON,
             or_(m.c.done_at.is_(None), m.c.done_at > moment), m.c.state != "dead")).scalar_one()
     current = conn.execute(select(func.count()).select_from(m).where(
         m.c.channel == channel, m.c.state.in_(("pending", "running")))).scalar_one()
@@ -96,6 +104,26 @@ def compute(hub, now: dt.datetime | None = None) -> dict:
                      "ok": oversell <= targets.oversell_incidents},
         "backlog": {c: {"pending": cur, "normal": normal} for c, (cur, normal) in backlogs.items()},
     }
+
+
+_cache: dict[int, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+#: The pages and /metrics reuse the KPIs worked out in the last this many seconds: a scrape or a
+#: reload each second must not redo a day's percentiles each time.
+CACHE_SECONDS = 15.0
+
+
+def cached(hub) -> dict:
+    """:func:`compute`, reused for ``CACHE_SECONDS`` within this process."""
+    key = id(hub.engine)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    found = compute(hub)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), found)
+    return found
 
 
 def failing(kpis: dict) -> dict[str, str]:

@@ -74,7 +74,7 @@ class StoreCollector:
                                         .where(control_alerts.c.open_key.is_not(None)).group_by(control_alerts.c.rule)):
                 alerts.add_metric([rule], n)
             yield alerts
-        yield from self._kpis(now)
+        yield from self._kpis()
 
     def _outbox(self, conn, now):
         messages = GaugeMetricFamily("erpbridge_outbox_messages", "outbox messages", labels=["channel", "state"])
@@ -129,8 +129,8 @@ class StoreCollector:
                                  sum_value=float(seconds or 0))
         yield from (entries, durations)
 
-    def _kpis(self, now):
-        found = kpis.compute(self.hub, now)
+    def _kpis(self):
+        found = kpis.cached(self.hub)
         for name, key in (("order_export_latency", "order_export_latency"),
                           ("inventory_sync_latency", "inventory_sync_latency")):
             gauge = GaugeMetricFamily(f"erpbridge_kpi_{name}_seconds", f"{name.replace('_', ' ')} over the KPI window",
