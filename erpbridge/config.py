@@ -28,6 +28,7 @@ from croniter import croniter
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from erpbridge.api.config import ApiConfig
+from erpbridge.control.config import ControlConfig
 from erpbridge.config_values import ConfigError, Secret, Unresolved
 from erpbridge.connectors import registry
 from erpbridge.exchange.config import ExchangeLogConfig
@@ -128,6 +129,7 @@ class Config(Section):
     exchange_log: ExchangeLogConfig = ExchangeLogConfig()
     api: ApiConfig = ApiConfig()
     outbox: OutboxConfig = OutboxConfig()
+    control: ControlConfig = ControlConfig()
 
     #: Where the file was read from (None for the built-in default); relative paths are resolved against its folder.
     source: Path | None = Field(default=None, exclude=True)

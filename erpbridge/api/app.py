@@ -19,6 +19,9 @@ from erpbridge.api.routes import catalog, customers, health, orders, releases
 from erpbridge.api.store_reads import StoreReads
 from erpbridge.connectors.base import RealTime
 from erpbridge.connectors.webhooks import webhook_systems
+from erpbridge.control.alerts import watch as watch_alerts
+from erpbridge.control import metrics
+from erpbridge.control.app import control_app
 from erpbridge.services.webhook_events import publish_changes
 
 logger = logging.getLogger(__name__)
@@ -71,12 +74,14 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     @asynccontextmanager
     async def lifespan(api: FastAPI):
         publisher = asyncio.create_task(publish_webhook_changes(hub)) if webhook_systems(hub.config) else None
+        alerts = asyncio.create_task(watch_alerts(hub))
         # Everything built so far lives as long as the server: keep it out of the collector's full
         # passes, which otherwise walk it all and stall every request in flight (the p99).
         gc.freeze()
         yield
         if publisher is not None:
             publisher.cancel()
+        alerts.cancel()
         api.state.realtime.close()
         api.state.reads.close()
 
@@ -96,6 +101,9 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     # Web.Connector, Commerceup's ERP API) serves its own endpoint under its system's name.
     for name in hub.systems_that(lambda capabilities: capabilities.inbound):
         api.include_router(hub.connector(name).router(), prefix=f"/connectors/{name}")
+
+    api.mount("/control", control_app(hub))  # the operators' pages: their own sign-in, no API key
+    metrics.install(api, hub)  # /metrics (scope read:metrics) and the request timer
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],

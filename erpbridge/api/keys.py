@@ -22,7 +22,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from erpbridge.api.tables import api_keys
 
-SCOPES = ("read:catalog", "read:customers", "write:orders", "write:catalog", "admin")
+SCOPES = ("read:catalog", "read:customers", "write:orders", "write:catalog", "read:metrics", "admin")
 TOKEN_PREFIX = "ebk_"
 
 

@@ -40,6 +40,7 @@ from erpbridge.cli import run_command  # noqa: E402,F401
 from erpbridge.cli import demo  # noqa: E402,F401
 from erpbridge.cli import connectors_command  # noqa: E402,F401
 from erpbridge.cli import products_command  # noqa: E402,F401
+from erpbridge.control import cli as control_cli  # noqa: E402,F401  (erpbridge users)
 
 
 def main() -> None:

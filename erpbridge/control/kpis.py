@@ -1,0 +1,148 @@
+"""Seed 004's KPIs, worked out from what the store records (``erpbridge kpis``, the overview).
+
+* order export latency p50/p95: from an order's acceptance (its ``send_order`` message is written
+  in the same transaction) to its ERP id (the message is done when the ERP answered with it);
+* inventory sync latency p95: from a stock change queued for a system (a message whose operation
+  names stock) until it was delivered, per channel and overall;
+* error rate per flow: exchanges with another outcome than ``ok`` per 1,000 exchanges;
+* oversell incidents: the ERP's refusals for stock (message errors whose text speaks of stock);
+* backlog per channel against its normal: pending now against the median of what was pending at
+  the same time of day on each of the 7 days before (worked out from the messages' created and
+  done times, so it needs no samples).
+
+All look back ``control.kpis.window_hours`` (24 by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+
+from sqlalchemy import func, or_, select
+
+from erpbridge.exchange.tables import exchange_log
+from erpbridge.outbox.tables import outbox_messages
+from erpbridge.store.db import as_utc
+
+m = outbox_messages
+x = exchange_log
+#: At most this many latencies are read per KPI (the newest): enough for a p95, bounded on a big store.
+SAMPLE = 50_000
+STOCK_WORDS = ("stock", "inventory", "insufficient", "not available", "unavailable")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The nearest-rank ``p`` percentile (0-100), None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))]
+
+
+def _latencies(conn, since: dt.datetime, *where) -> list[tuple[str, float]]:
+    rows = conn.execute(select(m.c.channel, m.c.created_at, m.c.done_at)
+                        .where(m.c.state == "done", m.c.done_at >= since, *where)
+                        .order_by(m.c.id.desc()).limit(SAMPLE)).all()
+    return [(c, (as_utc(done) - as_utc(created)).total_seconds()) for c, created, done in rows]
+
+
+#: A message counts towards a past moment's backlog if it was created at most this long before it
+#: (older ones are dead or stuck, and alerted on as such): the look-up reads one day of messages
+#: (with an index on (channel, created_at) on the outbox branch, not the whole table).
+BACKLOG_HORIZON = dt.timedelta(days=1)
+
+
+def backlog(conn, channel: str, now: dt.datetime) -> tuple[int, float]:
+    """Pending (and running) messages of ``channel`` now, and its normal."""
+    def at(moment: dt.datetime) -> int:
+        return conn.execute(select(func.count()).select_from(m).where(
+            m.c.channel == channel, m.c.created_at <= moment, m.c.created_at > moment - BACKLOG_HORIZON,
+            or_(m.c.done_at.is_(None), m.c.done_at > moment), m.c.state != "dead")).scalar_one()
+    current = conn.execute(select(func.count()).select_from(m).where(
+        m.c.channel == channel, m.c.state.in_(("pending", "running")))).scalar_one()
+    return current, statistics.median(at(now - dt.timedelta(days=d)) for d in range(1, 8))
+
+
+def compute(hub, now: dt.datetime | None = None) -> dict:
+    """The KPIs with their targets and whether each is met (``ok``)."""
+    now = now or _now()
+    targets = hub.config.control.kpis
+    since = now - dt.timedelta(hours=targets.window_hours)
+    with hub.engine.connect() as conn:
+        orders = [s for _, s in _latencies(conn, since, m.c.operation == "send_order")]
+        stock = _latencies(conn, since, m.c.operation.contains("stock"))
+        flows = conn.execute(select(x.c.flow, func.count(), func.count().filter(x.c.outcome != "ok"))
+                             .where(x.c.at >= since).group_by(x.c.flow)).all()
+        oversell = conn.execute(select(func.count()).select_from(x).where(
+            x.c.at >= since, x.c.outcome == "message_error",
+            or_(*[func.lower(x.c.error).contains(w) for w in STOCK_WORDS]))).scalar_one()
+        channels = sorted(set(hub.config.systems) | set(conn.execute(
+            select(m.c.channel).distinct()).scalars()))
+        backlogs = {c: backlog(conn, c, now) for c in channels}
+    order_p95 = percentile(orders, 95)
+    stock_p95 = percentile([s for _, s in stock], 95)
+    error_rates = {flow: round(errors * 1000 / total, 2) for flow, total, errors in flows if total}
+    return {
+        "at": now, "window_hours": targets.window_hours,
+        "order_export_latency": {"p50_seconds": percentile(orders, 50), "p95_seconds": order_p95, "count": len(orders),
+                                 "target_p95_seconds": targets.order_export_p95_seconds,
+                                 "ok": order_p95 is None or order_p95 < targets.order_export_p95_seconds},
+        "inventory_sync_latency": {
+            "p95_seconds": stock_p95, "count": len(stock), "target_p95_seconds": targets.inventory_sync_p95_seconds,
+            "per_channel": {c: percentile([s for ch, s in stock if ch == c], 95)
+                            for c in sorted({c for c, _ in stock})},
+            "ok": stock_p95 is None or stock_p95 < targets.inventory_sync_p95_seconds},
+        "error_rate": {"per_1000_by_flow": error_rates, "target_per_1000": targets.errors_per_1000,
+                       "ok": all(rate < targets.errors_per_1000 for rate in error_rates.values())},
+        "oversell": {"incidents": oversell, "target": targets.oversell_incidents,
+                     "ok": oversell <= targets.oversell_incidents},
+        "backlog": {c: {"pending": cur, "normal": normal} for c, (cur, normal) in backlogs.items()},
+    }
+
+
+_cache: dict[int, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+#: The pages and /metrics reuse the KPIs worked out in the last this many seconds: a scrape or a
+#: reload each second must not redo a day's percentiles each time.
+CACHE_SECONDS = 15.0
+
+
+def cached(hub) -> dict:
+    """:func:`compute`, reused for ``CACHE_SECONDS`` within this process."""
+    key = id(hub.engine)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    found = compute(hub)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), found)
+    return found
+
+
+def failing(kpis: dict) -> dict[str, str]:
+    """The KPIs past their target, each with a sentence saying by how much."""
+    found = {}
+    o, s, e, v = kpis["order_export_latency"], kpis["inventory_sync_latency"], kpis["error_rate"], kpis["oversell"]
+    if not o["ok"]:
+        found["order_export_latency"] = f"order export latency p95 {o['p95_seconds']:.0f} s (target < " \
+                                        f"{o['target_p95_seconds']:.0f} s)"
+    if not s["ok"]:
+        found["inventory_sync_latency"] = f"inventory sync latency p95 {s['p95_seconds']:.0f} s (target < " \
+                                          f"{s['target_p95_seconds']:.0f} s)"
+    for flow, rate in e["per_1000_by_flow"].items():
+        if rate >= e["target_per_1000"]:
+            found[f"error_rate {flow}"] = f"flow {flow}: {rate:g} errors per 1,000 exchanges (target < " \
+                                          f"{e['target_per_1000']:g})"
+    if not v["ok"]:
+        found["oversell"] = f"{v['incidents']} ERP refusal(s) for stock (target {v['target']})"
+    return found
+
+
+__all__ = ["compute", "failing", "percentile"]

@@ -1,0 +1,126 @@
+"""Seed 004's KPIs and alerts: each rule fires once per incident in the served process, is sent
+to a webhook receiver on loopback (Slack-compatible JSON), shows in the control center, and
+resolves (sent once more) when its cause is gone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import delete, func, insert, select, update
+
+from control_hub import ControlHub
+from erpbridge.control.tables import control_alerts
+from erpbridge.exchange import ExchangeLog
+from erpbridge.exchange.tables import exchange_log
+from erpbridge.flows.tables import flow_runs
+from erpbridge.outbox.semaphore import Semaphore
+from erpbridge.outbox.tables import outbox_messages, semaphores
+
+RULES = {"failed_run", "general_errors", "dead_messages", "backlog", "offline", "kpi"}
+
+
+class Receiver:
+    """A webhook receiver on a free loopback port that keeps what it was sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, state: str, rules: set[str], timeout: float = 60) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = [r for r in self.received if r["state"] == state]
+            if {r["rule"] for r in got} >= rules:
+                return got
+            time.sleep(0.1)
+        raise AssertionError(f"{state} notices for {rules}: got {self.received}")
+
+
+@pytest.fixture
+def receiver():
+    running = Receiver()
+    yield running
+    running.server.shutdown()
+
+
+def test_each_rule_fires_once_and_resolves(tmp_path, db_url, receiver):
+    hub = ControlHub(tmp_path, db_url, control={"alert_webhook": receiver.url, "alert_interval": 0.3})
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+        orders = hub.messages(3, prefix="SLOW", state="done", error=None)  # exported in 10 minutes: KPI missed
+        with hub.engine.begin() as conn:
+            conn.execute(update(outbox_messages).where(outbox_messages.c.id.in_(orders)).values(
+                created_at=now - dt.timedelta(minutes=10), done_at=now))
+            conn.execute(insert(flow_runs).values(flow="prune", trigger="manual", owner="test", started_at=now,
+                                                  heartbeat_at=now, finished_at=now, outcome="failed",
+                                                  error="disk full"))
+        dead = hub.messages(1, prefix="DEAD")
+        backlog = hub.messages(12, prefix="WAIT", state="pending", error=None)
+        log = ExchangeLog(hub.engine)
+        for _ in range(4):
+            log.record("erp", "orders", "files.order", outcome="general_error", error="503 Service Unavailable")
+        Semaphore(hub.engine, "erp", 3600).trip("503 Service Unavailable")
+        with hub.engine.begin() as conn:
+            conn.execute(update(semaphores).values(tripped_at=now - dt.timedelta(minutes=20)))
+
+        opened = receiver.wait_for("open", RULES)
+        assert {(r["rule"], r["subject"]) for r in opened} >= {
+            ("failed_run", "prune"), ("general_errors", "erp"), ("dead_messages", "erp"), ("backlog", "erp"),
+            ("offline", "erp"), ("kpi", "order_export_latency")}
+        kpi = next(r for r in opened if r["rule"] == "kpi")
+        assert "order export latency p95 600 s (target < 300 s)" in kpi["text"]
+        page = hub.sign_in("operator").get("/control/alerts")
+        with hub.engine.connect() as conn:
+            incidents = conn.execute(select(func.count()).select_from(control_alerts)).scalar_one()
+        assert "disk full" in page.text and page.text.count("Acknowledge</button>") == incidents >= len(opened)
+        acknowledged = hub.sign_in("operator")
+        acknowledged.get("/control/alerts")
+        first = int(re.search(r'/control/alerts/(\d+)/acknowledge', page.text).group(1))
+        assert acknowledged.post(f"/control/alerts/{first}/acknowledge", {}).status_code == 303
+        assert "operator 20" in acknowledged.get("/control/alerts").text
+        assert f"alert {first}" in acknowledged.get("/control/audit").text
+        overview = hub.sign_in("viewer").get("/control/")
+        assert "missed" in overview.text and "p95 600.0 s" in overview.text
+
+        with hub.engine.begin() as conn:  # every cause goes away
+            conn.execute(update(outbox_messages).where(outbox_messages.c.id.in_(orders)).values(
+                created_at=now - dt.timedelta(seconds=2)))
+            conn.execute(insert(flow_runs).values(flow="prune", trigger="manual", owner="test", started_at=now,
+                                                  heartbeat_at=now, finished_at=now, outcome="ok"))
+            conn.execute(update(outbox_messages).where(outbox_messages.c.id.in_(dead + backlog)).values(
+                state="done", done_at=now))
+            conn.execute(delete(exchange_log))
+            conn.execute(delete(semaphores))
+        resolved = receiver.wait_for("resolved", RULES)
+        time.sleep(1.5)  # several more checks: nothing is sent twice
+        notices = [(r["state"], r["rule"], r["subject"]) for r in receiver.received]
+        assert len(notices) == len(set(notices))  # each incident sent once when it opened, once when it resolved
+        assert {n[1:] for n in notices if n[0] == "open"} == {n[1:] for n in notices if n[0] == "resolved"}
+        assert {(r["rule"], r["subject"]) for r in resolved} >= {(r["rule"], r["subject"]) for r in opened}
+    finally:
+        hub.stop()
+
+
+def test_kpis_json(hub):
+    found = json.loads(hub.cli("kpis", "--json", check=False).stdout)
+    assert set(found) >= {"order_export_latency", "inventory_sync_latency", "error_rate", "oversell", "backlog"}
+    assert found["order_export_latency"]["target_p95_seconds"] == 300
+    assert found["inventory_sync_latency"]["target_p95_seconds"] == 600
