@@ -53,7 +53,8 @@ def run(seconds: int) -> None:
           f"p99 {base['p99_ms']:6.2f} ms")
     print(f"  orders    POST orders, group commit     {orders['rps']:>8,.0f} orders/s  p50 {orders['p50_ms']:6.2f} ms  "
           f"p99 {orders['p99_ms']:6.2f} ms")
-    print(f"  {orders['rps'] / base['rps']:.2f}x the one-commit-per-order baseline, {orders['rps'] / health['rps']:.0%} "
+    print(f"  {orders['rps'] / base['rps']:.2f}x the one-commit-per-order baseline, "
+          f"{orders['rps'] / health['rps']:.0%} "
           f"of /healthz req/s; {orders['requests']:,} answered 201, {orders['stored']:,} orders and "
           f"{orders['messages']:,} messages in the store; target >= 500 orders/s: "
           f"{'OK' if orders['rps'] >= 500 else 'MISSED'}")

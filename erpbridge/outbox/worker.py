@@ -106,7 +106,8 @@ class Worker:
         if general is not None:
             # "Too many requests, retry after 1 s" pauses the system that long, not max_lock_time.
             semaphore.trip(general.general_error, seconds=general.retry_after, probe=probe)
-            log.warning("%s is offline until %s: %s", channel, semaphore.state()["offline_until"], general.general_error)
+            log.warning("%s is offline until %s: %s", channel, semaphore.state()["offline_until"],
+                        general.general_error)
         elif probe:
             semaphore.reset()
             log.info("%s is back online", channel)
