@@ -128,10 +128,15 @@ class BenchErp:
 
 def app_from_env():
     """The uvicorn factory: the API over the config in ``BENCH_CONFIG``, with :class:`BenchErp`
-    when ``BENCH_ERP_DELAY`` is set."""
+    when ``BENCH_ERP_DELAY`` is set, and at most ``BENCH_GROUP_MAX`` writes per commit when set
+    (1: one commit per order, the baseline of group commit)."""
     from erpbridge.api import create_api
     from erpbridge.bootstrap import bootstrap
     from erpbridge.config import load_config
+    from erpbridge.services.transaction import GroupWriter
+
+    if os.environ.get("BENCH_GROUP_MAX"):
+        GroupWriter.MAX_GROUP = int(os.environ["BENCH_GROUP_MAX"])
 
     hub = bootstrap(load_config(os.environ["BENCH_CONFIG"]), migrate=False)
     delay = os.environ.get("BENCH_ERP_DELAY")
@@ -145,7 +150,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path, *, erp_delay: float | None = None, shops: dict | None = None, **api):
+def serving(db: Path, *, erp_delay: float | None = None, shops: dict | None = None, group_max: int | None = None,
+            **api):
     """One uvicorn process (one worker, no access log) serving the API over ``db`` (and the
     endpoints of the ``shops`` systems); yields (base URL, admin token, config path)."""
     from erpbridge.api.keys import create_key
@@ -161,6 +167,8 @@ def serving(db: Path, *, erp_delay: float | None = None, shops: dict | None = No
         env = {**os.environ, "BENCH_CONFIG": str(config)}
         if erp_delay is not None:
             env["BENCH_ERP_DELAY"] = str(erp_delay)
+        if group_max is not None:
+            env["BENCH_GROUP_MAX"] = str(group_max)
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api_common:app_from_env", "--factory", "--app-dir", str(HERE),
              "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",

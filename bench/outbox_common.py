@@ -74,19 +74,39 @@ def make_app(url: str, folder: Path, outbox: dict, max_lock_time: float = 60):
 
 
 class Workers:
-    """Worker processes against the test ERP; :meth:`go` starts them all at once, :meth:`stop` ends them."""
+    """Worker processes against the test ERP; :meth:`go` starts them all at once, :meth:`kill`
+    replaces one by a new one the hard way, :meth:`stop` ends them."""
 
     def __init__(self, app, port: int, processes: int, concurrency: int = 1):
-        command = [sys.executable, __file__, str(app.config.source), str(port), str(concurrency)]
-        self.processes = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                          for _ in range(processes)]
+        self.command = [sys.executable, __file__, str(app.config.source), str(port), str(concurrency)]
+        self.processes = [self._spawn() for _ in range(processes)]
         for process in self.processes:
             assert process.stdout.readline().strip() == "ready"
 
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
     def go(self) -> None:
         for process in self.processes:
-            process.stdin.write("go\n")
-            process.stdin.flush()
+            self._go(process)
+
+    @staticmethod
+    def _go(process: subprocess.Popen) -> None:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+
+    def kill(self, index: int) -> None:
+        """SIGKILL worker ``index`` (whatever it holds stays claimed until its lease runs out) and
+        start a new one in its place."""
+        old = self.processes[index]
+        old.kill()
+        old.wait(10)
+        old.stdin.close()
+        old.stdout.close()
+        new = self._spawn()
+        assert new.stdout.readline().strip() == "ready"
+        self._go(new)
+        self.processes[index] = new
 
     def stop(self) -> None:
         for process in self.processes:

@@ -7,7 +7,9 @@ claim runs under ``BEGIN IMMEDIATE`` (one writer at a time), which serves one ho
 
 A message is claimable when it is ``pending`` and due, or ``running`` with an expired lease (its
 worker died: at least once), and no message of the same ``(channel, business_key)`` with a
-lower sequence is pending, running or dead (per-key order). A channel with a capacity or a rate
+lower sequence is pending, running or dead (per-key order). Of the claimable messages the
+earliest accepted go first (by id: first come, first served across keys), so after an outage
+the messages that met it go before those accepted while it lasted. A channel with a capacity or a rate
 limit also locks its row in ``outbox_channels`` for the claim, so the in-flight count and the
 pacing hold across all workers.
 """
@@ -20,12 +22,13 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from erpbridge.outbox.binder import bind
 from erpbridge.outbox.config import ChannelConfig, OutboxConfig
 from erpbridge.outbox.messages import now
+from erpbridge.outbox.semaphore import renew_probes
 from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
 from erpbridge.store.db import write_transaction
 from erpbridge.store.records import prepare
@@ -40,6 +43,10 @@ _earlier = outbox_messages.alias("earlier")
 _FIRST_IN_LINE = select(func.min(_earlier.c.sequence)).where(
     _earlier.c.channel == m.c.channel, _earlier.c.business_key == m.c.business_key,
     _earlier.c.state.in_(BLOCKING)).scalar_subquery() == m.c.sequence
+
+
+_CLAIMABLE = select(m.c.id, m.c.channel, m.c.business_key, m.c.sequence, m.c.operation, m.c.payload,
+                    m.c.idempotency_key, m.c.attempts, m.c.record_kind, m.c.record_key)
 
 
 @dataclass(slots=True)
@@ -88,14 +95,18 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
             limit = min(limit, allowed)
         if limit <= 0:
             return Claim([])
-        due = or_(and_(m.c.state == "pending", m.c.next_run_at <= at),
-                  and_(m.c.state == "running", m.c.lease_until < at))
-        stmt = (select(m.c.id, m.c.channel, m.c.business_key, m.c.sequence, m.c.operation, m.c.payload,
-                       m.c.idempotency_key, m.c.attempts, m.c.record_kind, m.c.record_key)
-                .where(m.c.channel == channel, due, _FIRST_IN_LINE).order_by(m.c.next_run_at, m.c.id).limit(limit))
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=m)
-        rows = conn.execute(stmt).all()
+        # Each state on its own, in id order: one index range scan on (channel, state, id) that stops
+        # at the limit. As one query with OR, PostgreSQL (without statistics yet: a fresh backlog)
+        # checked first-in-line for every due message and sorted them all: 130-230 ms per claim at
+        # 10,000, which held the channel's row and drained the first minute at 60 messages/s, not 90.
+        rows = []
+        for due in (and_(m.c.state == "pending", m.c.next_run_at <= at),
+                    and_(m.c.state == "running", m.c.lease_until < at)):  # its worker died
+            stmt = _CLAIMABLE.where(m.c.channel == channel, due, _FIRST_IN_LINE).order_by(m.c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=m)
+            rows += conn.execute(stmt).all()
+        rows = sorted(rows, key=lambda row: row.id)[:limit]  # the rest stay locked only until the commit
         if not rows:
             return Claim([])
         ids = [r.id for r in rows]
@@ -135,10 +146,12 @@ def _paced(next_slot: float, at: float, rate: float, burst: int) -> tuple[int, f
     return allowed, (None if allowed else max(0.0, tat - tolerance - at))
 
 
-def heartbeat(engine: Engine, owner: str, lease_seconds: float) -> int:
-    """Renew the leases of every message the owner is delivering; returns how many."""
+def heartbeat(engine: Engine, owner: str, lease_seconds: float, probe_window: float) -> int:
+    """Renew the leases of every message the owner is delivering, and the window of any probe it
+    is making; returns how many messages."""
     at = now()
     with engine.begin() as conn:
+        renew_probes(conn, owner, probe_window)
         return conn.execute(update(m).where(m.c.lease_owner == owner, m.c.state == "running")
                             .values(lease_until=at + dt.timedelta(seconds=lease_seconds))).rowcount
 
@@ -163,12 +176,14 @@ class Outcome:
     retry_after: float | None = None
 
 
-def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.datetime | None = None) -> None:
+def record_outcomes(app, owner: str, outcomes: list[Outcome]) -> None:
     """Write what became of a batch of deliveries in one transaction.
 
     Done messages get their bindings and the records the system answered; message errors are
     retried after a backoff or go dead after ``max_attempts``; general errors give the attempt
-    back and wait until ``resume_at`` (when the semaphore lets the system be tried again).
+    back and stay due: the semaphore holds them back while the system is offline, and when it is
+    back they keep their place in acceptance order (a time of their own would put them behind
+    the messages accepted during the outage).
     Only messages still leased to ``owner`` are touched: if this worker was too slow and lost the
     lease, the message belongs to the worker that claimed it since.
     """
@@ -187,7 +202,7 @@ def record_outcomes(app, owner: str, outcomes: list[Outcome], *, resume_at: dt.d
         for o in outcomes:
             if o.general_error is not None:
                 conn.execute(update(m).where(m.c.id == o.message.id, mine).values(
-                    state="pending", attempts=m.c.attempts - 1, next_run_at=resume_at or at,
+                    state="pending", attempts=m.c.attempts - 1,
                     last_error=f"general error: {o.general_error}", **released))
             elif o.message_error is not None:
                 dead = o.message.attempts >= config.max_attempts

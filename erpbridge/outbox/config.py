@@ -24,9 +24,9 @@ class ChannelConfig(BaseModel):
 class OutboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lease_seconds: float = Field(default=60, gt=0, description="a claimed message whose worker stops renewing it is "
+    lease_seconds: float = Field(default=10, gt=0, description="a claimed message whose worker stops renewing it is "
                                                                "claimable again after this long")
-    heartbeat_seconds: float = Field(default=15, gt=0, description="how often a worker renews the leases it holds")
+    heartbeat_seconds: float = Field(default=2, gt=0, description="how often a worker renews the leases it holds")
     poll_interval: float = Field(default=0.5, gt=0, description="seconds between looks for due messages (PostgreSQL "
                                                                 "also wakes workers at once by NOTIFY)")
     max_attempts: int = Field(default=8, ge=1, description="deliveries that end in a message error before it is dead")
@@ -42,6 +42,12 @@ class OutboxConfig(BaseModel):
             raise ValueError(f"heartbeat_seconds ({self.heartbeat_seconds}) must be shorter than lease_seconds "
                              f"({self.lease_seconds}), or leases expire under a live worker")
         return self
+
+    @property
+    def probe_window(self) -> float:
+        """Seconds a probe holds its system, renewed by each heartbeat: two beats, so one late beat
+        does not let a second prober in, and a killed prober frees the system that soon."""
+        return min(self.lease_seconds, 2 * self.heartbeat_seconds)
 
     def channel(self, name: str) -> ChannelConfig:
         return self.channels.get(name) or ChannelConfig()

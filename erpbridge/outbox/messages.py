@@ -40,7 +40,7 @@ def enqueue(conn: Connection, *, channel: str, operation: str, business_key: str
     last = conn.execute(_LAST_SEQUENCE, {"channel": channel, "key": business_key}).scalar()
     row = _row(channel, operation, business_key, payload, idempotency_key, record_kind, record_key, (last or 0) + 1)
     message_id = conn.execute(_INSERT_RETURNING_ID, row).scalar_one()
-    _notify(conn, {channel})
+    notify(conn, {channel})
     return message_id
 
 
@@ -81,7 +81,7 @@ def enqueue_many(conn: Connection, messages: Sequence[NewMessage]) -> list[int]:
     ids: dict[str, int] = {}
     for start in range(0, len(keys), LOOKUP_CHUNK):
         ids.update((key, i) for i, key in conn.execute(_IDS_BY_KEY, {"keys": keys[start:start + LOOKUP_CHUNK]}))
-    _notify(conn, {n.channel for n in messages})
+    notify(conn, {n.channel for n in messages})
     return [ids[key] for key in keys]
 
 
@@ -103,7 +103,8 @@ def _row(channel, operation, business_key, payload, idempotency_key, record_kind
             "created_at": at, "updated_at": at}
 
 
-def _notify(conn: Connection, channels: set[str]) -> None:
+def notify(conn: Connection, channels: set[str]) -> None:
+    """Wake idle workers of these channels when the caller's transaction commits (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         # Delivered at commit, and only then: a worker woken by it sees the message.
         for channel in channels:

@@ -42,8 +42,8 @@ outbox_messages = Table(
     Column("done_at", DateTime(timezone=True)),
     UniqueConstraint("channel", "business_key", "sequence"),
 )
-# The claim: due messages of a channel in a state that may be claimed.
-Index(None, outbox_messages.c.channel, outbox_messages.c.state, outbox_messages.c.next_run_at)
+# The claim: messages of a channel in a state that may be claimed, in acceptance order.
+Index(None, outbox_messages.c.channel, outbox_messages.c.state, outbox_messages.c.id)
 # Reconciliation: the messages of a record.
 Index(None, outbox_messages.c.record_kind, outbox_messages.c.record_key)
 
@@ -67,6 +67,10 @@ semaphores = Table(
     Column("offline_until", DateTime(timezone=True)),
     Column("reason", Text),
     Column("tripped_at", DateTime(timezone=True)),
+    #: How long the system is locked this time: doubled by each failed probe, up to max_lock_time.
+    Column("lock_seconds", Float),
+    #: The worker probing right now; its heartbeat keeps the probe's short window open.
+    Column("prober", String(128)),
 )
 
 #: Shared pacing of a channel with a rate limit: the earliest time its next message may go.

@@ -3,12 +3,15 @@
 How it works: a worker loops over the channels (one per configured system), claims a batch of
 due messages (:func:`erpbridge.outbox.claims.claim`), delivers each through the system's
 connector inside an exchange-log measurement, and records the outcomes in one transaction. A
-heartbeat thread renews the leases of what it holds, so only a dead worker's messages become
-claimable again. An idle worker sleeps ``poll_interval`` seconds; on PostgreSQL a ``LISTEN``
-on :data:`~erpbridge.outbox.messages.NOTIFY_CHANNEL` wakes it as soon as a message is enqueued.
+heartbeat thread renews the short leases of what it holds (and of a probe it makes), so a dead
+worker's messages are claimable again within ``lease_seconds``. An idle worker sleeps
+``poll_interval`` seconds; on PostgreSQL a ``LISTEN`` on
+:data:`~erpbridge.outbox.messages.NOTIFY_CHANNEL` wakes it as soon as a message is enqueued or
+a system is back.
 
 The semaphore is consulted before each claim: while the system is offline its messages wait;
-once the lock time is up, one worker wins the probe and sends a single message.
+once the lock time is up, one worker wins the probe and sends a single message; its success
+resumes every worker (SQLite workers see it at their next poll).
 
 How to use it: ``erpbridge worker`` (or ``erpbridge run``, which calls :func:`run_workers`);
 in tests, ``Worker(app, connectors={"erp": connector}).drain()``.
@@ -81,7 +84,7 @@ class Worker:
         offline_until = semaphore.state()["offline_until"]
         probe = False
         if offline_until is not None:
-            if offline_until > now() or not semaphore.try_probe(self.config.lease_seconds):
+            if offline_until > now() or not semaphore.try_probe(self.owner, self.config.probe_window):
                 return 0, None
             probe = True
         try:
@@ -100,16 +103,15 @@ class Worker:
             return 0, claim.retry_in
         outcomes = self._deliver(channel, connector, claim.messages)
         general = next((o for o in outcomes if o.general_error is not None), None)
-        resume_at = None
         if general is not None:
             # "Too many requests, retry after 1 s" pauses the system that long, not max_lock_time.
-            semaphore.trip(general.general_error, seconds=general.retry_after)
-            resume_at = semaphore.state()["offline_until"]
-            log.warning("%s is offline until %s: %s", channel, resume_at, general.general_error)
+            semaphore.trip(general.general_error, seconds=general.retry_after, probe=probe)
+            log.warning("%s is offline until %s: %s", channel, semaphore.state()["offline_until"],
+                        general.general_error)
         elif probe:
             semaphore.reset()
             log.info("%s is back online", channel)
-        claims.record_outcomes(self.app, self.owner, outcomes, resume_at=resume_at)
+        claims.record_outcomes(self.app, self.owner, outcomes)
         return len(outcomes), None
 
     def _deliver(self, channel: str, connector: Connector, messages: list[Message]) -> list[Outcome]:
@@ -209,7 +211,7 @@ class Worker:
         def beat() -> None:
             while not done.wait(self.config.heartbeat_seconds):
                 try:
-                    claims.heartbeat(self.app.engine, self.owner, self.config.lease_seconds)
+                    claims.heartbeat(self.app.engine, self.owner, self.config.lease_seconds, self.config.probe_window)
                 except Exception:
                     log.exception("could not renew the outbox leases of %s", self.owner)
 

@@ -50,7 +50,7 @@ def create_customer(app, fields: dict) -> tuple[int, bool]:
         return enqueue(conn, channel=system, operation=OPERATION, business_key=_key(reference), payload=payload,
                        record_kind="customers", record_key=reference), True
 
-    return retrying(app.engine, work)
+    return retrying(app.engine, work, durable=True)
 
 
 def customer_request(app, reference: str) -> dict:

@@ -105,7 +105,7 @@ def place_order(app, order: Order, *, shop: str | None = None) -> tuple[str, boo
                 "messages": messages}
         return state, True, view
 
-    return retrying(app.engine, work)
+    return retrying(app.engine, work, durable=True)
 
 
 def placed_at_or_now(app, number: str) -> dt.datetime:
@@ -138,7 +138,7 @@ def acknowledge_payment(app, number: str, ack: dict) -> tuple[str, bool]:
         _send(conn, app, row.shop, "send_order", number, orjson.loads(row.data), "orders", number)
         return "accepted", True
 
-    state, changed = retrying(app.engine, work)
+    state, changed = retrying(app.engine, work, durable=True)
     ExchangeLog.for_app(app).record("shop", "orders", "api.orders.payment", "in", request={"order": number, **ack},
                                     response={"state": state, "changed": changed})
     return state, changed
@@ -212,7 +212,7 @@ def cancel_order(app, number: str, reason: str | None, lines: list, cancel_id: s
                 {"order": number, "cancellation": cancellation.id, "whole": whole})
         return cancellation.id, state, True
 
-    return retrying(app.engine, work)
+    return retrying(app.engine, work, durable=True)
 
 
 def _covers(order: Order, lines: list) -> bool:
@@ -234,7 +234,7 @@ def request_return(app, number: str, lines: list, return_id: str | None) -> tupl
         _send(conn, app, row.shop, "send_return", number, orjson.loads(ret.canonical_json()), "returns", ret.key)
         return ret.id, True
 
-    return retrying(app.engine, work)
+    return retrying(app.engine, work, durable=True)
 
 
 def order_view(app, number: str) -> dict:

@@ -10,6 +10,10 @@ of an order. :func:`retrying` therefore hands each write to a :class:`GroupWrite
 thread to arrive runs the writes queued meanwhile by other threads in one transaction, each in a
 savepoint of its own (a refused order rolls back alone), commits once, and only then lets every
 caller answer. Each write is still durable before its answer; under load many share a commit.
+
+Durable (``durable=True``, the accept paths: orders, customers, cancellations, returns): the
+transaction is a :func:`~erpbridge.store.db.durable_transaction`, whose commit survives a power
+cut (SQLite ``synchronous=FULL``); group commit is what keeps that fast.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Callable, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from erpbridge.store.db import write_transaction
+from erpbridge.store.db import durable_transaction, write_transaction
 
 T = TypeVar("T")
 
@@ -31,40 +35,43 @@ class Raced(Exception):
     (READ COMMITTED lets a later statement see it): the transaction is rolled back and rerun."""
 
 
-def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
-    """Run ``work`` in a write transaction; once more if a concurrent writer won a unique key.
-    ``work`` must not call :func:`retrying` itself."""
+def retrying(engine: Engine, work: Callable[[Connection], T], *, durable: bool = False) -> T:
+    """Run ``work`` in a write transaction (``durable``: one that survives a power cut); once
+    more if a concurrent writer won a unique key. ``work`` must not call :func:`retrying` itself."""
     if engine.dialect.name == "sqlite":
-        return GroupWriter.of(engine).run(work)
+        return GroupWriter.of(engine, durable=durable).run(work)
+    transaction = durable_transaction if durable else write_transaction
     try:
-        with write_transaction(engine) as conn:
+        with transaction(engine) as conn:
             return work(conn)
     except (IntegrityError, Raced):
-        with write_transaction(engine) as conn:
+        with transaction(engine) as conn:
             return work(conn)
 
 
 class GroupWriter:
-    """Leader/follower group commit for one SQLite database in this process."""
+    """Leader/follower group commit for one SQLite database in this process (durable writes and
+    the others in groups of their own)."""
 
     _writers: dict[str, "GroupWriter"] = {}
     _writers_lock = threading.Lock()
     #: Writes per transaction at most (bounds how long the first caller of a group waits).
     MAX_GROUP = 100
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, durable: bool = False):
         self.engine = engine
+        self.transaction = durable_transaction if durable else write_transaction
         self._lock = threading.Lock()
         self._queue: list[tuple[Callable[[Connection], object], Future]] = []
         self._leading = False
 
     @classmethod
-    def of(cls, engine: Engine) -> "GroupWriter":
-        key = f"{id(engine)}:{engine.url.database}"
+    def of(cls, engine: Engine, *, durable: bool = False) -> "GroupWriter":
+        key = f"{id(engine)}:{engine.url.database}:{durable}"
         with cls._writers_lock:
             writer = cls._writers.get(key)
             if writer is None or writer.engine is not engine:
-                writer = cls._writers[key] = cls(engine)
+                writer = cls._writers[key] = cls(engine, durable)
             return writer
 
     def run(self, work: Callable[[Connection], T]) -> T:
@@ -89,7 +96,7 @@ class GroupWriter:
     def _commit(self, group: list[tuple[Callable[[Connection], object], Future]]) -> None:
         results: list[tuple[Future, object, BaseException | None]] = []
         try:
-            with write_transaction(self.engine) as conn:
+            with self.transaction(self.engine) as conn:
                 for work, future in group:
                     results.append((future, *_in_savepoint(conn, work)))
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
