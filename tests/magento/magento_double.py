@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import socket
 import threading
 import time
 from decimal import Decimal
@@ -117,6 +118,7 @@ class MagentoDouble:
         self.lose_next = threading.Event()
         self.hold_answers = 0.0
         self.server: ThreadingHTTPServer | None = None
+        self.connections: set[socket.socket] = set()
         self.port = 0
         self.start()
 
@@ -133,10 +135,18 @@ class MagentoDouble:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        """Stop listening and close the kept-alive connections too (a dead shop answers nothing)."""
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     go_down, come_back = stop, start
 
@@ -354,6 +364,16 @@ def _handler(double: MagentoDouble):
 
         def log_message(self, *args):  # quiet
             pass
+
+        def setup(self):
+            super().setup()
+            with double.lock:
+                double.connections.add(self.connection)
+
+        def finish(self):
+            with double.lock:
+                double.connections.discard(self.connection)
+            super().finish()
 
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
