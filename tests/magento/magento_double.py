@@ -16,6 +16,7 @@ before the answer), ``hold_answers`` (seconds to wait after processing, before a
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import itertools
 import json
 import socket
@@ -23,6 +24,7 @@ import threading
 import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from magento_contract import contract
@@ -423,7 +425,7 @@ def _check_oauth(double: MagentoDouble, method: str, uri: str, header: str) -> s
     if not header.startswith("OAuth "):
         return "Consumer key is not provided."
     consumer_key, consumer_secret, token, token_secret = double.oauth
-    params = dict(utils.parse_authorization_header(header))
+    params = {key: utils.unescape(value) for key, value in utils.parse_authorization_header(header)}
     if params.get("oauth_consumer_key") != consumer_key or params.get("oauth_token") != token:
         return "The consumer isn't authorized to access %resources."
     if params.get("oauth_signature_method") not in ("HMAC-SHA256", "HMAC-SHA1"):
@@ -438,9 +440,9 @@ def _check_oauth(double: MagentoDouble, method: str, uri: str, header: str) -> s
                                              exclude_oauth_signature=True)
     base = signature.signature_base_string(method, signature.base_string_uri(uri),
                                            signature.normalize_parameters(collected))
-    sign = signature.sign_hmac_sha256 if params["oauth_signature_method"] == "HMAC-SHA256" else signature.sign_hmac_sha1
-    import hmac
-
-    if not hmac.compare_digest(sign(base, consumer_secret, token_secret), params.get("oauth_signature", "")):
+    sign = (signature.sign_hmac_sha256_with_client if params["oauth_signature_method"] == "HMAC-SHA256"
+            else signature.sign_hmac_sha1_with_client)
+    secrets = SimpleNamespace(client_secret=consumer_secret, resource_owner_secret=token_secret)
+    if not hmac.compare_digest(sign(base, secrets), params.get("oauth_signature", "")):
         return "The signature is invalid. Verify and try again."
     return None

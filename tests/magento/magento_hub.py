@@ -20,7 +20,9 @@ def make_app(path: Path, db_url: str, magento, *, shop: dict | None = None, **to
     system = raw["systems"]["magento"]
     for key in ("consumer_key", "consumer_secret", "access_token", "access_token_secret"):
         system.pop(key, None)
-    system.update(url=magento.url, token=magento.token, semaphore={"max_lock_time": 1}, **(shop or {}))
+    system.update({"url": magento.url, "token": magento.token, "semaphore": {"max_lock_time": 1}, **(shop or {})})
+    if system["token"] is None:
+        del system["token"]
     raw["systems"]["erp"] = {"connector": "testerp"}
     raw["store"] = {"url": db_url}
     raw["outbox"] = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_interval": 0.05, "backoff_base": 0.1,
