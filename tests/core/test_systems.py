@@ -27,8 +27,8 @@ def test_an_unknown_connector_names_the_installed_ones(tmp_path):
         "systems.erp.connector: no connector 'sap' is installed; installed: files, magento, testerp, testshop, tryton, "
         "webhooks, webservice"]
     assert error_of(tmp_path, "systems:\n  erp: {inbox: x}\n") == [
-        "systems.erp.connector: required key is missing; installed connectors: files, magento, testerp, testshop, tryton, "
-        "webhooks, webservice"]
+        "systems.erp.connector: required key is missing; installed connectors: files, magento, testerp, testshop, "
+        "tryton, webhooks, webservice"]
 
 
 def test_a_connectors_own_keys_are_checked_with_their_key_path(tmp_path):

@@ -158,8 +158,9 @@ class MagentoDouble:
         with self.lock:
             self.products[sku]["status"] = 1
 
-    def place_order(self, number: str, lines: list[tuple[str, int]], *, shipping: float = 4.90, state: str = "processing",
-                    payment: str = "checkmo", method: str = "flatrate_flatrate", updated_at: str | None = None) -> dict:
+    def place_order(self, number: str, lines: list[tuple[str, int]], *, shipping: float = 4.90,
+                    state: str = "processing", payment: str = "checkmo", method: str = "flatrate_flatrate",
+                    updated_at: str | None = None) -> dict:
         """An order as the checkout makes it, at the products' current prices (tax included)."""
         with self.lock:
             entity = next(self._ids)
@@ -177,7 +178,8 @@ class MagentoDouble:
                      "created_at": stamp, "updated_at": stamp, "customer_email": "jane@example.com",
                      "customer_is_guest": 1, "order_currency_code": "EUR", "base_currency_code": "EUR",
                      "shipping_amount": shipping, "shipping_incl_tax": shipping, "shipping_invoiced": 0,
-                     "tax_amount": 0, "discount_amount": 0, "subtotal": subtotal, "grand_total": _money(subtotal + shipping),
+                     "tax_amount": 0, "discount_amount": 0, "subtotal": subtotal,
+                     "grand_total": _money(subtotal + shipping),
                      "base_grand_total": _money(subtotal + shipping), "total_paid": 0, "items": items,
                      "billing_address": {**ADDRESS, "address_type": "billing", "email": "jane@example.com"},
                      "payment": {"method": payment, "account_status": "", "additional_information": [],
@@ -404,7 +406,9 @@ def _handler(double: MagentoDouble):
         def _unauthorized(self, raw: bytes) -> str | None:
             header = self.headers.get("Authorization", "")
             if double.oauth is None:
-                return None if header == f"Bearer {double.token}" else "The consumer isn't authorized to access %resources."
+                if header == f"Bearer {double.token}":
+                    return None
+                return "The consumer isn't authorized to access %resources."
             return _check_oauth(double, self.command, f"http://{self.headers['Host']}{self.path}", header)
 
         def _answer(self, status: int, answer) -> None:

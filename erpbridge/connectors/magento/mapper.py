@@ -68,10 +68,12 @@ def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict
     errors = []
     if shipping_methods and method not in shipping_methods:
         errors.append(FieldError("shipping_method", "extension_attributes.shipping_assignments.0.shipping.method",
-                                 f"Magento shipping method {method!r} is not mapped in systems.{system}.shipping_methods"))
+                                 f"Magento shipping method {method!r} is not mapped in "
+                                 f"systems.{system}.shipping_methods"))
     if payment_methods and payment not in payment_methods:
         errors.append(FieldError("payment_method", "payment.method",
-                                 f"Magento payment method {payment!r} is not mapped in systems.{system}.payment_methods"))
+                                 f"Magento payment method {payment!r} is not mapped in "
+                                 f"systems.{system}.payment_methods"))
     if errors:
         raise RecordRejected(errors)
     lines = []
@@ -88,7 +90,8 @@ def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict
         "email": data.get("customer_email"), "currency": data.get("order_currency_code"),
         "billing_address": _address({"email": data.get("customer_email"), **billing}),
         "shipping_address": _address(shipping.get("address") or billing), "lines": lines,
-        "shipping_method": shipping_methods.get(method, method), "payment_method": payment_methods.get(payment, payment),
+        "shipping_method": shipping_methods.get(method, method),
+        "payment_method": payment_methods.get(payment, payment),
         "shipping_amount": _amount(data.get("shipping_incl_tax"), data.get("shipping_amount")),
         "coupon_code": data.get("coupon_code") or None, "tax_amount": _amount(data.get("tax_amount")),
         "grand_total": _amount(data.get("grand_total"))})

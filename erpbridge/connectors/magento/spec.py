@@ -19,7 +19,8 @@ class MagentoSystem(SystemBase):
     connector: Literal["magento"]
     url: str = Field(pattern=r"^https?://", description="the shop's base URL (without /rest)")
     store_code: str = Field(default="all", pattern=r"^[a-z0-9_]+$",
-                            description="the store code of /rest/<code>/: 'all' writes catalog data for every store view")
+                            description="the store code of /rest/<code>/: 'all' writes catalog data for every "
+                                        "store view")
     token: Secret | None = Field(default=None, description="a bearer token (instead of the four OAuth values)")
     consumer_key: str | None = None
     consumer_secret: Secret | None = None
@@ -38,10 +39,12 @@ class MagentoSystem(SystemBase):
                                        "default they are created disabled for the merchant to finish and enable")
     root_category_id: int = Field(default=2, description="the category the top product groups are created under")
     tax_classes: dict[str, int] = Field(default_factory=dict, description="store tax class -> Magento tax_class_id")
-    sources: dict[str, str] = Field(default_factory=dict, description="store warehouse -> MSI source_code (default: same)")
+    sources: dict[str, str] = Field(default_factory=dict,
+                                    description="store warehouse -> MSI source_code (default: the same code)")
     tier_price_customer_group: str = Field(default="ALL GROUPS", description="the customer group of volume prices")
     shipping_methods: dict[str, str] = Field(default_factory=dict, description="Magento shipping method "
-                                             "(flatrate_flatrate) -> the store's code; empty: codes as Magento has them")
+                                             "(flatrate_flatrate) -> the store's code; empty: codes as Magento "
+                                             "has them")
     payment_methods: dict[str, str] = Field(default_factory=dict, description="Magento payment method (checkmo) -> "
                                             "the store's code; empty: codes as Magento has them")
     paid_states: list[str] = Field(default_factory=lambda: ["processing", "complete"], description="order states that "
@@ -56,7 +59,8 @@ class MagentoSystem(SystemBase):
     def _credentials(self) -> "MagentoSystem":
         oauth = (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
         if self.token is None and not all(value is not None for value in oauth):
-            raise ValueError("give token, or all of consumer_key, consumer_secret, access_token and access_token_secret")
+            raise ValueError("give token, or all of consumer_key, consumer_secret, access_token and "
+                             "access_token_secret")
         if self.token is not None and any(value is not None for value in oauth):
             raise ValueError("give token or the OAuth values, not both")
         return self
