@@ -160,8 +160,9 @@ class MagentoDouble:
 
     def place_order(self, number: str, lines: list[tuple[str, int]], *, shipping: float = 4.90,
                     state: str = "processing", payment: str = "checkmo", method: str = "flatrate_flatrate",
-                    updated_at: str | None = None) -> dict:
-        """An order as the checkout makes it, at the products' current prices (tax included)."""
+                    updated_at: str | None = None, customer_id: int | None = None) -> dict:
+        """An order as the checkout makes it, at the products' current prices (tax included), by a
+        guest or by the registered customer ``customer_id``."""
         with self.lock:
             entity = next(self._ids)
             items = []
@@ -176,7 +177,7 @@ class MagentoDouble:
             stamp = updated_at or now()
             order = {"entity_id": entity, "increment_id": number, "state": state, "status": state,
                      "created_at": stamp, "updated_at": stamp, "customer_email": "jane@example.com",
-                     "customer_is_guest": 1, "order_currency_code": "EUR", "base_currency_code": "EUR",
+                     "customer_is_guest": 0 if customer_id else 1, "order_currency_code": "EUR", "base_currency_code": "EUR",
                      "shipping_amount": shipping, "shipping_incl_tax": shipping, "shipping_invoiced": 0,
                      "tax_amount": 0, "discount_amount": 0, "subtotal": subtotal,
                      "grand_total": _money(subtotal + shipping),
@@ -189,6 +190,8 @@ class MagentoDouble:
                          "shipping": {"method": method, "address": {**ADDRESS, "street": ["Dock 7"],
                                                                     "address_type": "shipping"}},
                          "items": items}]}}
+            if customer_id:
+                order.update(customer_id=customer_id, customer_firstname="Jane", customer_lastname="Doe")
             self.orders[entity] = order
             return order
 

@@ -106,7 +106,7 @@ def test_the_seeds_acceptance_run(app, magento):
     assert {flow: ok(app, flow)["sent"] for flow in ("catalog", "prices", "stock")} == dict.fromkeys(pushed, 0)
 
     # Orders in: not while the shop is down, then each once, the PayPal one once it is paid.
-    magento.place_order("100000001", [("A-1", 2), ("B/2", 3)])
+    magento.place_order("100000001", [("A-1", 2), ("B/2", 3)], customer_id=7)
     magento.place_order("100000002", [("A-1", 1)], payment="paypal_express", state="pending_payment")
     magento.place_order("100000003", [("B/2", 1)], method="tablerate_bestway")
     magento.go_down()
@@ -124,11 +124,18 @@ def test_the_seeds_acceptance_run(app, magento):
     assert (sent["100000001"]["shipping_method"], sent["100000001"]["payment_method"],
             sent["100000003"]["shipping_method"]) == ("standard", "invoice", "express")
     assert sent["100000001"]["grand_total"] == "76.4" and sent["100000001"]["shipping_address"]["street"] == "Dock 7"
+    assert sent["100000001"]["customer"] is None  # its customer is new to the ERP: created there once
+    customer, = [p for op, _, p in erp.deliveries if op == "create_customer"]
+    assert (customer["number"], customer["email"], customer["delivery_addresses"][0]["street"]) == \
+        ("magento-7", "jane@example.com", "Dock 7")
     magento.pay("100000002")
+    magento.place_order("100000004", [("B/2", 1)], customer_id=7)  # the customer's next order: the ERP's number
     ok(app, "orders")
     settle(app)
     assert [n for op, _, p in erp.deliveries if op == "send_order" for n in [p["number"]]] == \
-        ["100000001", "100000003", "100000002"]
+        ["100000001", "100000003", "100000002", "100000004"]
+    assert [p["customer"] for op, _, p in erp.deliveries if op == "send_order"][-1] == "TE-1"
+    assert len([op for op, _, _ in erp.deliveries if op == "create_customer"]) == 1
     assert all(count == 1 for (op, _), count in erp.created.items() if op == "send_order")
 
     # Two part deliveries with tracking, an invoice each; the worker is killed in the first ship.

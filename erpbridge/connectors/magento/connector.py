@@ -13,6 +13,7 @@ order, document) and Magento's own words; several refused records of one message
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from functools import partial
 from typing import Any, Iterable, Iterator
@@ -26,6 +27,8 @@ from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
 from erpbridge.ingest import Raw
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment, StockLevel
 from erpbridge.store.records import LOOKUP_CHUNK
+
+logger = logging.getLogger(__name__)
 
 _RECORDS = {"push_product_groups": ProductGroup, "push_products": Product, "push_prices": Price,
             "push_stock": StockLevel, "send_order_status": OrderStatusUpdate, "send_shipment": Shipment,
@@ -285,13 +288,45 @@ class MagentoConnector:
         latest: dict[str, dict] = {}  # an order updated while the pages are read shows up twice: its last state
         for order in self.adapter.search("/V1/orders", *conditions, flow=flow, point="order.search", sort="updated_at"):
             latest[str(order.get("increment_id"))] = order
-        build = partial(mapper.order, shipping_methods=self.cfg.shipping_methods,
-                        payment_methods=self.cfg.payment_methods, system=self.name)
+        known = self._stored_orders(list(latest))
         for number, order in latest.items():
-            if order.get("state") in self.cfg.skipped_states:
-                continue
+            if number in known or order.get("state") in self.cfg.skipped_states:
+                continue  # read again through the overlap, or updated since (shipped, invoiced): taken in already
+            build = partial(mapper.order, shipping_methods=self.cfg.shipping_methods,
+                            payment_methods=self.cfg.payment_methods, system=self.name,
+                            customer=self._customer_number(order))
             yield Raw(order, f"order {number} (entity_id {order.get('entity_id')})", build=build,
                       external_id=str(order.get("entity_id")))
+
+    def _stored_orders(self, numbers: list[str]) -> set[str]:
+        from erpbridge.store.tables import orders
+
+        known: set[str] = set()
+        with self.app.engine.connect() as conn:
+            for chunk in _chunks(numbers, LOOKUP_CHUNK):
+                known.update(conn.execute(select(orders.c.key).where(orders.c.key.in_(chunk))).scalars())
+        return known
+
+    def _customer_number(self, order: dict) -> str | None:
+        """The ERP's number of the order's registered customer; a customer the ERP does not have yet
+        is created there (idempotent on the reference ``magento-<customer_id>``) and this order goes
+        without a number, with its addresses, as a guest's does."""
+        from erpbridge.services.customers import create_customer, customer_request
+        from erpbridge.services.errors import Conflict, NotFound
+
+        reference = mapper.customer_reference(order)
+        if reference is None:
+            return None
+        try:
+            return customer_request(self.app, reference)["number"]
+        except NotFound:
+            pass
+        try:
+            create_customer(self.app, mapper.customer_fields(order, reference))
+        except (Conflict, ValueError) as exc:  # the ERP takes no customers, or the account cannot be read
+            logger.warning("%s: order %s: customer %s is not created in the ERP: %s", self.name,
+                           order.get("increment_id"), reference, exc)
+        return None
 
     def _release_paid(self, flow: str) -> None:
         """Orders of this shop waiting for payment (``orders.wait_for_payment``) go to the ERP once

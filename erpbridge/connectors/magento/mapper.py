@@ -59,9 +59,11 @@ def top_items(order: dict) -> list[dict]:
     return [item for item in order.get("items", []) if not item.get("parent_item_id")]
 
 
-def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict[str, str], system: str) -> Order:
-    """The canonical order of a Magento order; an unmapped shipping or payment method is
-    rejected by field, with where it came from and where to map it."""
+def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict[str, str], system: str,
+          customer: str | None = None) -> Order:
+    """The canonical order of a Magento order (``customer``: the ERP's number of its customer,
+    where known); an unmapped shipping or payment method is rejected by field, with where it
+    came from and where to map it."""
     shipping = shipping_of(data)
     method = shipping.get("method") or data.get("shipping_method") or ""
     payment = (data.get("payment") or {}).get("method") or ""
@@ -86,7 +88,7 @@ def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict
                       "total": quantity * price - discount})
     billing = data.get("billing_address") or {}
     return Order.model_validate({
-        "number": data.get("increment_id"), "placed_at": parse_time(data["created_at"]), "customer": None,
+        "number": data.get("increment_id"), "placed_at": parse_time(data["created_at"]), "customer": customer,
         "email": data.get("customer_email"), "currency": data.get("order_currency_code"),
         "billing_address": _address({"email": data.get("customer_email"), **billing}),
         "shipping_address": _address(shipping.get("address") or billing), "lines": lines,
@@ -95,6 +97,23 @@ def order(data: dict, *, shipping_methods: dict[str, str], payment_methods: dict
         "shipping_amount": _amount(data.get("shipping_incl_tax"), data.get("shipping_amount")),
         "coupon_code": data.get("coupon_code") or None, "tax_amount": _amount(data.get("tax_amount")),
         "grand_total": _amount(data.get("grand_total"))})
+
+
+def customer_reference(data: dict) -> str | None:
+    """The reference a registered customer of an order is created in the ERP by (None: a guest)."""
+    if data.get("customer_is_guest") or not data.get("customer_id"):
+        return None
+    return f"magento-{data['customer_id']}"
+
+
+def customer_fields(data: dict, reference: str) -> dict:
+    """What the ERP is sent to create an order's registered customer: its name, e-mail and the
+    order's addresses (Magento's account may hold more; the order's are the ones in use)."""
+    billing = _address({"email": data.get("customer_email"), **(data.get("billing_address") or {})})
+    shipping = _address(shipping_of(data).get("address") or data.get("billing_address") or {})
+    name = " ".join(p for p in (data.get("customer_firstname"), data.get("customer_lastname")) if p)
+    return {"reference": reference, "name": name or billing["name"], "email": data.get("customer_email"),
+            "invoice_address": billing, "delivery_addresses": [shipping]}
 
 
 def category_key(code: str) -> str:
