@@ -177,7 +177,8 @@ class MagentoDouble:
             stamp = updated_at or now()
             order = {"entity_id": entity, "increment_id": number, "state": state, "status": state,
                      "created_at": stamp, "updated_at": stamp, "customer_email": "jane@example.com",
-                     "customer_is_guest": 0 if customer_id else 1, "order_currency_code": "EUR", "base_currency_code": "EUR",
+                     "customer_is_guest": 0 if customer_id else 1, "order_currency_code": "EUR",
+                     "base_currency_code": "EUR",
                      "shipping_amount": shipping, "shipping_incl_tax": shipping, "shipping_invoiced": 0,
                      "tax_amount": 0, "discount_amount": 0, "subtotal": subtotal,
                      "grand_total": _money(subtotal + shipping),
