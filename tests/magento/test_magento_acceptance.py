@@ -24,6 +24,8 @@ import pytest
 from erpbridge_testconnectors import peers
 from sqlalchemy import func, select
 
+from erpbridge.exchange import ExchangeLog
+from erpbridge.exchange.tables import exchange_log
 from erpbridge.flows import push
 from erpbridge.flows.scheduler import run_flow
 from erpbridge.outbox.tables import outbox_messages as m
@@ -195,3 +197,13 @@ def test_the_seeds_acceptance_run(app, magento):
     assert [(i["sku"], i["qty"]) for i in memo["items"]] == [("A-1", 1)]
     with app.engine.connect() as conn:  # every feedback message delivered once, none left over
         assert conn.execute(select(func.count()).where(m.c.channel == "magento", m.c.state != "done")).scalar_one() == 0
+
+    # Every call is in the exchange log under its flow and measuring point.
+    log = ExchangeLog.for_app(app)
+    log.flush()
+    with app.engine.connect() as conn:
+        points = set(conn.execute(select(exchange_log.c.flow, exchange_log.c.point)
+                                  .where(exchange_log.c.system == "magento")).all())
+    assert {("shop.catalog_push", "magento.product.create"), ("shop.catalog_push", "magento.source_items.save"),
+            ("shop.order_intake", "magento.order.search"), ("shop.feedback", "magento.shipment.create"),
+            ("shop.feedback", "magento.invoice.create"), ("shop.feedback", "magento.creditmemo.create")} <= points
