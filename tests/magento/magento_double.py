@@ -115,6 +115,8 @@ class MagentoDouble:
         self.shipments: dict[int, dict] = {}
         self.invoices: dict[int, dict] = {}
         self.creditmemos: dict[int, dict] = {}
+        self.bulks: dict[str, list[dict]] = {}
+        self.bulk_paused = False
         self._ids = itertools.count(1)
         self._nonces: set[tuple[str, str]] = set()
         self.lose_next = threading.Event()
@@ -217,6 +219,8 @@ class MagentoDouble:
         route = "/" + "/".join(parts[2:]) if parts[:1] == ["rest"] else path  # /rest/<store code>/V1/...
         with self.lock:
             self.calls.append((method, route))
+            if route.startswith("/async/bulk/"):
+                return self._bulk(method, route, query, body)
             errors = contract().check_request(method, route, query, body)
             if errors:
                 self.violations += errors
@@ -229,6 +233,45 @@ class MagentoDouble:
             problems = contract().check_response(method, route, status, answer)
             self.violations += problems
             return status, answer
+
+    def _bulk(self, method: str, route: str, query: dict, body) -> tuple[int, object]:
+        """``/async/bulk/V1/<route>``: not in the schema (Magento generates these routes at run time);
+        each element of the array is checked as the body of the synchronous route, as Adobe's docs
+        say it is. Operations run at once unless ``bulk_paused`` (the consumer is not running)."""
+        sync = route.removeprefix("/async/bulk")
+        if (method, sync) != ("POST", "/V1/products") or not isinstance(body, list):
+            self.violations.append(f"{method} {route}: the double serves POST /async/bulk/V1/products with an array")
+            return 400, {"message": "unsupported bulk route"}
+        errors = [e for element in body for e in contract().check_request(method, sync, {}, element)]
+        if errors:
+            self.violations += errors
+            return 400, {"message": "; ".join(errors)}
+        uuid = f"bulk-{next(self._ids)}"
+        self.bulks[uuid] = [{"id": i, "status": 4, "result_message": "", "error_code": 0, "body": element}
+                            for i, element in enumerate(body)]
+        if not self.bulk_paused:
+            self.run_consumers()
+        return 202, {"bulk_uuid": uuid, "errors": False, "request_items": [
+            {"id": i, "data_hash": str(hash(json.dumps(e, sort_keys=True))), "status": "accepted"}
+            for i, e in enumerate(body)]}
+
+    def run_consumers(self) -> None:
+        """What ``queue:consumers:start async.operations.all`` does: save each product (create or
+        update by SKU, as ``ProductRepository::save`` does)."""
+        with self.lock:
+            for operations in self.bulks.values():
+                for operation in operations:
+                    if operation["status"] != 4:
+                        continue
+                    product = operation["body"]["product"]
+                    key = "-".join(product.get("name", "").lower().split())
+                    if product["sku"] not in self.products and any(
+                            "-".join(p.get("name", "").lower().split()) == key for p in self.products.values()):
+                        operation.update(status=3, result_message="URL key for specified store already exists.")
+                        continue
+                    saved = self.products.setdefault(product["sku"], {"id": next(self._ids), "status": 1})
+                    saved.update(product)
+                    operation["status"] = 1
 
     def _route(self, method: str, route: str, query: dict, body):
         p = route.strip("/").split("/")[1:]  # without V1
@@ -247,6 +290,12 @@ class MagentoDouble:
             return []
         if p[0] == "orders":
             return self._orders(method, p[1:], query, body)
+        if p[0] == "bulk" and p[2:] == ["status"]:
+            operations = self.bulks[p[1]]
+            return {"operations_list": [{k: o[k] for k in ("id", "status", "result_message", "error_code")}
+                                        for o in operations], "user_type": 2, "bulk_id": p[1], "user_id": 1,
+                    "description": "Topic async.magento.catalog.api.productrepositoryinterface.save.post",
+                    "start_time": now(), "operation_count": len(operations)}
         if p[0] == "order":
             return self._document(int(p[1]), p[2], body)
         if method == "GET" and p[0] in ("shipments", "invoices", "creditmemos"):

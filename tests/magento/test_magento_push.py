@@ -1,7 +1,8 @@
 """Pushing the catalog to Magento: list endpoints in batches of at most ``max_list_entries``
 (Magento's limit on synchronous requests), a shop outage that delays the push and loses
-nothing, and a worker killed with SIGKILL while Magento saved a product: the product is found
-on the next delivery and updated, never created twice."""
+nothing, a worker killed with SIGKILL while Magento saved a product (the product is found on
+the next delivery and updated, never created twice), and large pushes through the asynchronous
+bulk API with its status polled and failed products named."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from erpbridge.errors import GeneralError, MessageError
 from erpbridge.flows import push
 from erpbridge.flows.scheduler import run_flow
 from erpbridge.outbox.tables import outbox_messages as m
@@ -95,3 +97,34 @@ def test_a_worker_killed_while_magento_saves_a_product_creates_it_once(app, mage
     creates = [c for c in magento.calls if c == ("POST", "/V1/products")]
     assert (len(creates), magento.products["A-1"]["status"]) == (1, 1)  # created once, and left enabled
     assert ("PUT", "/V1/products/A-1") in magento.calls
+
+
+def test_a_large_push_goes_through_one_bulk_request_and_names_what_failed(magento_app, magento, monkeypatch):
+    monkeypatch.setattr(push, "SETTLE", 0)
+    app = magento_app(shop={"bulk_from": 3})
+    store(app, *(Product(sku=f"K-{i}", name=f"Kettle {i}") for i in range(4)))
+    assert run_flow(app, "catalog")["outcome"] == "ok"
+    Worker(app).drain()
+    assert [c for c in magento.calls if c[0] == "POST"] == [("POST", "/async/bulk/V1/products")]
+    assert {sku: p["status"] for sku, p in magento.products.items()} == {f"K-{i}": 2 for i in range(4)}
+    connector = app.connector("magento")
+    with pytest.raises(MessageError) as caught:  # Magento derives URL keys from names: a second "Kettle 1" fails
+        connector.deliver("push_products", {"kind": "products", "records": [
+            {"sku": "K-1", "name": "Kettle 1"}, {"sku": "K-9", "name": "Kettle 1"}, {"sku": "K-8", "name": "Pot"}]}, "k")
+    assert str(caught.value) == ("magento (magento) refused 1 products: product K-9: URL key for specified store "
+                                 "already exists.")
+    assert "K-8" in magento.products
+
+
+def test_a_bulk_magento_does_not_finish_in_time_waits_and_is_delivered_again(magento_app, magento):
+    app = magento_app(shop={"bulk_from": 2, "bulk_wait_seconds": 0.5})
+    connector = app.connector("magento")
+    payload = {"kind": "products", "records": [{"sku": "L-1", "name": "Lamp"}, {"sku": "L-2", "name": "Lid"}]}
+    magento.bulk_paused = True  # Magento's consumers are not running
+    with pytest.raises(GeneralError) as caught:
+        connector.deliver("push_products", payload, "k")
+    assert "still open after 0.5 s (are Magento's consumers running?)" in str(caught.value)
+    magento.bulk_paused = False
+    magento.run_consumers()
+    connector.deliver("push_products", payload, "k")  # looked up again: both exist now, updated
+    assert sorted(magento.products) == ["L-1", "L-2"] and len(magento.bulks) == 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from decimal import Decimal
 from functools import partial
 from typing import Any, Iterable, Iterator
@@ -21,7 +22,7 @@ from typing import Any, Iterable, Iterator
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from erpbridge.connectors.base import DeliveryResult, MessageError
+from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.connectors.magento import mapper
 from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
 from erpbridge.ingest import Raw
@@ -29,6 +30,11 @@ from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Pro
 from erpbridge.store.records import LOOKUP_CHUNK
 
 logger = logging.getLogger(__name__)
+
+#: Magento's bulk operation states: 1 complete, 2 failed (retriable), 3 failed (must change), 4 open, 5 rejected.
+BULK_COMPLETE, BULK_OPEN = 1, 4
+#: Seconds between two looks at an open bulk.
+BULK_POLL = 0.5
 
 _RECORDS = {"push_product_groups": ProductGroup, "push_products": Product, "push_prices": Price,
             "push_stock": StockLevel, "send_order_status": OrderStatusUpdate, "send_shipment": Shipment,
@@ -61,11 +67,9 @@ class MagentoConnector:
         if record_type is None:
             raise MessageError(f"{self.name} (magento): unknown operation {operation!r}")
         flow = _FLOWS.get(operation, "shop.feedback")
-        if operation.startswith("push_"):
-            records = [self._record(record_type, operation, r) for r in payload.get("records", [])]
-            enabled = {r.get("sku"): r.get("enabled") for r in payload.get("records", [])}
-            return getattr(self, f"_{operation}")(flow, records, enabled) if operation == "push_products" else \
-                getattr(self, f"_{operation}")(flow, records)
+        if operation.startswith("push_"):  # the store's enabled switch is not sent: Magento's status is the merchant's
+            return getattr(self, f"_{operation}")(flow, [self._record(record_type, operation, r)
+                                                         for r in payload.get("records", [])])
         return getattr(self, f"_{operation}")(flow, self._record(record_type, operation, payload))
 
     def _record(self, record_type, operation: str, data: dict):
@@ -131,18 +135,21 @@ class MagentoConnector:
 
     # products
 
-    def _push_products(self, flow: str, products: list[Product], enabled: dict) -> DeliveryResult:
+    def _push_products(self, flow: str, products: list[Product]) -> DeliveryResult:
         existing: set[str] = set()
         for chunk in _chunks([p.sku for p in products], LOOKUP_CHUNK):
             existing.update(item["sku"] for item in self.adapter.search(
                 "/V1/products", ("sku", ",".join(chunk), "in"), flow=flow, point="product.search"))
         categories = self._categories(flow, {p.group for p in products if p.group})
+        bodies = [mapper.product_body(p.model_dump(mode="json"), self.cfg, new=p.sku not in existing,
+                                      category_ids=[int(categories[p.group]["id"])] if p.group in categories else [])
+                  for p in products]
+        if self.cfg.bulk_from and len(products) >= self.cfg.bulk_from:
+            self._bulk_products(flow, bodies)
+            return DeliveryResult()
         failures = []
-        for product in products:
-            record = product.model_dump(mode="json")
-            ids = [int(categories[product.group]["id"])] if product.group in categories else []
+        for product, body in zip(products, bodies):
             new = product.sku not in existing
-            body = mapper.product_body(record, self.cfg, category_ids=ids, new=new)
             try:
                 if new:
                     self.adapter.call("POST", "/V1/products", flow=flow, point="product.create", json={"product": body})
@@ -153,6 +160,34 @@ class MagentoConnector:
                 failures.append(f"product {product.sku}: {exc}")
         self._refused("products", failures)
         return DeliveryResult()
+
+    def _bulk_products(self, flow: str, bodies: list[dict]) -> None:
+        """One asynchronous bulk request for the whole message (``POST /async/bulk/V1/products``:
+        a new product and an existing one alike, the existing one without ``status``, so Magento
+        updates it as it stands), then its status polled until every operation ended; failed
+        operations are named by SKU with Magento's words. A bulk Magento has not finished in
+        ``bulk_wait_seconds`` is a general error: the message waits and is delivered again, and
+        looks its products up again first (created ones are then updated, not created twice)."""
+        accepted = self.adapter.call("POST", "/async/bulk/V1/products", flow=flow, point="product.bulk",
+                                     json=[{"product": body} for body in bodies])
+        skus = [body["sku"] for body in bodies]
+        failures = [f"product {skus[item['id']]}: not accepted ({item.get('error_message') or item.get('status')})"
+                    for item in accepted.get("request_items", []) if item.get("status") != "accepted"]
+        deadline = time.monotonic() + self.cfg.bulk_wait_seconds
+        while True:
+            status = self.adapter.call("GET", f"/V1/bulk/{segment(accepted['bulk_uuid'])}/status", flow=flow,
+                                       point="bulk.status")
+            operations = sorted(status.get("operations_list") or [], key=lambda o: o["id"])
+            if operations and all(o["status"] != BULK_OPEN for o in operations):
+                break
+            if time.monotonic() > deadline:
+                raise GeneralError(f"{self.name} (magento): bulk {accepted['bulk_uuid']} of {len(skus)} products is "
+                                   f"still open after {self.cfg.bulk_wait_seconds:g} s (are Magento's consumers "
+                                   "running?)")
+            time.sleep(BULK_POLL)
+        failures += [f"product {skus[i]}: {o.get('result_message') or 'failed'}" for i, o in enumerate(operations)
+                     if o["status"] != BULK_COMPLETE and i < len(skus)]
+        self._refused("products", failures)
 
     # prices and stock: the storage endpoints, at most max_list_entries per request
 

@@ -30,6 +30,11 @@ class MagentoSystem(SystemBase):
     page_size: int = Field(default=100, ge=1, le=300, description="orders, shipments... per search page")
     max_list_entries: int = Field(default=20, ge=1, le=5000, description="list entries per synchronous request "
                                   "(Magento's webapi/validation/complex_array_limit, 20 when input limits are on)")
+    bulk_from: int = Field(default=0, ge=0, description="a push of at least this many products goes through "
+                           "Magento's asynchronous bulk API, one request per message (0: never; Magento must run "
+                           "its consumers: queue:consumers:start async.operations.all)")
+    bulk_wait_seconds: float = Field(default=600, gt=0, description="how long a bulk push waits for Magento to "
+                                     "finish it before the message is retried")
     order_overlap_minutes: float = Field(default=10, ge=0, description="each order search starts this long before "
                                          "the last run: orders stamped late or across a clock shift are not missed")
     attribute_set_id: int = Field(default=4, description="the attribute set of new products (4: Default)")
