@@ -110,7 +110,8 @@ def test_a_large_push_goes_through_one_bulk_request_and_names_what_failed(magent
     connector = app.connector("magento")
     with pytest.raises(MessageError) as caught:  # Magento derives URL keys from names: a second "Kettle 1" fails
         connector.deliver("push_products", {"kind": "products", "records": [
-            {"sku": "K-1", "name": "Kettle 1"}, {"sku": "K-9", "name": "Kettle 1"}, {"sku": "K-8", "name": "Pot"}]}, "k")
+            {"sku": "K-1", "name": "Kettle 1"}, {"sku": "K-9", "name": "Kettle 1"},
+            {"sku": "K-8", "name": "Pot"}]}, "k")
     assert str(caught.value) == ("magento (magento) refused 1 products: product K-9: URL key for specified store "
                                  "already exists.")
     assert "K-8" in magento.products
