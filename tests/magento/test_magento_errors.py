@@ -95,3 +95,15 @@ def test_an_integration_signs_each_call_with_oauth1_hmac_sha256(tmp_path, db_url
     finally:
         magento.stop()
     assert not magento.violations, magento.violations
+
+
+def test_the_example_config_loads_as_a_merchant_runs_it(monkeypatch):
+    from erpbridge.config import load_config
+    from magento_hub import EXAMPLE
+
+    for name in ("MAGENTO_CONSUMER_KEY", "MAGENTO_CONSUMER_SECRET", "MAGENTO_ACCESS_TOKEN",
+                 "MAGENTO_ACCESS_TOKEN_SECRET", "TRYTON_PASSWORD"):
+        monkeypatch.setenv(name, "x")
+    shop = load_config(EXAMPLE).systems["magento"]
+    assert (shop.role, shop.consumer_secret.get_secret_value(), shop.new_products_enabled) == ("shop", "x", False)
+    assert shop.payment_methods["paypal_express"] == "paypal"
