@@ -55,11 +55,6 @@ class MagentoAdapter(HttpAdapter):
                             limit=page_size or self.page_size, page_param="searchCriteria[currentPage]",
                             limit_param="searchCriteria[pageSize]", params=criteria(*conditions, sort=sort))
 
-    def product(self, flow: str, sku: str) -> dict | None:
-        response = self.request("GET", f"/V1/products/{segment(sku)}", flow=flow, point="magento.product.get",
-                                accept=(404,))
-        return None if response.status_code == 404 else self.json(response)
-
     def order_by_number(self, flow: str, number: str) -> dict | None:
         """The order whose ``increment_id`` is the shop order number."""
         found = list(self.search("/V1/orders", ("increment_id", number, "eq"), flow=flow, point="order.search"))
