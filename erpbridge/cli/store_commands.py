@@ -79,7 +79,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
 
 def _echo_shop(shop: dict) -> None:
     oldest = shop["oldest_pending_seconds"]
-    click.echo(f"shop      {shop['system']}: {shop['pending']} pending" + (f", oldest {oldest:.0f} s" if oldest else ""))
+    age = f", oldest {oldest:.0f} s" if oldest else ""
+    click.echo(f"shop      {shop['system']}: {shop['pending']} pending{age}")
     for operation, states in sorted(shop["operations"].items()):
         click.echo(f"  {operation:<22}" + ", ".join(f"{states[s]} {s}" for s in ("pending", "running", "dead")))
     for kind, cursor in shop["cursors"].items():
