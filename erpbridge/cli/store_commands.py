@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from erpbridge.cli import cli
 from erpbridge.cli.context import CliContext, pass_cli, print_json
 from erpbridge.connectors.files.inbox_passes import inbox_states
+from erpbridge.flows import flow_status
+from erpbridge.flows.shop_status import shop_status
 from erpbridge.store import migrate
 from erpbridge.store.tables import products
 
@@ -40,7 +42,7 @@ def db_current(ctx: CliContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_cli
 def status(ctx: CliContext, as_json: bool) -> None:
-    """Show the store, its schema revision and how many records of each kind it holds."""
+    """Show the store, its schema revision, how many records of each kind it holds and what each shop has pending."""
     app = ctx.app(migrate=False)
     revision = migrate.revision_of(app.engine)
     counts = app.records.counts() if revision else {}
@@ -55,6 +57,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
         "records": counts,
         "products_enabled": enabled,
         "inboxes": inbox_states(app) if revision == migrate.head() else [],
+        "shops": shop_status(app, flow_status(app)) if revision == migrate.head() else [],
     }
     if as_json:
         print_json(report)
@@ -66,7 +69,22 @@ def status(ctx: CliContext, as_json: bool) -> None:
                    f"{inbox['last_pass_at']}, {inbox['files']} files, {inbox['failed']} failed")
         for failure in inbox["failures"]:
             click.echo(f"  failed  {failure['reason']}")
+    for shop in report["shops"]:
+        _echo_shop(shop)
     for kind, count in counts.items():
         if count:
             extra = f"  ({enabled} enabled)" if kind == "products" else ""
             click.echo(f"{kind:<16}{count:>10}{extra}")
+
+
+def _echo_shop(shop: dict) -> None:
+    oldest = shop["oldest_pending_seconds"]
+    age = f", oldest {oldest:.0f} s" if oldest else ""
+    click.echo(f"shop      {shop['system']}: {shop['pending']} pending{age}")
+    for operation, states in sorted(shop["operations"].items()):
+        click.echo(f"  {operation:<22}" + ", ".join(f"{states[s]} {s}" for s in ("pending", "running", "dead")))
+    for kind, cursor in shop["cursors"].items():
+        click.echo(f"  cursor  {kind:<14}{cursor['updated_at']}  {cursor['key']}")
+    for flow in shop["flows"]:
+        click.echo(f"  flow    {flow['flow']:<14}last run {flow['last_run'] or 'never'}"
+                   + (f" ({flow['outcome']})" if flow["outcome"] else ""))
