@@ -1,9 +1,10 @@
 """An HTTP proxy on 127.0.0.1 in front of the test Tryton, that a test can take down (connections
-refused) or make lose the next answer (the request reaches Tryton and is processed, the client
+refused, and the connections kept alive cut, as when a server stops) or make lose the next answer (the request reaches Tryton and is processed, the client
 gets a broken connection instead of the answer): the two failures the conformance suite needs."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +17,7 @@ class TrytonProxy:
         self.forward = httpx.Client(timeout=120)
         self.lose_next = threading.Event()
         self.port = 0
+        self.connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self.start()
 
@@ -35,6 +37,11 @@ class TrytonProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self.connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed by its client
+                pass
 
     def close(self) -> None:
         self.stop()
@@ -44,6 +51,14 @@ class TrytonProxy:
 def _handler(proxy: TrytonProxy):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            proxy.connections.add(self.connection)
+
+        def finish(self) -> None:
+            proxy.connections.discard(self.connection)
+            super().finish()
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
