@@ -92,6 +92,9 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
     for module in (health, catalog, customers, orders, releases):
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
+    for name in hub.config.systems:  # a connector's own endpoint (Shopify's webhooks): it authenticates its callers
+        if hub.capabilities(name).inbound:
+            api.include_router(hub.connector(name).router(), prefix=f"/connectors/{name}")
     if config.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
