@@ -24,9 +24,10 @@ def error_of(tmp_path: Path, text: str) -> list[str]:
 
 def test_an_unknown_connector_names_the_installed_ones(tmp_path):
     assert error_of(tmp_path, "systems:\n  erp: {connector: sap}\n") == [
-        "systems.erp.connector: no connector 'sap' is installed; installed: files, testerp, testshop, tryton, webhooks, webservice"]
+        "systems.erp.connector: no connector 'sap' is installed; installed: files, shopify, testerp, testshop, tryton, "
+        "webhooks, webservice"]
     assert error_of(tmp_path, "systems:\n  erp: {inbox: x}\n") == [
-        "systems.erp.connector: required key is missing; installed connectors: files, testerp, testshop, tryton, "
+        "systems.erp.connector: required key is missing; installed connectors: files, shopify, testerp, testshop, tryton, "
         "webhooks, webservice"]
 
 
