@@ -177,6 +177,10 @@ class ShopifyDouble:
             self._at = moment
             status = {"maximumAvailable": self.maximum, "currentlyAvailable": round(self.available, 1),
                       "restoreRate": self.restore}
+            if requested > self.maximum:
+                return 200, {"errors": [{"message": f"Query cost is {requested}, which exceeds the single query "
+                                         f"max cost limit ({self.maximum})", "extensions": {"code": "MAX_COST_EXCEEDED"}}],
+                             "extensions": {"cost": {"requestedQueryCost": requested, "throttleStatus": status}}}
             if requested > self.available:
                 self.throttled += 1
                 return 200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
@@ -193,6 +197,11 @@ class ShopifyDouble:
         if result.data is not None:
             answer["data"] = result.data
         return 200, answer
+
+    def drain(self) -> None:
+        """Empty the cost bucket (another app of the store used it up)."""
+        with self.lock:
+            self.available, self._at = 0.0, time.monotonic()
 
     def gid(self, kind: str) -> str:
         return f"gid://shopify/{kind}/{next(self.ids)}"

@@ -97,6 +97,9 @@ class ShopifyAdapter(HttpAdapter):
             self.bucket.update(point, cost)
             errors = body.get("errors") or []
             if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                if (cost or {}).get("requestedQueryCost", 0) > self.bucket.maximum:
+                    raise MessageError(f"{self.system}: {point} costs {cost['requestedQueryCost']} points, more than "
+                                       f"the store's bucket of {self.bucket.maximum:g} ever holds")
                 self.throttled += 1
                 if not (cost or {}).get("throttleStatus"):
                     self.bucket.update(point, {"throttleStatus": {"currentlyAvailable": 0}})

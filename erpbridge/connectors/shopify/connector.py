@@ -233,7 +233,7 @@ class ShopifyConnector:
         for start in range(0, len(skus), CHUNK):
             chunk = skus[start:start + CHUNK]
             query = " OR ".join(f"sku:{_quoted(sku)}" for sku in chunk)
-            data = self.adapter.graphql(q.VARIANTS_BY_SKU, {"first": CHUNK, "query": query}, flow=flow,
+            data = self.adapter.graphql(q.VARIANTS_BY_SKU, {"first": len(chunk), "query": query}, flow=flow,
                                         point="shopify.productVariants", read=True)
             found.update((v["sku"], v) for v in data["productVariants"]["nodes"] if v["sku"] in chunk)
         return found

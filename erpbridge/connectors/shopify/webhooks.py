@@ -20,6 +20,8 @@ import hashlib
 import hmac
 
 import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from erpbridge.connectors.base import ConnectorError
@@ -39,10 +41,7 @@ def verified(secret: str, body: bytes, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(signature(secret, body), given.strip())
 
 
-def router(connector):
-    from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
-
+def router(connector) -> APIRouter:
     api = APIRouter()
 
     @api.post("/webhooks", include_in_schema=False)
