@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import threading
 import time
 from decimal import Decimal
@@ -109,6 +110,7 @@ class ShopifyDouble:
         self.lose_next = False
         self.down = False
         self.server: ThreadingHTTPServer | None = None
+        self.connections: set[socket.socket] = set()
         self.port = 0
         #: the root fields the double answers (graphql-core calls each as ``fn(info, **arguments)``)
         self.root = {name: getattr(self, "orders_" if name == "orders" else name) for name in (
@@ -127,6 +129,16 @@ class ShopifyDouble:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with double.lock:
+                    double.connections.add(self.connection)
+
+            def finish(self):
+                with double.lock:
+                    double.connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -158,10 +170,18 @@ class ShopifyDouble:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        """Stop serving: connections are refused until :meth:`start`, kept-alive ones are closed."""
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        with self.lock:
+            connections, self.connections = list(self.connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     # -- GraphQL with cost ----------------------------------------------------------------------
 
@@ -288,12 +308,13 @@ class ShopifyDouble:
     # -- orders ---------------------------------------------------------------------------------
 
     def add_order(self, name: str, lines: list[tuple[str, int, str]], *, shipping: str = "4.90", tax: str = "0",
-                  paid: str = "authorized", updated_at: str | None = None) -> dict:
-        """An order as a checkout makes it; ``paid``: authorized (to be captured) or sale (paid)."""
+                  paid: str = "authorized", authorized: str | None = None, updated_at: str | None = None) -> dict:
+        """An order as a checkout makes it, with prices that include the tax (as European stores
+        have them); ``paid``: authorized (to be captured, ``authorized`` or the total) or sale (paid)."""
         with self.lock:
             items = [{"id": self.gid("LineItem"), "sku": sku, "name": sku, "quantity": q,
                       "originalUnitPriceSet": money(price), "totalDiscountSet": money(0)} for sku, q, price in lines]
-            total = sum(Decimal(p) * q for _, q, p in lines) + Decimal(shipping) + Decimal(tax)
+            total = sum(Decimal(p) * q for _, q, p in lines) + Decimal(shipping)
             address = {"name": "Jane Doe", "company": None, "address1": "Main St 1", "address2": None, "zip": "10115",
                        "city": "Berlin", "countryCodeV2": "DE", "phone": None}
             oid = self.gid("Order")
@@ -310,7 +331,7 @@ class ShopifyDouble:
                 "fulfillments": [], "refunds": [], "cancels": 0,
                 "transactions": [{"id": self.gid("OrderTransaction"), "kind": "AUTHORIZATION" if paid == "authorized"
                                   else "SALE", "status": "SUCCESS", "gateway": "shopify_payments",
-                                  "amountSet": money(total), "parentTransaction": None}]}
+                                  "amountSet": money(authorized or total), "parentTransaction": None}]}
             self.orders[oid] = order
             return order
 

@@ -26,6 +26,11 @@ class ShopifySystem(SystemBase):
         default=None, description="the app's client secret: the key of the webhooks' X-Shopify-Hmac-SHA256")
     locations: dict[str, str] = Field(
         default_factory=dict, description="ERP warehouse -> Shopify location GID (gid://shopify/Location/1)")
+    payment_methods: dict[str, str] = Field(
+        default_factory=dict, description="Shopify payment gateway -> the ERP's payment method code "
+        "(shopify_payments: card); a gateway not listed keeps its name")
+    shipping_methods: dict[str, str] = Field(
+        default_factory=dict, description="Shopify shipping line code -> the ERP's shipping method code")
     new_product_status: Literal["DRAFT", "ACTIVE"] = Field(
         default="DRAFT", description="the status a product gets when it is created; later pushes leave it alone")
     stock_quantity: Literal["available", "on_hand"] = Field(

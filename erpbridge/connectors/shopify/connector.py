@@ -212,10 +212,12 @@ class ShopifyConnector:
                 return
             after = found["pageInfo"]["endCursor"]
 
-    @staticmethod
-    def raw_order(node: dict, where: str) -> Raw:
-        return Raw(node, f"{where}, order {node.get('name')} ({node.get('id')})", build=order_record,
+    def raw_order(self, node: dict, where: str) -> Raw:
+        return Raw(node, f"{where}, order {node.get('name')} ({node.get('id')})", build=self._order_record,
                    external_id=node.get("id"))
+
+    def _order_record(self, node: dict):
+        return order_record(node, self.cfg.payment_methods, self.cfg.shipping_methods)
 
     def order(self, gid: str, flow: str) -> dict | None:
         return self.adapter.graphql(q.ORDER, {"id": gid}, flow=flow, point="shopify.order", read=True)["order"]

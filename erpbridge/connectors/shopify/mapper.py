@@ -30,8 +30,11 @@ def order_number(node: dict) -> str:
     return str(node.get("name") or "").lstrip("#")
 
 
-def order_record(node: dict) -> Order:
-    """A canonical order from an Admin API ``Order`` (a missing billing address is the shipping one)."""
+def order_record(node: dict, payment_methods: dict[str, str] | None = None,
+                 shipping_methods: dict[str, str] | None = None) -> Order:
+    """A canonical order from an Admin API ``Order`` (a missing billing address is the shipping
+    one); gateways and shipping codes are translated by the system's ``payment_methods`` and
+    ``shipping_methods``."""
     lines = []
     for item in (node.get("lineItems") or {}).get("nodes") or []:
         unit, discount, quantity = _money(item.get("originalUnitPriceSet")), _money(item.get("totalDiscountSet")), \
@@ -40,12 +43,14 @@ def order_record(node: dict) -> Order:
                       "discount": discount, "total": unit * quantity - discount})
     shipping = node.get("shippingLine") or {}
     billing, delivery = _address(node.get("billingAddress")), _address(node.get("shippingAddress"))
+    gateway = next(iter(node.get("paymentGatewayNames") or []), None) or "none"
+    carrier = shipping.get("code") or shipping.get("title") or "none"
     return Order.model_validate({
         "number": order_number(node), "placed_at": node.get("createdAt"), "email": node.get("email"),
         "currency": node.get("currencyCode"), "billing_address": billing or delivery,
         "shipping_address": delivery or billing, "lines": lines,
-        "shipping_method": shipping.get("code") or shipping.get("title") or "none",
-        "payment_method": next(iter(node.get("paymentGatewayNames") or []), None) or "none",
+        "shipping_method": (shipping_methods or {}).get(carrier, carrier),
+        "payment_method": (payment_methods or {}).get(gateway, gateway),
         "shipping_amount": _money(shipping.get("originalPriceSet")),
         "discount_amount": _money(node.get("totalDiscountsSet")),
         "coupon_code": next(iter(node.get("discountCodes") or []), None),
