@@ -98,7 +98,7 @@ def create_api(hub, *, erp: RealTime | None | object = _UNSET) -> FastAPI:
         api.include_router(module.router)
     api.router.routes.insert(0, catalog.price_route())
     # A shop connector that is called as the shop's ERP (Capabilities.inbound: Ibexa's
-    # Web.Connector, Commerceup's ERP API) serves its own endpoint under its system's name.
+    # Web.Connector, Commerceup's ERP API, Shopify's webhooks) serves its own endpoint under its system's name.
     for name in hub.systems_that(lambda capabilities: capabilities.inbound):
         api.include_router(hub.connector(name).router(), prefix=f"/connectors/{name}")
 
