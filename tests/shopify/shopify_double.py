@@ -199,7 +199,8 @@ class ShopifyDouble:
                       "restoreRate": self.restore}
             if requested > self.maximum:
                 return 200, {"errors": [{"message": f"Query cost is {requested}, which exceeds the single query "
-                                         f"max cost limit ({self.maximum})", "extensions": {"code": "MAX_COST_EXCEEDED"}}],
+                                         f"max cost limit ({self.maximum})",
+                                         "extensions": {"code": "MAX_COST_EXCEEDED"}}],
                              "extensions": {"cost": {"requestedQueryCost": requested, "throttleStatus": status}}}
             if requested > self.available:
                 self.throttled += 1
@@ -319,7 +320,8 @@ class ShopifyDouble:
                        "city": "Berlin", "countryCodeV2": "DE", "phone": None}
             oid = self.gid("Order")
             order = {
-                "id": oid, "name": f"#{name}", "createdAt": now(), "updatedAt": updated_at or now(), "cancelledAt": None,
+                "id": oid, "name": f"#{name}", "createdAt": now(), "updatedAt": updated_at or now(),
+                "cancelledAt": None,
                 "email": "jane@example.com", "currencyCode": "EUR", "paymentGatewayNames": ["shopify_payments"],
                 "discountCodes": [], "billingAddress": address, "shippingAddress": {**address, "address1": "Dock 7"},
                 "lineItems": {"nodes": items},

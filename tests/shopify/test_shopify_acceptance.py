@@ -127,7 +127,8 @@ def test_the_seeds_acceptance_run_with_shopify(shopify, erp, tmp_path, db_url, m
             deadline = time.monotonic() + 60
             while erp.count("orders", numbers[1]) == 0:
                 assert time.monotonic() < deadline and process.poll() is None, \
-                    ("the worker never reached the 2nd order", [(r["state"], r["last_error"]) for r in sent_orders(app).values()])
+                    ("the worker never reached the 2nd order",
+                     [(r["state"], r["last_error"]) for r in sent_orders(app).values()])
                 time.sleep(0.01)
             process.send_signal(signal.SIGKILL)
             assert process.wait(10) == -signal.SIGKILL

@@ -61,7 +61,9 @@ class ShopifyPeer:
         if operation == "push_products":
             return sum(1 for v in d.variants.values() if v["sku"] == number)
         if operation == "push_stock":
-            return sum(1 for name, data in d.applied if name == "inventorySetQuantities" and any(q["inventoryItemId"] == d.by_sku(number)["inventoryItem"] for q in data["quantities"]))
+            item = d.by_sku(number)["inventoryItem"]
+            return sum(1 for name, data in d.applied if name == "inventorySetQuantities"
+                       and any(q["inventoryItemId"] == item for q in data["quantities"]))
         order = self.orders[number]
         return {"send_shipment": len(order["fulfillments"]), "send_invoice": sum(
             1 for t in order["transactions"] if t["kind"] == "CAPTURE"), "send_credit_memo": len(order["refunds"]),
