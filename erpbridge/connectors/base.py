@@ -16,8 +16,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from erpbridge.errors import ConnectorError, GeneralError, MessageError
-from erpbridge.records import Record
+from erpbridge.records import RECORD_KINDS, Record
 
 __all__ = ["ConnectorError", "GeneralError", "MessageError", "ERP_OPERATIONS", "DeliveryResult", "Connector",
            "ErpSource", "PriceQuery", "RealTime"]
@@ -30,6 +32,15 @@ ERP_OPERATIONS: dict[str, str] = {
     "cancel_order": "cancellations",
     "send_return": "returns",
 }
+
+
+def payload_record(operation: str, kind: str, payload: dict) -> Record:
+    """The canonical record of ``kind`` a message's payload holds: a payload that is not one is a
+    message error of this message alone (``operation`` names it in the error)."""
+    try:
+        return RECORD_KINDS[kind].model_validate(payload)
+    except ValidationError as exc:
+        raise MessageError(f"{operation}: the payload is not a valid {kind} record: {exc}") from None
 
 
 @dataclass(frozen=True)

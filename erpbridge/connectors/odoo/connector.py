@@ -32,9 +32,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Iterable, Iterator
 
-from pydantic import ValidationError
 
-from erpbridge.connectors.base import DeliveryResult, MessageError
+from erpbridge.connectors.base import ERP_OPERATIONS, DeliveryResult, MessageError, payload_record
 from erpbridge.connectors.odoo import mapper
 from erpbridge.connectors.odoo.adapter import OdooAdapter
 from erpbridge.ingest import Raw
@@ -111,17 +110,11 @@ class OdooConnector:
     # -- deliver: shop -> ERP -------------------------------------------------------------
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
-        handler, record_type = {"create_customer": (self._create_customer, Customer),
-                                "send_order": (self._send_order, Order),
-                                "cancel_order": (self._cancel_order, Cancellation),
-                                "send_return": (self._send_return, Return)}.get(operation, (None, None))
+        handler = {"create_customer": self._create_customer, "send_order": self._send_order,
+                   "cancel_order": self._cancel_order, "send_return": self._send_return}.get(operation)
         if handler is None:
             raise MessageError(f"the odoo connector does not know the operation {operation!r}")
-        try:
-            record = record_type.model_validate(payload)
-        except ValidationError as exc:
-            raise MessageError(f"{operation}: the payload is not a valid {record_type.kind} record: {exc}") from None
-        return handler(record, operation)
+        return handler(payload_record(operation, ERP_OPERATIONS[operation], payload), operation)
 
     def _create_customer(self, customer: Customer, flow: str) -> DeliveryResult:
         partner = self._partner_by_ref(flow, customer.number)

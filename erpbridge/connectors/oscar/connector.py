@@ -29,10 +29,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterator
 
-from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from erpbridge.connectors.base import DeliveryResult, MessageError
+from erpbridge.connectors.base import DeliveryResult, MessageError, payload_record
 from erpbridge.connectors.oscar import mapper
 from erpbridge.connectors.oscar.adapter import OscarAdapter
 from erpbridge.ingest import Raw
@@ -65,10 +64,7 @@ class OscarConnector:
         raise MessageError(f"{self.name}: the oscar connector does not deliver {operation}")
 
     def _record(self, kind: str, data: dict, operation: str):
-        try:
-            return RECORD_KINDS[kind].model_validate(data)
-        except ValidationError as exc:
-            raise MessageError(f"{self.name}: {operation}: the payload is not a valid {kind} record: {exc}") from None
+        return payload_record(f"{self.name}: {operation}", kind, data)
 
     def _push_products(self, records: list[dict]) -> DeliveryResult:
         flow = "catalog"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from erpbridge.connectors.base import GeneralError, MessageError
 from erpbridge.connectors.kit import ApiKey, HttpAdapter, system_words

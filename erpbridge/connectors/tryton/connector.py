@@ -27,9 +27,8 @@ from functools import partial
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from pydantic import ValidationError
 
-from erpbridge.connectors.base import DeliveryResult, MessageError, PriceQuery
+from erpbridge.connectors.base import ERP_OPERATIONS, DeliveryResult, MessageError, PriceQuery, payload_record
 from erpbridge.connectors.tryton import mapper
 from erpbridge.connectors.tryton.adapter import TrytonAdapter
 from erpbridge.ingest import Raw
@@ -152,17 +151,11 @@ class TrytonConnector:
     # -- deliver: shop -> ERP -------------------------------------------------------------
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
-        handler, record_type = {"create_customer": (self._create_customer, Customer),
-                                "send_order": (self._send_order, Order),
-                                "cancel_order": (self._cancel_order, Cancellation),
-                                "send_return": (self._send_return, Return)}.get(operation, (None, None))
+        handler = {"create_customer": self._create_customer, "send_order": self._send_order,
+                   "cancel_order": self._cancel_order, "send_return": self._send_return}.get(operation)
         if handler is None:
             raise MessageError(f"the tryton connector does not know the operation {operation!r}")
-        try:
-            record = record_type.model_validate(payload)
-        except ValidationError as exc:
-            raise MessageError(f"{operation}: the payload is not a valid {record_type.kind} record: {exc}") from None
-        return handler(record, operation)
+        return handler(payload_record(operation, ERP_OPERATIONS[operation], payload), operation)
 
     def _create_customer(self, customer: Customer, flow: str) -> DeliveryResult:
         identifier = f"shop:{customer.number}"

@@ -24,10 +24,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from pydantic import ValidationError
 from sqlalchemy import select
 
-from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
+from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError, payload_record
 from erpbridge.connectors.kit import cursor_pages, next_links, offset_pages
 from erpbridge.connectors.webservice.adapter import WebserviceAdapter, query_of
 from erpbridge.connectors.webservice.answers import at, items_at
@@ -66,10 +65,7 @@ class WebserviceConnector:
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
         plan = self._plan(operation)
-        try:
-            record = plan.record.model_validate(payload)
-        except ValidationError as exc:
-            raise MessageError(f"{operation}: the payload is not a valid {plan.record.kind} record: {exc}") from None
+        record = payload_record(operation, plan.record.kind, payload)
         names: dict[str, Any] = {"record": record.model_dump(), "idempotency_key": idempotency_key}
         if operation in ABOUT_AN_ORDER:
             names["erp_order"] = self._erp_order(record.order)
