@@ -109,6 +109,19 @@ def offset_pages(adapter: HttpAdapter, path: str, *, flow: str, point: str, item
             return
 
 
+def rows_by_offset(read: Callable[[int, int], list], limit: int) -> Iterator[Any]:
+    """The rows of an RPC-style ``read(offset, limit)`` (Tryton's and Odoo's ``search_read``), a
+    page at a time, to the first page shorter than ``limit``; the read must order its rows (by id)
+    so that pages neither overlap nor leave gaps."""
+    offset = 0
+    while True:
+        rows = read(offset, limit)
+        yield from rows
+        if len(rows) < limit:
+            return
+        offset += len(rows)
+
+
 def _each(page: Any, items: Key | None) -> Iterable[Any]:
     if items is None:
         return (page,)

@@ -34,6 +34,7 @@ from typing import Iterable, Iterator
 
 
 from erpbridge.connectors.base import ERP_OPERATIONS, DeliveryResult, MessageError, payload_record
+from erpbridge.connectors.kit.paging import rows_by_offset
 from erpbridge.connectors.odoo import mapper
 from erpbridge.connectors.odoo.adapter import OdooAdapter
 from erpbridge.ingest import Raw
@@ -61,14 +62,8 @@ class OdooConnector:
 
     def _search_read(self, flow: str, model: str, domain: list, fields: list[str]) -> Iterator[dict]:
         """All rows of a domain, a page at a time, ordered by id so pages do not overlap."""
-        offset = 0
-        while True:
-            rows = self._x(flow, model, "search_read", domain=domain, fields=fields, offset=offset, limit=PAGE,
-                           order="id")
-            yield from rows
-            if len(rows) < PAGE:
-                return
-            offset += PAGE
+        return rows_by_offset(lambda offset, limit: self._x(flow, model, "search_read", domain=domain, fields=fields,
+                                                            offset=offset, limit=limit, order="id"), PAGE)
 
     def _lookup(self, name: str) -> dict:
         """Tables that rarely change (countries, warehouses), read once per connector."""

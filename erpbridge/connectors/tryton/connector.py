@@ -29,6 +29,7 @@ from typing import Iterable, Iterator
 
 
 from erpbridge.connectors.base import ERP_OPERATIONS, DeliveryResult, MessageError, PriceQuery, payload_record
+from erpbridge.connectors.kit.paging import rows_by_offset
 from erpbridge.connectors.tryton import mapper
 from erpbridge.connectors.tryton.adapter import TrytonAdapter
 from erpbridge.ingest import Raw
@@ -60,14 +61,8 @@ class TrytonConnector:
     def _search_read(self, flow: str, model: str, domain: list, fields: list[str], *, context: dict | None = None,
                      order=None) -> Iterator[dict]:
         """All rows of a domain, a page at a time (ordered by id, so pages do not overlap)."""
-        offset = 0
-        while True:
-            rows = self._m(flow, model, "search_read", domain, offset, PAGE, order or [["id", "ASC"]], fields,
-                           context=context)
-            yield from rows
-            if len(rows) < PAGE:
-                return
-            offset += PAGE
+        return rows_by_offset(lambda offset, limit: self._m(flow, model, "search_read", domain, offset, limit,
+                                                            order or [["id", "ASC"]], fields, context=context), PAGE)
 
     def _lookup(self, name: str) -> dict:
         """Tables that rarely change (countries, warehouses, currency...), read once per connector."""
