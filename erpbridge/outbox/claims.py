@@ -20,6 +20,7 @@ import datetime as dt
 import random
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import orjson
 from sqlalchemy import Connection, Engine, and_, func, select, update
@@ -29,7 +30,7 @@ from erpbridge.outbox.binder import bind
 from erpbridge.outbox.config import ChannelConfig, OutboxConfig
 from erpbridge.outbox.messages import now
 from erpbridge.outbox.semaphore import renew_probes
-from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages
+from erpbridge.outbox.tables import BLOCKING, outbox_channels, outbox_messages, semaphores
 from erpbridge.store.db import write_transaction
 from erpbridge.store.records import prepare
 
@@ -70,6 +71,9 @@ class Claim:
     messages: list[Message]
     #: When nothing could be claimed because of the rate limit: seconds until the next slot.
     retry_in: float | None = None
+    #: Under a rate limit, the time (``time.time()``) each message's slot begins: a batch claimed at
+    #: once is still sent at the channel's rate, never as a burst a per-second limit would refuse.
+    slots: list[float] | None = None
 
 
 def _insert(conn: Connection, table):
@@ -113,14 +117,16 @@ def claim(engine: Engine, channel: str, owner: str, *, limit: int, lease_seconds
         conn.execute(update(m).where(m.c.id.in_(ids)).values(
             state="running", lease_owner=owner, lease_until=at + dt.timedelta(seconds=lease_seconds),
             attempts=m.c.attempts + 1, updated_at=at))
+        slots = None
         if limits.rate_limit is not None:
             start = max(slot, clock)
+            slots = [start + i / limits.rate_limit for i in range(len(rows))]
             conn.execute(update(outbox_channels).where(outbox_channels.c.channel == channel)
                          .values(next_slot_at=start + len(rows) / limits.rate_limit))
     return Claim([Message(id_, channel_, key, sequence, operation, orjson.loads(payload), idempotency_key,
                           attempts + 1, record_kind, record_key)  # rows unpacked: a hot path at 10,000/s
                   for id_, channel_, key, sequence, operation, payload, idempotency_key, attempts, record_kind,
-                  record_key in rows])
+                  record_key in rows], slots=slots)
 
 
 def _lock_channel(conn: Connection, channel: str) -> float:
@@ -154,6 +160,27 @@ def heartbeat(engine: Engine, owner: str, lease_seconds: float, probe_window: fl
         renew_probes(conn, owner, probe_window)
         return conn.execute(update(m).where(m.c.lease_owner == owner, m.c.state == "running")
                             .values(lease_until=at + dt.timedelta(seconds=lease_seconds))).rowcount
+
+
+def release_dead(engine: Engine, channels: list[str], is_dead: Callable[[str], bool]) -> int:
+    """End the leases (and probes) of the channels' workers that ``is_dead`` finds gone, so their
+    messages are claimable now rather than a lease later; returns how many messages.
+
+    Reads the distinct owners of the channels' running messages through the (channel, state, id)
+    index and writes only when one is dead: a heartbeat's cheap check, not a scan of the outbox.
+    """
+    at = now()
+    with engine.begin() as conn:
+        owners = conn.execute(select(m.c.lease_owner).distinct().where(
+            m.c.channel.in_(channels), m.c.state == "running", m.c.lease_until >= at)).scalars().all()
+        probers = conn.execute(select(semaphores.c.prober).where(
+            semaphores.c.system.in_(channels), semaphores.c.prober.is_not(None))).scalars().all()
+        gone = [owner for owner in {*owners, *probers} if owner and is_dead(owner)]
+        if not gone:
+            return 0
+        conn.execute(update(semaphores).where(semaphores.c.prober.in_(gone)).values(offline_until=at, prober=None))
+        return conn.execute(update(m).where(m.c.lease_owner.in_(gone), m.c.state == "running")
+                            .values(lease_until=at)).rowcount
 
 
 def backoff(attempts: int, config: OutboxConfig) -> float:

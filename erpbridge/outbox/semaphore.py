@@ -5,9 +5,11 @@ offline for a short first lock (:data:`FIRST_LOCK_TIME`, 1 s). While offline, re
 fail fast (:meth:`Semaphore.is_offline`) and workers leave the system's messages waiting,
 attempts untouched. When the lock is up, exactly one worker wins :meth:`Semaphore.try_probe`
 and sends one message: success resets the semaphore (and wakes every worker at once), another
-general error locks the system again for twice as long, up to ``max_lock_time``. So a short
-outage costs seconds and a long one costs at most one ``max_lock_time`` after the system is
-back, instead of up to a whole ``max_lock_time`` whatever the outage. A probe holds the system
+general error locks the system again for a tenth longer (:data:`PROBE_GROWTH`), up to
+``max_lock_time``. The lock so grows with the outage: the system is found back at most about a
+tenth of the outage (plus the first lock) after it came back, so a 60 s outage costs some 7 s,
+not the up to 30 s of doubling, and an hour-long one at most ``max_lock_time``. The probes this
+costs are cheap: one message each, to a system that refuses it at once or times out. A probe holds the system
 for a short window that its worker's heartbeat renews (:func:`renew_probes`): a prober killed
 mid-probe frees the system within that window, not after a lease.
 
@@ -26,8 +28,10 @@ from erpbridge.outbox.messages import notify, now
 from erpbridge.outbox.tables import semaphores
 from erpbridge.store.db import as_utc, write_transaction
 
-#: Seconds a system is offline after the first general error of an outage; each failed probe doubles it.
+#: Seconds a system is offline after the first general error of an outage.
 FIRST_LOCK_TIME = 1.0
+#: What each failed probe multiplies the lock by: the lock grows to about a tenth of the outage so far.
+PROBE_GROWTH = 1.1
 
 
 class Semaphore:
@@ -57,15 +61,16 @@ class Semaphore:
 
     def trip(self, reason: str, *, seconds: float | None = None, probe: bool = False) -> None:
         """Take the system offline: for ``seconds`` when the system said how long, else for the
-        current lock, doubled (up to ``max_lock_time``) when this was a failed ``probe``. Several
-        workers meeting the same outage do not double it: only probes do."""
+        current lock, grown by :data:`PROBE_GROWTH` (up to ``max_lock_time``) when this was a failed
+        ``probe``. Several workers meeting the same outage do not grow it: only probes do."""
         at = now()
         s = semaphores
         with write_transaction(self.engine) as conn:
             row = conn.execute(select(s.c.offline_until, s.c.lock_seconds).where(s.c.system == self.system)).first()
             lock = row.lock_seconds if row is not None and row.offline_until is not None else None
             if seconds is None:
-                lock = self.first_lock_time if lock is None else min(self.max_lock_time, lock * 2 if probe else lock)
+                grown = lock * PROBE_GROWTH if probe and lock is not None else lock
+                lock = self.first_lock_time if lock is None else min(self.max_lock_time, grown)
             values = {"offline_until": at + dt.timedelta(seconds=lock if seconds is None else seconds),
                       "reason": reason, "tripped_at": at, "lock_seconds": lock, "prober": None}
             if row is not None:
@@ -87,7 +92,8 @@ class Semaphore:
         """When the lock time is up, let exactly one caller probe: it gets True, and the system
         stays offline to everyone else for ``window`` seconds, renewed by the owner's heartbeat
         (:func:`renew_probes`) while the probe lasts; if the prober dies, the next probe comes
-        when the window runs out."""
+        when the window runs out (or at once when a worker on its host sees it gone:
+        :func:`erpbridge.outbox.claims.release_dead`)."""
         s = semaphores
         with write_transaction(self.engine) as conn:  # read, then write: SQLite's lock first
             at = now()

@@ -67,7 +67,7 @@ semaphores = Table(
     Column("offline_until", DateTime(timezone=True)),
     Column("reason", Text),
     Column("tripped_at", DateTime(timezone=True)),
-    #: How long the system is locked this time: doubled by each failed probe, up to max_lock_time.
+    #: How long the system is locked this time: grown by each failed probe, up to max_lock_time.
     Column("lock_seconds", Float),
     #: The worker probing right now; its heartbeat keeps the probe's short window open.
     Column("prober", String(128)),

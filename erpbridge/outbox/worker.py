@@ -4,7 +4,9 @@ How it works: a worker loops over the channels (one per configured system), clai
 due messages (:func:`erpbridge.outbox.claims.claim`), delivers each through the system's
 connector inside an exchange-log measurement, and records the outcomes in one transaction. A
 heartbeat thread renews the short leases of what it holds (and of a probe it makes), so a dead
-worker's messages are claimable again within ``lease_seconds``. An idle worker sleeps
+worker's messages are claimable again within ``lease_seconds``; it also ends at once the leases of
+workers on the same host whose process is gone (:mod:`erpbridge.outbox.owners`), so a killed worker
+costs a heartbeat, not a lease. An idle worker sleeps
 ``poll_interval`` seconds; on PostgreSQL a ``LISTEN`` on
 :data:`~erpbridge.outbox.messages.NOTIFY_CHANNEL` wakes it as soon as a message is enqueued or
 a system is back.
@@ -24,17 +26,17 @@ as ``running`` with growing attempts in ``erpbridge messages``.
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import math
 import threading
-import uuid
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 from erpbridge.connectors.base import Connector, ConnectorError, GeneralError, MessageError
 from erpbridge.exchange import ExchangeLog
-from erpbridge.outbox import claims
+from erpbridge.outbox import claims, owners
 from erpbridge.outbox.claims import Message, Outcome
+from erpbridge.outbox.config import ChannelConfig
 from erpbridge.outbox.messages import NOTIFY_CHANNEL, now
 from erpbridge.outbox.semaphore import Semaphore
 
@@ -45,7 +47,7 @@ class Worker:
     def __init__(self, app, *, connectors: dict[str, Connector] | None = None, owner: str | None = None):
         self.app = app
         self.config = app.config.outbox
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or owners.new_owner()
         # Buffered: one log transaction per interval instead of one per delivery; a killed worker
         # loses at most the last interval's entries, never a message.
         self.exchange_log = ExchangeLog.for_app(app, buffered=True)
@@ -95,13 +97,13 @@ class Worker:
                 self._broken.add(channel)
             return 0, None
         limits = self.config.channel(channel)
-        claim = claims.claim(self.app.engine, channel, self.owner, limit=1 if probe else limits.batch_size,
+        claim = claims.claim(self.app.engine, channel, self.owner, limit=1 if probe else _claim_size(limits, connector),
                              lease_seconds=self.config.lease_seconds, limits=limits)
         if not claim.messages:
             if probe:  # nothing to probe with: let the next real request find out
                 semaphore.reset()
             return 0, claim.retry_in
-        outcomes = self._deliver(channel, connector, claim.messages)
+        outcomes = self._deliver(channel, connector, claim.messages, claim.slots)
         general = next((o for o in outcomes if o.general_error is not None), None)
         if general is not None:
             # "Too many requests, retry after 1 s" pauses the system that long, not max_lock_time.
@@ -114,11 +116,17 @@ class Worker:
         claims.record_outcomes(self.app, self.owner, outcomes)
         return len(outcomes), None
 
-    def _deliver(self, channel: str, connector: Connector, messages: list[Message]) -> list[Outcome]:
+    def _deliver(self, channel: str, connector: Connector, messages: list[Message],
+                 slots: list[float] | None = None) -> list[Outcome]:
+        """Deliver a claimed batch; under a rate limit each call waits for the slot of its
+        (first) message, so a batch goes out at the channel's rate and not as a burst."""
         batch = getattr(connector, "deliver_batch", None)
         outcomes: list[Outcome] = []
         pending = list(messages)
+        slot_of = dict(zip((m.id for m in messages), slots or (), strict=False))
         while pending:
+            if pending[0].id in slot_of:
+                _wait_until(slot_of[pending[0].id])
             if batch is not None and len(pending) > 1:
                 group = [m for m in pending if m.operation == pending[0].operation]
                 outcomes += self._deliver_batch(channel, batch, group)
@@ -212,6 +220,7 @@ class Worker:
             while not done.wait(self.config.heartbeat_seconds):
                 try:
                     claims.heartbeat(self.app.engine, self.owner, self.config.lease_seconds, self.config.probe_window)
+                    claims.release_dead(self.app.engine, self.channels(), owners.is_dead)
                 except Exception:
                     log.exception("could not renew the outbox leases of %s", self.owner)
 
@@ -256,6 +265,28 @@ class Worker:
                 log.warning("LISTEN failed; polling every %ss until it works again", self.config.poll_interval,
                             exc_info=True)
                 stop.wait(self.config.poll_interval)
+
+
+#: Under a rate limit, how far ahead (seconds of the channel's slots) a one-by-one claim reaches.
+CLAIM_HORIZON = 0.05
+
+
+def _claim_size(limits: ChannelConfig, connector: Connector) -> int:
+    """How many messages to claim at once. A connector that sends one message per call, on a
+    paced channel, claims only the slots of the next :data:`CLAIM_HORIZON`: a claimed slot that
+    its worker dies holding is lost to the channel, so a claim of ``batch_size`` would cost a
+    killed worker's channel that many slots (issue 17); the claims stay at most 1/horizon a
+    second whatever the rate. A batch connector claims its batch: that is its one call."""
+    if limits.rate_limit is None or getattr(connector, "deliver_batch", None) is not None:
+        return limits.batch_size
+    return max(1, min(limits.batch_size, math.ceil(limits.rate_limit * CLAIM_HORIZON)))
+
+
+def _wait_until(at: float) -> None:
+    """Sleep until the wall-clock time ``at`` (a rate limit's slot: at most a batch's spread)."""
+    delay = at - time.time()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def _forward(stop: threading.Event, wake: threading.Event) -> None:

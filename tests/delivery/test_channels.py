@@ -145,6 +145,20 @@ def test_the_rate_limit_keeps_to_the_erps_allowed_rate(make_app, erp):
     assert elapsed >= 11 / 8 - 0.1
 
 
+def test_a_batch_claimed_at_once_still_goes_out_at_the_channels_rate(make_app, erp):
+    """A claim of five under a rate limit is sent one message per 1/rate s, not as a burst: the
+    ERP counts requests per second and would answer 429 (pausing every worker) to a burst."""
+    erp.rate_limit = 20  # requests per second; an order takes two (look-up, create)
+    app = make_app(max_lock_time=5, outbox={"poll_interval": 0.05,
+                                            "channels": {"erp": {"rate_limit": 9, "batch_size": 5}}})
+    for i in range(20):
+        place_order(app, f"{1000 + i}")
+    elapsed = run_until_done(app, worker(app, erp), concurrency=2)
+    assert len(erp.orders) == 20
+    assert erp.too_many == 0
+    assert elapsed < 20 / 9 + 1.5  # at the configured rate, with no pause for a 429
+
+
 class BatchErp:
     """A connector that takes many messages in one call (like Magento's bulk API)."""
 

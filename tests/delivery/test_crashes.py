@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import subprocess
 import sys
 import time
@@ -78,3 +79,34 @@ def test_several_worker_processes_share_the_work_and_deliver_each_order_once(mak
     assert sorted(erp.orders) == numbers and erp.creates == 60
     assert erp.requests == 120  # one look-up and one create per order: nothing delivered twice
     assert set(erp.workers) == {"w0", "w1"}
+
+
+@pytest.mark.slow
+def test_a_worker_on_the_same_host_takes_a_killed_workers_messages_at_once_and_a_live_ones_never(make_app, erp):
+    """A lease is what a worker on another host must wait for; on the same host the dead process
+    is seen at the next heartbeat, so a killed worker costs about a heartbeat, not a lease."""
+    app = make_app(outbox={"lease_seconds": 30, "heartbeat_seconds": 0.3, "poll_interval": 0.05})
+    first = place_order(app, "1001")
+    erp.hang.set()
+    process = spawn(app, erp)
+    assert erp.arrived.wait(20), "the worker never called the ERP"
+    stop = threading.Event()
+    other = Worker(app, connectors={"erp": ErpConnector(erp.port)})
+    thread = threading.Thread(target=other.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.5)  # five heartbeats of the other worker: the hung one is alive, its message stays its own
+        assert (message(app, first)["state"], message(app, first)["attempts"]) == ("running", 1)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+        killed = time.monotonic()
+        erp.hang.clear()
+        erp.release.set()
+        while states(app)[first] != "done":
+            assert time.monotonic() - killed < 5, "the killed worker's message waited for its lease"
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert message(app, first)["attempts"] == 2
+    assert erp.orders == {"1001": "SO00001"} and erp.creates == 1

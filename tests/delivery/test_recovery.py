@@ -4,12 +4,16 @@ Against the real HTTP ERP of the delivery tests, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from erpbridge.outbox.claims import heartbeat
+from erpbridge.outbox.claims import heartbeat, release_dead
+from erpbridge.outbox.owners import is_dead, new_owner
 from erpbridge.outbox.semaphore import Semaphore
 from erpbridge.outbox.worker import Worker
 
@@ -55,21 +59,21 @@ def test_after_an_outage_the_backlog_goes_out_in_acceptance_order(make_app, erp)
 
 
 def test_probes_back_off_from_a_short_first_lock_up_to_max_lock_time(make_app, erp):
-    app = make_app(max_lock_time=3)
+    app = make_app(max_lock_time=1.25)
     place_order(app, "1001")
     erp.stop()
     w = Worker(app, connectors={"erp": ErpConnector(erp.port)})
     w.drain()
     semaphore = app.semaphore("erp")
     assert lock_of(semaphore) == pytest.approx(1.0, abs=0.05)  # not max_lock_time: the outage may be short
-    semaphore.trip("ERP offline")  # another worker meets the same outage: the lock is not doubled
+    semaphore.trip("ERP offline")  # another worker meets the same outage: the lock does not grow
     assert lock_of(semaphore) == pytest.approx(1.0, abs=0.05)
     locks = []
     for _ in range(3):
         wait_for(lambda: not semaphore.is_offline(), 5)
         assert w.run_pass() == (1, None)  # the probe fails
         locks.append(lock_of(semaphore))
-    assert locks == pytest.approx([2.0, 3.0, 3.0], abs=0.05)
+    assert locks == pytest.approx([1.1, 1.21, 1.25], abs=0.03)  # a tenth longer each time, up to the max
     erp.start()
     wait_for(lambda: not semaphore.is_offline(), 5)
     assert w.run_pass() == (1, None)  # the probe gets through: the next outage starts short again
@@ -96,6 +100,20 @@ def test_a_killed_prober_frees_its_system_within_the_probe_window_and_a_live_one
     w.exchange_log.close()
     assert waited < window + 0.5  # not the 60 s lock, not a 30 s lease
     assert not semaphore.is_tripped() and erp.orders == {"1001": "SO00001"}
+
+
+def test_a_prober_whose_process_is_gone_frees_its_system_at_a_heartbeat_of_the_same_host(make_app, erp):
+    app = make_app(max_lock_time=60)
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()  # a worker process of this host, killed and reaped
+    dead = f"{socket.gethostname()}:{gone.pid}:{new_owner().split(':')[2]}:0000dead"
+    semaphore = app.semaphore("erp")
+    semaphore.trip("ERP offline", seconds=0)
+    assert semaphore.try_probe(dead, 30)  # its window would hold the system 30 s
+    assert release_dead(app.engine, ["erp"], is_dead) == 0  # no messages of its, but the probe is ended
+    assert not semaphore.is_offline() and semaphore.try_probe(new_owner(), 30)
+    assert not is_dead(new_owner())  # this process's own workers are alive
+    assert not is_dead(f"another-host:{gone.pid}:{dead.split(':')[2]}:0000dead")  # another host: its lease decides
 
 
 def test_the_successful_probe_resumes_every_worker_at_once(make_app, erp, db_url):
