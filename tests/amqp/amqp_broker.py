@@ -102,15 +102,17 @@ class Broker:
 
         return run(go())
 
-    def send(self, queue: str, bodies: list[bytes], ids: list[str] | None = None) -> None:
-        """Persistent messages onto ``queue`` (a marketplace sending orders)."""
+    def send(self, queue: str, bodies: list[bytes], ids: list[str] | None = None, *, declare: bool = True) -> None:
+        """Persistent messages onto ``queue`` (a marketplace sending orders); ``declare``: as a plain
+        durable queue first (False: the hub declared it, with its own arguments)."""
         import aio_pika
 
         async def go():
             connection = await self._connect()
             async with connection:
                 channel = await connection.channel(publisher_confirms=True)
-                await channel.declare_queue(queue, durable=True)
+                if declare:
+                    await channel.declare_queue(queue, durable=True)
                 await asyncio.gather(*(channel.default_exchange.publish(
                     aio_pika.Message(body, content_type="application/json", delivery_mode=2,
                                      message_id=(ids[i] if ids else None)), queue) for i, body in enumerate(bodies)))

@@ -1,4 +1,4 @@
-"""RabbitMQ as the company's event bus: the hub's changes out as events, orders in from queues.
+"""RabbitMQ as the company's event bus: the hub's changes out as events, orders and stock in from queues.
 
 What it is. Other systems of the company (a WMS, a CRM, a data warehouse) want to know what the
 hub stores, and some bring work to it through a queue (orders from a marketplace). A system
@@ -15,8 +15,10 @@ hub stores, and some bring work to it through a queue (orders from a marketplace
   which is what a consumer deduplicates on.
 * in: for each queue of ``intake:``, the bus's watch loop (``erpbridge run``) consumes with
   manual acks, takes a batch through the one ingest path (an order is placed like an order from
-  the API, checked, idempotent on its number, and queued to the bus's ERP) and acks it only after
-  the store committed. A message that cannot be taken (not JSON, or a record ingest rejects) is
+  the API, checked, idempotent on its number, and queued to the bus's ERP; a stock level is
+  written like the ERP's, as a delta, and so reaches the shops) and acks it only after the store
+  committed. A stock queue is declared with one active consumer: of several hubs one reads it at
+  a time, in order, so a redelivered older quantity never lands after a newer one. A message that cannot be taken (not JSON, or a record ingest rejects) is
   published to its dead-letter queue with the reason in ``x-erpbridge-error`` and then acked: it
   never blocks the queue, and it is named in the exchange log.
 
@@ -148,13 +150,27 @@ class AmqpConnector:
         for kind, spec in kinds.items():
             if self.cfg.declare:
                 await channel.declare_queue(spec.dead_letters, durable=True)
-            source = await (channel.declare_queue(spec.queue, durable=True) if self.cfg.declare
-                            else channel.get_queue(spec.queue, ensure=False))
+            if self.cfg.declare:
+                source = await self._declare_intake(channel, kind, spec)
+            else:
+                source = await channel.get_queue(spec.queue, ensure=False)
 
             async def on_message(message, kind=kind) -> None:
                 arrived.put((kind, message))
 
             await source.consume(on_message, no_ack=False)
+
+    async def _declare_intake(self, channel, kind: str, spec):
+        import aiormq.exceptions as wire
+
+        arguments = spec.arguments(kind)
+        try:
+            return await channel.declare_queue(spec.queue, durable=True, arguments=arguments)
+        except wire.ChannelPreconditionFailed as exc:  # declared before, by someone else, differently
+            raise GeneralError(
+                f"{self.intake_bus.where}: intake queue {spec.queue!r} ({kind}) exists with other arguments than "
+                f"{arguments or 'none'}: {exc}; delete and let erpbridge declare it, or set the queue's "
+                f"single_active_consumer to match, or declare: false") from exc
 
     def _next_batch(self, arrived: queue.Queue) -> list:
         try:
