@@ -107,9 +107,10 @@ class OneC:
         assert self.call("sale", "success")[0] == "success"
 
 
-def zipped(files: dict[str, bytes]) -> bytes:
+def zipped(files: dict[str, bytes], comment: bytes = b"") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.comment = comment
         for name, content in files.items():
             archive.writestr(name, content)
     return buffer.getvalue()

@@ -13,6 +13,7 @@ from lxml import etree
 from erpbridge.services.products import set_enabled
 
 from onec_hub import FILES, Hub, api_order, eventually, onec_app, simulator
+from onec_simulator import zipped
 
 DRILL = "a1b2c3d4-0001-11e6-80c8-0cc47a0a1c1f"
 NS = "{*}"
@@ -20,7 +21,7 @@ NS = "{*}"
 
 @pytest.fixture(params=["utf-8", "windows-1251"])
 def hub(tmp_path, db_url, monkeypatch, request):
-    app = onec_app(tmp_path, db_url, monkeypatch, order_encoding=request.param)
+    app = onec_app(tmp_path, db_url, monkeypatch, order_encoding=request.param, file_limit=4096)
     hub = Hub(app)
     onec = simulator(hub)
     try:
@@ -155,3 +156,23 @@ def test_order_files_from_1c_come_back_as_statuses_and_a_bad_document_is_named(h
     first = eventually(lambda: (v := hub.order("O-1"))["status"] == "shipped" and v, what="O-1 shipped")
     assert first["erp_id"] == "ЗК-000123"
     assert hub.order("O-2")["status"] == "cancelled"
+
+
+def test_a_zipped_order_file_in_full_chunks_is_read_at_the_next_query_and_a_broken_one_is_refused(hub):
+    place(hub, "O-1")
+    place(hub, "O-2", [("DR-750", 1, "3159.00")])
+    onec = sale_session(hub)
+    try:
+        broken = onec.call("sale", "file", filename="orders-broken.xml", check=False,
+                           content='<?xml version="1.0"?><КоммерческаяИнформация><Документ>'.encode())
+        assert broken[0] == "failure" and broken[1].startswith("orders-broken.xml line 1: not well-formed XML"), broken
+        status = STATUS_FILE.format(encoding=hub.encoding).encode(hub.encoding)
+        archive = zipped({"orders-5d1e.xml": status})
+        archive = zipped({"orders-5d1e.xml": status}, comment=b"-" * (-len(archive) % onec.file_limit))
+        assert len(archive) % onec.file_limit == 0  # every chunk a full one: no shorter last chunk ends the file
+        assert onec.upload("orders.zip", archive, kind="sale") >= 1
+        assert hub.order("O-1")["status"] is None  # not complete yet, as far as erpbridge can tell
+        onec.query()
+    finally:
+        onec.close()
+    assert hub.order("O-1")["status"] == "shipped" and hub.order("O-2")["status"] == "cancelled"

@@ -108,7 +108,7 @@ class OneCConnector:
                 body = await request.body()
                 if kind == "sale":
                     return self._text(*await asyncio.to_thread(self._sale_file, session, filename, body))
-                await asyncio.to_thread(self.exchange.append, session, filename, body)
+                await asyncio.to_thread(self.exchange.append, session, "catalog", filename, body)
                 return self._text("success")
             if kind == "catalog" and mode == "import":
                 return self._text(*await self._import(session, filename))
@@ -159,8 +159,8 @@ class OneCConnector:
 
     def _import_file(self, session: str, filename: str, beat) -> str | None:
         """Runs in the import's thread: the file through ingest; the answer's second line."""
-        self.exchange.unpack(session)
-        path = self.exchange.folder(session) / safe_name(filename)
+        self.exchange.unpack(session, "catalog")
+        path = self.exchange.folder(session, "catalog") / safe_name(filename)
         if not path.is_file():
             raise Refusal(f"{filename}: not uploaded in this exchange (mode=file first)")
         stem = Path(filename).name.lower()
@@ -199,6 +199,7 @@ class OneCConnector:
     # -- sale -----------------------------------------------------------------------------------
 
     def _query(self, session: str) -> bytes:
+        self._statuses(session)  # an order file whose last chunk was a full one (refusals: in the exchange log)
         started = time.perf_counter()
         taken = self.exchange.take_query(session)
         orders = [(Order.model_validate(payload), cancelled) for _number, payload, cancelled in taken]
@@ -219,25 +220,45 @@ class OneCConnector:
                                              request={"session": session[:8]}, response={"exported": numbers})
 
     def _sale_file(self, session: str, filename: str | None, body: bytes) -> tuple[str, ...]:
-        """1C's order files: a chunk of exactly ``file_limit`` bytes has more to follow; the last
-        (shorter) one completes the file, which is read at once."""
-        path = self.exchange.append(session, filename, body)
+        """1C's order files: a chunk of exactly ``file_limit`` bytes has more to follow, so the
+        file is read once a shorter chunk completes it (or, if its size was a multiple of the
+        limit, at the session's next query)."""
+        self.exchange.append(session, "sale", filename, body)
         if len(body) >= self.file_limit:
             return ("success",)
-        if path.suffix.lower() == ".zip":
-            self.exchange.unpack(session)
-            files = sorted(p for p in path.parent.rglob("*.xml"))
-        else:
-            files = [path]
-        rejected = []
-        for file in files:
-            shown = file.relative_to(self.exchange.folder(session)).as_posix()
-            report = self._ingest(file, "order_statuses", Statuses(self.config, shown).items, lambda: None,
-                                  flow="order_statuses")
-            file.unlink()
-            if report.rejected:
-                rejected.append(f"{shown}: {report.rejected} of {report.read} rejected; first: {report.rejections[0]}")
+        rejected, refused = self._statuses(session)
+        if refused:
+            raise Refusal("\n".join(refused))
         return ("success", *rejected)
+
+    def _statuses(self, session: str) -> tuple[list[str], list[str]]:
+        """Read the session's order files into the store as status updates, each once (then
+        removed, also one that cannot be read: 1C sends its changes again); (a line per file
+        with rejected documents, a line per file refused)."""
+        rejected, refused = [], []
+        try:
+            self.exchange.unpack(session, "sale")
+        except Refusal as exc:
+            refused.append(str(exc))
+        folder = self.exchange.folder(session, "sale")
+        for file in sorted(folder.rglob("*.xml")):
+            shown = file.relative_to(folder).as_posix()
+            try:
+                report = self._ingest(file, "order_statuses", Statuses(self.config, shown).items, lambda: None,
+                                      flow="order_statuses")
+            except Refusal as exc:
+                refused.append(str(exc))
+                ExchangeLog.for_app(self.app).record(self.name, "order_statuses", "onec.sale.file", "in",
+                                                     outcome="message_error", error=str(exc), request={"file": shown})
+            else:
+                if report.rejected:
+                    rejected.append(f"{shown}: {report.rejected} of {report.read} rejected; first: "
+                                    f"{report.rejections[0]}")
+            finally:
+                file.unlink()
+        for archive in folder.glob("*.zip*"):
+            archive.unlink()
+        return rejected, refused
 
 
 def create(app, name: str, config: OneCSystem) -> OneCConnector:

@@ -118,8 +118,10 @@ class Exchange:
                 onec_sessions.c.token_hash == digest, onec_sessions.c.system == self.name)).scalar()
         return found
 
-    def folder(self, session: str) -> Path:
-        return private_dir(self.root / session[:32])
+    def folder(self, session: str, area: str) -> Path:
+        """The session's folder for ``catalog`` or ``sale`` files (kept apart: a status file
+        is never taken for a catalog, nor a catalog file for statuses)."""
+        return private_dir(private_dir(self.root / session[:32]) / area)
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -129,9 +131,9 @@ class Exchange:
         with write_transaction(self.app.engine) as conn:
             conn.execute(delete(onec_imports).where(onec_imports.c.session == session))
 
-    def append(self, session: str, filename: str, chunk: bytes) -> Path:
+    def append(self, session: str, area: str, filename: str, chunk: bytes) -> Path:
         relative = safe_name(filename)
-        path = self.folder(session) / relative
+        path = self.folder(session, area) / relative
         private_dir(path.parent)
         size = path.stat().st_size if path.exists() else 0
         if size + len(chunk) > self.config.max_file_bytes:
@@ -142,9 +144,10 @@ class Exchange:
             out.write(chunk)
         return path
 
-    def unpack(self, session: str) -> None:
-        """Unpack the session's zip archives (once each: an unpacked one is renamed ``.unpacked``)."""
-        folder = self.folder(session)
+    def unpack(self, session: str, area: str) -> None:
+        """Unpack the zip archives of the session's ``area`` (once each: an unpacked one is
+        renamed ``.unpacked``)."""
+        folder = self.folder(session, area)
         for archive in sorted(folder.glob("*.zip")):
             self._unpack(archive, folder)
             archive.rename(archive.with_name(archive.name + ".unpacked"))
