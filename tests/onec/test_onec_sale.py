@@ -176,3 +176,22 @@ def test_a_zipped_order_file_in_full_chunks_is_read_at_the_next_query_and_a_brok
     finally:
         onec.close()
     assert hub.order("O-1")["status"] == "shipped" and hub.order("O-2")["status"] == "cancelled"
+
+
+def test_1cs_order_number_binds_the_order_so_reconciliation_sees_it_arrived(hub):
+    from sqlalchemy import select
+
+    from erpbridge.store.tables import bindings
+
+    place(hub, "O-1")
+    place(hub, "O-2", [("DR-750", 1, "3159.00")])
+    onec = sale_session(hub)
+    try:
+        onec.call("sale", "file", filename="orders-5d1e.xml",
+                  content=STATUS_FILE.format(encoding=hub.encoding).encode(hub.encoding))
+    finally:
+        onec.close()
+    with hub.app.engine.connect() as conn:
+        bound = dict(conn.execute(select(bindings.c.key, bindings.c.external_id).where(
+            bindings.c.kind == "orders", bindings.c.system == "erp")).all())
+    assert bound == {"O-1": "ЗК-000123"}  # O-2 came back without 1C's number

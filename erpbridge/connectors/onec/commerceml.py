@@ -264,10 +264,13 @@ def _true(value: str | None) -> bool:
 
 
 class Statuses:
-    """The mapper of 1C's order files (``orders-*.xml``): each Документ's state as a status update."""
+    """The mapper of 1C's order files (``orders-*.xml``): each Документ's state as a status update.
+    ``erp_numbers`` collects the order number -> 1C's number of every update built, for the
+    orders' bindings in 1C (what reconciliation checks)."""
 
     def __init__(self, config: OneCSystem, filename: str):
         self.config, self.filename = config, filename
+        self.erp_numbers: dict[str, str] = {}
 
     def items(self, path) -> Iterator[Raw]:
         for _event, element in _elements(path, ("Документ",), self.filename):
@@ -290,8 +293,12 @@ class Statuses:
                 status = "processing"
             else:
                 status = "received"
-        return OrderStatusUpdate(order=data["number"], status=status, erp_id=values.get(names["erp_number"]) or None,
-                                 changed_at=dt.datetime.now(dt.timezone.utc))
+        update = OrderStatusUpdate(order=data["number"], status=status,
+                                   erp_id=values.get(names["erp_number"]) or None,
+                                   changed_at=dt.datetime.now(dt.timezone.utc))
+        if update.erp_id:
+            self.erp_numbers[update.order] = update.erp_id
+        return update
 
 
 # -- sale&query: orders as CommerceML documents ---------------------------------------------------

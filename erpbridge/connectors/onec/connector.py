@@ -40,7 +40,9 @@ from erpbridge.connectors.onec.exchange import COOKIE, Exchange, Refusal, safe_n
 from erpbridge.connectors.onec.spec import OneCSystem
 from erpbridge.exchange import ExchangeLog
 from erpbridge.ingest import ImportReport, ingest_fetched
+from erpbridge.outbox.binder import bind
 from erpbridge.records import Order
+from erpbridge.store.db import write_transaction
 from erpbridge.store.tables import bindings
 
 logger = logging.getLogger(__name__)
@@ -243,14 +245,16 @@ class OneCConnector:
         folder = self.exchange.folder(session, "sale")
         for file in sorted(folder.rglob("*.xml")):
             shown = file.relative_to(folder).as_posix()
+            statuses = Statuses(self.config, shown)
             try:
-                report = self._ingest(file, "order_statuses", Statuses(self.config, shown).items, lambda: None,
-                                      flow="order_statuses")
+                report = self._ingest(file, "order_statuses", statuses.items, lambda: None, flow="order_statuses")
             except Refusal as exc:
                 refused.append(str(exc))
                 ExchangeLog.for_app(self.app).record(self.name, "order_statuses", "onec.sale.file", "in",
                                                      outcome="message_error", error=str(exc), request={"file": shown})
             else:
+                with write_transaction(self.app.engine) as conn:
+                    bind(conn, [("orders", number, self.name, erp_id) for number, erp_id in statuses.erp_numbers.items()])
                 if report.rejected:
                     rejected.append(f"{shown}: {report.rejected} of {report.read} rejected; first: "
                                     f"{report.rejections[0]}")
