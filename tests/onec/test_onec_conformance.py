@@ -92,3 +92,23 @@ def test_the_example_config_loads_as_a_user_runs_it(monkeypatch):
     erp = config.systems["erp"]
     assert erp.connector == "onec" and erp.password.get_secret_value() == "y" and erp.price_type == "Розничная"
     assert config.erp_for(None) == "erp"
+
+
+def test_redeliveries_after_export_or_cancellation_send_nothing_again(tmp_path, db_url, monkeypatch):
+    app = onec_app(tmp_path, db_url, monkeypatch)
+    try:
+        peer = OneCPeer(app)
+        order = peer.payload("send_order", "R-1")
+        peer.connector.deliver("send_order", order, "k:1")
+        assert peer._answered() == [("R-1", "false")]
+        peer.connector._success(peer.session)
+        peer.connector.deliver("send_order", order, "k:1")  # the worker crashed before recording its delivery
+        assert peer._answered() == []
+        peer.connector.deliver("cancel_order", {"id": "R-1-c", "order": "R-1"}, "k:2")
+        peer.connector.deliver("send_order", order, "k:1")  # an old message replayed by an operator
+        assert peer._answered() == [("R-1", "true")]
+        peer.connector._success(peer.session)
+        peer.connector.deliver("cancel_order", {"id": "R-1-c", "order": "R-1"}, "k:2")
+        assert peer._answered() == []
+    finally:
+        app.close()

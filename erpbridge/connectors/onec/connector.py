@@ -104,7 +104,7 @@ class OneCConnector:
             if session is None:
                 raise Refusal(f"not authorised: call mode=checkauth first and send its cookie {COOKIE}")
             if mode == "init":
-                await asyncio.to_thread(self.exchange.start, session)
+                await asyncio.to_thread(self.exchange.start, session, kind)
                 return self._text(f"zip={'yes' if self.config.zip else 'no'}", f"file_limit={self.file_limit}")
             if mode == "file":
                 body = await request.body()

@@ -125,11 +125,12 @@ class Exchange:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def start(self, session: str) -> None:
-        """``init``: a new exchange in this session starts from no files."""
-        shutil.rmtree(self.root / session[:32], ignore_errors=True)
-        with write_transaction(self.app.engine) as conn:
-            conn.execute(delete(onec_imports).where(onec_imports.c.session == session))
+    def start(self, session: str, area: str) -> None:
+        """``init``: a new exchange of ``catalog`` or ``sale`` in this session starts from no files."""
+        shutil.rmtree(self.root / session[:32] / area, ignore_errors=True)
+        if area == "catalog":
+            with write_transaction(self.app.engine) as conn:
+                conn.execute(delete(onec_imports).where(onec_imports.c.session == session))
 
     def append(self, session: str, area: str, filename: str, chunk: bytes) -> Path:
         relative = safe_name(filename)
@@ -273,10 +274,11 @@ class Exchange:
                     payload).decode(), cancelled=cancelled, revision=1))
                 return
             text = orjson.dumps(payload).decode() if payload is not None else row.payload
+            cancelled = cancelled or row.cancelled  # an order redelivered after its cancellation stays cancelled
             if text == row.payload and cancelled == row.cancelled:
                 return
             conn.execute(update(onec_orders).where(onec_orders.c.id == row.id).values(
-                payload=text, cancelled=cancelled or row.cancelled, revision=onec_orders.c.revision + 1))
+                payload=text, cancelled=cancelled, revision=onec_orders.c.revision + 1))
 
     def take_query(self, session: str) -> list[tuple[str, dict, bool]]:
         """The orders not yet confirmed (oldest first), noted as sent to ``session``."""
