@@ -127,7 +127,8 @@ def test_broken_xml_names_file_and_line_and_what_came_before_goes_in(hub, onec):
 def test_a_bad_product_is_rejected_by_name_and_the_rest_go_in(hub, onec):
     onec.checkauth()
     onec.init()
-    onec.upload("import.xml", catalog_file(good(1) + "\n<Товар><Ид>id-bad</Ид><Артикул>B-1</Артикул></Товар>" + good(2)))
+    bad = "\n<Товар><Ид>id-bad</Ид><Артикул>B-1</Артикул></Товар>"
+    onec.upload("import.xml", catalog_file(good(1) + bad + good(2)))
     answer = onec.import_file("import.xml")
     assert answer[0] == "success" and answer[1].startswith("1 of 3 records rejected; first: "), answer
     assert "import.xml line 2, Товар id-bad" in answer[1] and "name" in answer[1], answer

@@ -36,8 +36,8 @@ class OneCPeer:
         """(Номер, Отменен) of every Документ a sale&query answers now (the session's success
         never comes, so the next query answers them again)."""
         root = etree.fromstring(self.connector._query(self.session))
-        return [(d.findtext("Номер"), d.findtext("ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение"))
-                for d in root.iterfind("Документ")]
+        cancelled = "ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение"
+        return [(d.findtext("Номер"), d.findtext(cancelled)) for d in root.iterfind("Документ")]
 
     def count(self, operation, number):
         if operation == "cancel_order":

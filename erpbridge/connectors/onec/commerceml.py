@@ -151,9 +151,10 @@ class Catalog:
             text = _text(value, "Значение")
             if name and text:
                 attributes[name] = choices.get(text, text)
-        data = {"id": _text(element, "Ид"), "article": _text(element, "Артикул"), "name": _text(element, "Наименование"),
-                "ean": _text(element, "Штрихкод"), "groups": [g.text.strip() for g in _children(_child(element, "Группы"), "Ид")
-                                                             if g.text and g.text.strip()],
+        groups = [g.text.strip() for g in _children(_child(element, "Группы"), "Ид") if g.text and g.text.strip()]
+        data = {"id": _text(element, "Ид"), "article": _text(element, "Артикул"),
+                "name": _text(element, "Наименование"),
+                "ean": _text(element, "Штрихкод"), "groups": groups,
                 "description": _text(element, "Описание"),
                 "unit": (unit.get("Код") or (unit.text or "").strip() or None) if unit is not None else None,
                 "attributes": attributes, "deleted": (element.get("Статус") or _text(element, "Статус")) == "Удален"}

@@ -254,7 +254,8 @@ class OneCConnector:
                                                      outcome="message_error", error=str(exc), request={"file": shown})
             else:
                 with write_transaction(self.app.engine) as conn:
-                    bind(conn, [("orders", number, self.name, erp_id) for number, erp_id in statuses.erp_numbers.items()])
+                    bind(conn, [("orders", number, self.name, erp_id)
+                                for number, erp_id in statuses.erp_numbers.items()])
                 if report.rejected:
                     rejected.append(f"{shown}: {report.rejected} of {report.read} rejected; first: "
                                     f"{report.rejections[0]}")
