@@ -105,3 +105,31 @@ def test_a_large_file_is_answered_progress_until_it_is_imported(hub):
     assert answers == {"import.xml": ["success"]}
     assert onec.progress_answers >= 1
     assert len(catalog(hub.app)["products"]) == 20_000
+
+
+def test_two_api_processes_answer_one_exchange_alike(tmp_path, db_url, monkeypatch):
+    """Behind a balancer, 1C's calls reach either process: the session, the running import and
+    its answer are in the store (the uploads in the one exchange_dir they share)."""
+    apps = [onec_app(tmp_path, db_url, monkeypatch, import_slice=0.05, file_limit=262144) for _ in range(2)]
+    hubs = [Hub(app, worker=False) for app in apps]
+    first, second = simulator(hubs[0]), simulator(hubs[1])
+    try:
+        first.checkauth()
+        first.init()
+        second.http.cookies = first.http.cookies
+        second.file_limit = first.file_limit
+        second.upload("import.xml", _large_import(20_000))
+        assert first.call("catalog", "import", filename="import.xml") == ["progress", "import.xml: importing"]
+        assert second.import_file("import.xml") == ["success"]
+        assert first.import_file("import.xml") == ["success"]  # the same import, done: not run again
+        assert len(catalog(apps[0])["products"]) == 20_000
+        from erpbridge.exchange.tables import exchange_log
+
+        with apps[1].engine.connect() as conn:
+            runs = conn.execute(select(exchange_log.c.id).where(exchange_log.c.point == "ingest.products")).all()
+        assert len(runs) == 1
+    finally:
+        first.close(), second.close()
+        for hub, app in zip(hubs, apps):
+            hub.close()
+            app.close()
