@@ -45,6 +45,7 @@ def test_a_zipped_catalog_in_chunks_is_imported_with_groups_products_prices_and_
     onec = simulator(hub)
     try:
         answers = onec.send_catalog(files)
+        assert [onec.call("catalog", mode)[0] for mode in ("deactivate", "complete")] == ["success"] * 2
     finally:
         onec.close()
     assert onec.zip and onec.file_limit == 1024

@@ -12,7 +12,8 @@
   ``rests*.xml`` (list price, stock per warehouse) through erpbridge's ingest (deltas, new
   products disabled, the exchange log); ``progress`` while it still runs (1C repeats the call),
   then ``success`` (a second line counts rejected records, each named in the exchange log) or
-  ``failure``.
+  ``failure``. ``deactivate`` and ``complete`` (the end of a full exchange in newer 1C modules)
+  are answered ``success`` and change nothing: a product a full file leaves out stays as it is.
 * ``sale&query``: the orders 1C has not confirmed yet, as CommerceML ``Документ`` elements;
   ``sale&success``: those are exported; ``sale&file``: 1C's order files back (statuses, its
   order number, paid, shipped, cancelled) into the store as order status updates.
@@ -114,6 +115,10 @@ class OneCConnector:
                 return self._text("success")
             if kind == "catalog" and mode == "import":
                 return self._text(*await self._import(session, filename))
+            if kind == "catalog" and mode in ("deactivate", "complete"):
+                # newer 1C modules end a full exchange with these; erpbridge deletes and disables
+                # nothing that a file left out (the merchant decides in the control center)
+                return self._text("success")
             if kind == "sale" and mode == "query":
                 content = await asyncio.to_thread(self._query, session)
                 return Response(content, media_type=f"text/xml; charset={self.config.order_encoding}")
@@ -121,7 +126,7 @@ class OneCConnector:
                 await asyncio.to_thread(self._success, session)
                 return self._text("success")
             raise Refusal(f"no mode {mode!r} for type={kind} (checkauth, init, file, "
-                          f"{'import' if kind == 'catalog' else 'query, success'})")
+                          f"{'import, deactivate, complete' if kind == 'catalog' else 'query, success'})")
         except Refusal as exc:
             logger.info("%s refused: %s", what, exc)
             return self._text("failure", str(exc))
