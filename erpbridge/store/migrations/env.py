@@ -7,6 +7,7 @@ this metadata, and a table missing from it would come out as a ``drop_table``.
 from alembic import context
 
 import erpbridge.api.tables  # noqa: F401  (the api branch's tables)
+import erpbridge.connectors.onec.tables  # noqa: F401  (migration 0007a)
 import erpbridge.control.tables  # noqa: F401  (migration 0006c)
 import erpbridge.exchange.tables  # noqa: F401  (the ops branch's tables)
 import erpbridge.flows.tables  # noqa: F401
