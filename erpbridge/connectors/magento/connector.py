@@ -25,6 +25,7 @@ from sqlalchemy import select
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.connectors.magento import mapper
 from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
+from erpbridge.connectors.magento.mapper import CONFIGURABLE, SIMPLE
 from erpbridge.ingest import Raw
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment, StockLevel
 from erpbridge.store.records import LOOKUP_CHUNK
@@ -136,32 +137,186 @@ class MagentoConnector:
     # products
 
     def _push_products(self, flow: str, products: list[Product]) -> DeliveryResult:
-        existing: set[str] = set()
-        for chunk in _chunks([p.sku for p in products], LOOKUP_CHUNK):
-            existing.update(item["sku"] for item in self.adapter.search(
-                "/V1/products", ("sku", ",".join(chunk), "in"), flow=flow, point="product.search"))
+        """Create or update the message's products; configurable parents and their variants too.
+
+        A variant (``parent_sku``) becomes a simple product of its parent's configurable product:
+        the parent is created (``type_id: configurable``, disabled like any new product) before
+        its variants, from the store when it is not in this message and not yet in Magento; each
+        variant carries its values of the parent's axes (its ``attributes``) as option ids of
+        Magento's attributes (a value Magento lacks is added to the attribute); then the parent's
+        options are added for axes it lacks and the variants not yet linked are linked
+        (``/configurable-products/{sku}/options`` and ``/child``, each looked up first: Magento
+        refuses a second link). A variant whose parent is neither in the store nor in Magento, or
+        is a simple product there, is refused by name; the others go through."""
+        failures: list[str] = []
+        magento = self._products(flow, {p.sku for p in products} | {p.parent_sku for p in products if p.parent_sku})
+        products = self._with_parents(products, magento, failures)
+        parents = self._parent_skus([p.sku for p in products]) | {p.parent_sku for p in products if p.parent_sku}
+        simple = {sku: magento[sku].get("type_id") for sku in parents
+                  if sku in magento and magento[sku].get("type_id") != CONFIGURABLE}
+        for product in products:
+            if product.sku in simple:
+                failures.append(f"product {product.sku}: has variants, but Magento has it as a {simple[product.sku]} "
+                                "product (a configurable parent is only made on creation: delete it in Magento to "
+                                "have it created again)")
+            elif product.parent_sku in simple:
+                failures.append(f"product {product.sku}: its parent {product.parent_sku} (parent_sku) is a "
+                                f"{simple[product.parent_sku]} product in Magento, not a configurable one")
+        products = [p for p in products if p.sku not in simple and p.parent_sku not in simple]
+        options, attributes = self._variant_options(flow, [p for p in products if p.parent_sku], failures)
+        products = [p for p in products if not p.parent_sku or p.sku in options]
+        products.sort(key=lambda p: p.parent_sku is not None)  # parents before their variants
         categories = self._categories(flow, {p.group for p in products if p.group})
-        bodies = [mapper.product_body(p.model_dump(mode="json"), self.cfg, new=p.sku not in existing,
-                                      category_ids=[int(categories[p.group]["id"])] if p.group in categories else [])
+        bodies = [mapper.product_body(p.model_dump(mode="json"), self.cfg, new=p.sku not in magento,
+                                      category_ids=[int(categories[p.group]["id"])] if p.group in categories else [],
+                                      type_id=CONFIGURABLE if p.sku in parents else SIMPLE,
+                                      options=options.get(p.sku))
                   for p in products]
         if self.cfg.bulk_from and len(products) >= self.cfg.bulk_from:
-            self._bulk_products(flow, bodies)
-            return DeliveryResult()
-        failures = []
-        for product, body in zip(products, bodies):
-            new = product.sku not in existing
-            try:
-                if new:
-                    self.adapter.call("POST", "/V1/products", flow=flow, point="product.create", json={"product": body})
-                else:
-                    self.adapter.call("PUT", f"/V1/products/{segment(product.sku)}", flow=flow,
-                                      point="product.update", json={"product": body})
-            except MessageError as exc:
-                failures.append(f"product {product.sku}: {exc}")
+            failures += self._bulk_products(flow, bodies)
+        else:
+            for product, body in zip(products, bodies):
+                try:
+                    if product.sku not in magento:
+                        self.adapter.call("POST", "/V1/products", flow=flow, point="product.create",
+                                          json={"product": body})
+                    else:
+                        self.adapter.call("PUT", f"/V1/products/{segment(product.sku)}", flow=flow,
+                                          point="product.update", json={"product": body})
+                except MessageError as exc:
+                    failures.append(f"product {product.sku}: {exc}")
+        failures += self._link_variants(flow, [p for p in products if p.parent_sku], options, attributes)
         self._refused("products", failures)
         return DeliveryResult()
 
-    def _bulk_products(self, flow: str, bodies: list[dict]) -> None:
+    def _products(self, flow: str, skus: set[str]) -> dict[str, dict]:
+        """Magento's products of these SKUs, by SKU."""
+        found: dict[str, dict] = {}
+        for chunk in _chunks(sorted(skus), LOOKUP_CHUNK):
+            found.update((item["sku"], item) for item in self.adapter.search(
+                "/V1/products", ("sku", ",".join(chunk), "in"), flow=flow, point="product.search"))
+        return found
+
+    def _with_parents(self, products: list[Product], magento: dict[str, dict], failures: list[str]) -> list[Product]:
+        """The products, with the parents their variants need that neither this message nor
+        Magento holds, taken from the store (a parent pushed in a later message would come too
+        late); a variant whose parent is nowhere is refused."""
+        batch = {p.sku for p in products}
+        missing = sorted({p.parent_sku for p in products if p.parent_sku and p.parent_sku not in batch
+                          and p.parent_sku not in magento})
+        stored = {sku: record for sku in missing if (record := self.app.records.get("products", sku)) is not None}
+        kept = []
+        for product in products:
+            if product.parent_sku in missing and product.parent_sku not in stored:
+                failures.append(f"product {product.sku}: its parent {product.parent_sku} (parent_sku) is unknown: "
+                                "neither in the store nor in Magento")
+            else:
+                kept.append(product)
+        return list(stored.values()) + kept
+
+    def _parent_skus(self, skus: list[str]) -> set[str]:
+        """Which of these SKUs the store knows variants of (they are configurable parents)."""
+        from erpbridge.store.tables import products
+
+        found: set[str] = set()
+        with self.app.engine.connect() as conn:
+            for chunk in _chunks(skus, LOOKUP_CHUNK):
+                found.update(conn.execute(select(products.c.parent_sku).distinct()
+                                          .where(products.c.parent_sku.in_(chunk))).scalars())
+        return found
+
+    def _attribute_code(self, name: str) -> str:
+        return self.cfg.variant_attributes.get(name, name)
+
+    def _variant_options(self, flow: str, variants: list[Product],
+                         failures: list[str]) -> tuple[dict[str, dict[str, int]], dict[str, dict]]:
+        """Each variant's option ids (Magento attribute code -> option id), by SKU, and the
+        attributes they are of (:meth:`_attribute`), by code; a value Magento's attribute lacks is
+        added to it. A variant without attributes, or with one Magento does not
+        have, is refused by name (and left out)."""
+        attributes: dict[str, dict | None] = {}
+        result: dict[str, dict[str, int]] = {}
+        for variant in variants:
+            if not variant.attributes:
+                failures.append(f"product {variant.sku}: a variant of {variant.parent_sku} needs its values of the "
+                                "parent's axes (attributes, e.g. color: red)")
+                continue
+            chosen, problems = {}, []
+            for name, label in variant.attributes.items():
+                code = self._attribute_code(name)
+                if code not in attributes:
+                    attributes[code] = self._attribute(flow, code)
+                attribute = attributes[code]
+                if attribute is None:
+                    problems.append(f"attributes.{name}: Magento has no product attribute {code!r} (create it as a "
+                                    "dropdown in the attribute set, or map it in variant_attributes)")
+                    continue
+                if label not in attribute["ids"]:
+                    try:
+                        self.adapter.call("POST", f"/V1/products/attributes/{segment(code)}/options", flow=flow,
+                                          point="attribute.option.create",
+                                          json={"option": {"label": label, "value": ""}})
+                    except MessageError as exc:
+                        problems.append(f"attributes.{name}: value {label!r} cannot be added to Magento's {code}: "
+                                        f"{exc}")
+                        continue
+                    attributes[code] = attribute = self._attribute(flow, code)
+                chosen[code] = attribute["ids"][label]
+            if problems:
+                failures.append(f"product {variant.sku}: " + "; ".join(problems))
+            else:
+                result[variant.sku] = chosen
+        return result, {code: a for code, a in attributes.items() if a is not None}
+
+    def _attribute(self, flow: str, code: str) -> dict | None:
+        """Magento's product attribute (its id and option ids by label), None when it has none."""
+        response = self.adapter.request("GET", f"/V1/products/attributes/{segment(code)}", flow=flow,
+                                        point="magento.attribute.get", accept=(404,))
+        if response.status_code == 404:
+            return None
+        data = self.adapter.json(response)
+        return {"id": data["attribute_id"], "label": data.get("default_frontend_label") or code,
+                "ids": {o["label"]: int(o["value"]) for o in data.get("options") or []
+                        if str(o.get("value") or "").isdigit()}}
+
+    def _link_variants(self, flow: str, variants: list[Product], options: dict[str, dict[str, int]],
+                       attributes: dict[str, dict]) -> list[str]:
+        """The parents' configurable options for the axes they lack, then the variants they lack."""
+        families: dict[str, list[Product]] = {}
+        for variant in variants:
+            families.setdefault(variant.parent_sku, []).append(variant)
+        failures = []
+        for parent, members in families.items():
+            path = f"/V1/configurable-products/{segment(parent)}"
+            try:
+                have = {str(o.get("attribute_id")) for o in self.adapter.call("GET", f"{path}/options/all", flow=flow,
+                                                                              point="configurable.options")}
+                axes = sorted({code for m in members for code in options[m.sku]})
+                for position, code in enumerate(axes):
+                    attribute = attributes[code]
+                    if str(attribute["id"]) in have:
+                        continue
+                    values = sorted({options[m.sku][code] for m in members if code in options[m.sku]})
+                    self.adapter.call("POST", f"{path}/options", flow=flow, point="configurable.option.create", json={
+                        "option": {"attribute_id": str(attribute["id"]), "label": attribute["label"],
+                                   "position": position, "is_use_default": True,
+                                   "values": [{"value_index": value} for value in values]}})
+                linked = {c["sku"] for c in self.adapter.call("GET", f"{path}/children", flow=flow,
+                                                              point="configurable.children")}
+            except MessageError as exc:
+                failures.append(f"configurable product {parent}: {exc}")
+                continue
+            for member in members:
+                if member.sku in linked:
+                    continue
+                try:
+                    self.adapter.call("POST", f"{path}/child", flow=flow, point="configurable.child.link",
+                                      json={"childSku": member.sku})
+                except MessageError as exc:
+                    failures.append(f"product {member.sku}: not linked to its parent {parent}: {exc}")
+        return failures
+
+    def _bulk_products(self, flow: str, bodies: list[dict]) -> list[str]:
         """One asynchronous bulk request for the whole message (``POST /async/bulk/V1/products``:
         a new product and an existing one alike, the existing one without ``status``, so Magento
         updates it as it stands), then its status polled until every operation ended; failed
@@ -187,9 +342,8 @@ class MagentoConnector:
                                    f"still open after {self.cfg.bulk_wait_seconds:g} s (are Magento's consumers "
                                    "running?)")
             time.sleep(BULK_POLL)
-        failures += [f"product {skus[i]}: {o.get('result_message') or 'failed'}" for i, o in enumerate(operations)
-                     if o["status"] != BULK_COMPLETE and i < len(skus)]
-        self._refused("products", failures)
+        return failures + [f"product {skus[i]}: {o.get('result_message') or 'failed'}"
+                           for i, o in enumerate(operations) if o["status"] != BULK_COMPLETE and i < len(skus)]
 
     # prices and stock: the storage endpoints, at most max_list_entries per request
 
