@@ -361,7 +361,8 @@ class MagentoConnector:
         tiers = [{"price": _float(p.amount), "price_type": "fixed", "website_id": 0, "sku": p.sku,
                   "customer_group": self.cfg.tier_price_customer_group, "quantity": _float(p.min_quantity)}
                  for p in prices if p.price_kind == "volume"]
-        failures = []
+        failures: list[str] = []
+        tiers += self._customer_tiers(flow, [p for p in prices if p.price_kind == "customer"], failures)
         for path, rows, point in (("/V1/products/base-prices", base, "price.base"),
                                   ("/V1/products/tier-prices", tiers, "price.tier")):
             for chunk in _chunks(rows, self.cfg.max_list_entries):
@@ -369,6 +370,66 @@ class MagentoConnector:
                 failures += self._price_results(answer, point.replace(".", " "))
         self._refused("prices", failures)
         return DeliveryResult()
+
+    def _customer_tiers(self, flow: str, prices: list[Price], failures: list[str]) -> list[dict]:
+        """Customer prices as tier prices of the customers' groups (``customer_groups``).
+
+        Magento prices per customer group, not per customer: two customers of one group whose
+        prices of a SKU and quantity differ cannot both be right in Magento, so that row is
+        refused, naming both, with the store's prices of the group's other customers compared
+        too (they may have come in another message); sending either would silently overwrite the
+        other. Magento's tier prices have no validity dates, so two rows of one customer for a SKU
+        and quantity with different amounts are refused alike. A group id Magento does not know is
+        refused by name; prices of customers not in ``customer_groups`` do not reach Magento."""
+        from erpbridge.store.tables import prices as price_table
+
+        mapped = [p for p in prices if p.customer in self.cfg.customer_groups]
+        if not mapped:
+            return []
+        codes: dict[int, str | None] = {}
+        for group in sorted({self.cfg.customer_groups[p.customer] for p in mapped}):
+            response = self.adapter.request("GET", f"/V1/customerGroups/{group}", flow=flow,
+                                            point="magento.customer_group.get", accept=(404,))
+            codes[group] = None if response.status_code == 404 else self.adapter.json(response)["code"]
+        members = [c for c, g in self.cfg.customer_groups.items() if g in codes]
+        # (sku, group, quantity, currency) -> amount by customer (and validity); the store's rows
+        # last: they are the newest
+        rows: dict[tuple, dict[str, Decimal]] = {}
+
+        def key_of(price: Price) -> tuple:
+            return price.sku, self.cfg.customer_groups[price.customer], price.min_quantity, price.currency
+
+        def add(price: Price) -> None:
+            who = price.customer + (f" from {price.valid_from}" if price.valid_from else "")
+            rows.setdefault(key_of(price), {})[who] = price.amount
+
+        for price in mapped:
+            add(price)
+        for chunk in _chunks(sorted({p.sku for p in mapped}), LOOKUP_CHUNK):
+            for price in self.app.records.find("prices", price_table.c.sku.in_(chunk),
+                                               price_table.c.customer.in_(members)):
+                if key_of(price) in rows:
+                    add(price)
+        tiers, seen = [], set()
+        for price in mapped:
+            key = key_of(price)
+            sku, group, quantity, _ = key
+            if key in seen:
+                continue
+            if codes[group] is None:
+                failures.append(f"price {sku} of customer {price.customer}: customer_groups maps it to group "
+                                f"{group}, which Magento does not have")
+            elif len(set(rows[key].values())) > 1:
+                failures.append(f"price {sku} (quantity {quantity:g}) of customer group {codes[group]} ({group}): its "
+                                "customers' prices differ (" + ", ".join(f"{who} {amount}" for who, amount in
+                                                                          sorted(rows[key].items()))
+                                + "); Magento holds one price per group")
+            else:
+                (amount,) = set(rows[key].values())  # the group's one price, as the store has it now
+                tiers.append({"price": _float(amount), "price_type": "fixed", "website_id": 0, "sku": sku,
+                              "customer_group": codes[group], "quantity": _float(quantity)})
+            seen.add(key)  # one row per group, SKU and quantity
+        return tiers
 
     def _push_stock(self, flow: str, levels: list[StockLevel]) -> DeliveryResult:
         # status 1: the source has the item; Magento works out salability from the quantity and its
