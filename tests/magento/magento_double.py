@@ -219,6 +219,27 @@ class MagentoDouble:
             order = self.order(number)
             order.update(state="processing", status="processing", updated_at=now())
 
+    def cancel(self, number: str) -> None:
+        """The merchant cancels the order in the admin."""
+        with self.lock:
+            order = self.order(number)
+            order.update(state="canceled", status="canceled", updated_at=now())
+
+    def invoice(self, number: str) -> int:
+        """The merchant invoices the whole order in the admin."""
+        with self.lock:
+            order = self.order(number)
+            return self._document(order["entity_id"], "invoice", {"items": [
+                {"order_item_id": i["item_id"], "qty": i["qty_ordered"]} for i in order["items"]]})
+
+    def refund(self, number: str, lines: list[tuple[str, int]]) -> int:
+        """The merchant creates a credit memo in the admin (offline refund), without a comment."""
+        with self.lock:
+            order = self.order(number)
+            ids = {i["sku"]: i["item_id"] for i in order["items"]}
+            return self._document(order["entity_id"], "refund", {"items": [
+                {"order_item_id": ids[sku], "qty": qty} for sku, qty in lines]})
+
     def documents(self, kind: str, number: str) -> list[dict]:
         entity = self.order(number)["entity_id"]
         with self.lock:

@@ -27,6 +27,8 @@ from erpbridge.connectors.magento import mapper
 from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
 from erpbridge.connectors.magento.mapper import CONFIGURABLE, SIMPLE
 from erpbridge.ingest import Raw
+from erpbridge.ingest.fetched import RECORD
+from erpbridge.mapping.mapper import FieldError, RecordRejected
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment, StockLevel
 from erpbridge.store.records import LOOKUP_CHUNK
 
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 BULK_COMPLETE, BULK_OPEN = 1, 4
 #: Seconds between two looks at an open bulk.
 BULK_POLL = 0.5
+#: How the comments erpbridge writes in Magento begin: the ERP's cancel, its credit memos.
+CANCELLED_BY_ERP, MEMO_BY_ERP = "erpbridge status cancelled", "erpbridge credit memo "
 
 _RECORDS = {"push_product_groups": ProductGroup, "push_products": Product, "push_prices": Price,
             "push_stock": StockLevel, "send_order_status": OrderStatusUpdate, "send_shipment": Shipment,
@@ -515,8 +519,6 @@ class MagentoConnector:
     def _send_order_status(self, flow: str, update: OrderStatusUpdate) -> DeliveryResult:
         order = self._order(flow, update.order, f"status of order {update.order}")
         entity = order["entity_id"]
-        if update.status == "cancelled" and order.get("state") != "canceled":
-            self.adapter.call("POST", f"/V1/orders/{entity}/cancel", flow=flow, point="order.cancel")
         comment = f"erpbridge status {update.status}" + (f" ({update.erp_id})" if update.erp_id else "")
         history = self.adapter.call("GET", f"/V1/orders/{entity}/comments", flow=flow, point="order.comments")
         if not any(h.get("comment") == comment for h in history.get("items") or []):
@@ -524,6 +526,10 @@ class MagentoConnector:
             self.adapter.call("POST", f"/V1/orders/{entity}/comments", flow=flow, point="order.comment", json={
                 "statusHistory": {"comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
                                   "parent_id": entity, **status}})
+        # Canceled after its comment: order intake sees a canceled order as the ERP's own by it, and
+        # sends no cancellation back to the ERP.
+        if update.status == "cancelled" and order.get("state") != "canceled":
+            self.adapter.call("POST", f"/V1/orders/{entity}/cancel", flow=flow, point="order.cancel")
         return DeliveryResult(external_id=str(entity))
 
     # -- intake ---------------------------------------------------------------------------------
@@ -542,22 +548,87 @@ class MagentoConnector:
             latest[str(order.get("increment_id"))] = order
         known = self._stored_orders(list(latest))
         for number, order in latest.items():
-            if number in known or order.get("state") in self.cfg.skipped_states:
-                continue  # read again through the overlap, or updated since (shipped, invoiced): taken in already
+            if number in known:  # read again through the overlap, or updated since (shipped, invoiced, canceled)
+                refusal = self._canceled_in_shop(order, known[number])
+                if refusal is not None:
+                    yield refusal
+                continue
+            if order.get("state") in self.cfg.skipped_states:
+                continue
             build = partial(mapper.order, shipping_methods=self.cfg.shipping_methods,
                             payment_methods=self.cfg.payment_methods, system=self.name,
                             customer=self._customer_number(order))
             yield Raw(order, f"order {number} (entity_id {order.get('entity_id')})", build=build,
                       external_id=str(order.get("entity_id")))
+        yield from self._refunded_in_shop(flow, conditions[0][1] if conditions else None)
 
-    def _stored_orders(self, numbers: list[str]) -> set[str]:
+    def _stored_orders(self, numbers: list[str]) -> dict[str, str]:
+        """The store's state of each of these orders that it has."""
         from erpbridge.store.tables import orders
 
-        known: set[str] = set()
+        known: dict[str, str] = {}
         with self.app.engine.connect() as conn:
             for chunk in _chunks(numbers, LOOKUP_CHUNK):
-                known.update(conn.execute(select(orders.c.key).where(orders.c.key.in_(chunk))).scalars())
+                known.update(conn.execute(select(orders.c.key, orders.c.state).where(orders.c.key.in_(chunk))).all())
         return known
+
+    # Cancellations and credit memos made in Magento go to the ERP as the API's do: each under an
+    # id of its Magento entity, so the overlap window reading it again, or a crash after the
+    # write, makes no second one (the service writes it and its outbox message in one
+    # transaction). What erpbridge did itself (the ERP's cancel, its credit memos) is marked in
+    # Magento and not sent back. What cannot be taken is named in the run's report by a Raw that
+    # rejects (``location``, reason), like an order that cannot be taken in.
+
+    def _refusal(self, data: dict, location: str, reason: str) -> Raw:
+        def refuse(_data):
+            raise RecordRejected([FieldError(RECORD, None, reason)])
+        return Raw(data, location, build=refuse)
+
+    def _canceled_in_shop(self, order: dict, state: str) -> Raw | None:
+        """A known order canceled in Magento (not by erpbridge for the ERP): its cancellation."""
+        from erpbridge.services.errors import Conflict, NotFound, Rejected
+        from erpbridge.services.orders import cancel_order
+
+        if order.get("state") != "canceled" or state == "cancelled" or any(
+                (h.get("comment") or "").startswith(CANCELLED_BY_ERP) for h in order.get("status_histories") or []):
+            return None
+        number, entity = order["increment_id"], order["entity_id"]
+        try:
+            cancel_order(self.app, number, "canceled in Magento", [], f"{self.name}-cancel-{entity}")
+        except (Conflict, NotFound, Rejected) as exc:
+            return self._refusal(order, f"cancellation of order {number} (entity_id {entity})", str(exc))
+        return None
+
+    def _refunded_in_shop(self, flow: str, since: str | None) -> Iterator[Raw]:
+        """Credit memos created in Magento (since ``since``, Magento time) for orders of this shop:
+        each a return of its items to the ERP. A memo of an order the store does not have yet is
+        found again through the overlap window once the order is in (or was never this hub's)."""
+        from erpbridge.records.orders import ReturnLine
+        from erpbridge.services.errors import Conflict, NotFound, Rejected
+        from erpbridge.services.orders import request_return
+
+        conditions = [("created_at", since, "gteq")] if since else []
+        memos = [m for m in self.adapter.search("/V1/creditmemos", *conditions, flow=flow, point="creditmemo.search")
+                 if not any((c.get("comment") or "").startswith(MEMO_BY_ERP) for c in m.get("comments") or [])]
+        orders: dict[int, dict] = {}
+        for chunk in _chunks(sorted({int(m["order_id"]) for m in memos}), LOOKUP_CHUNK):
+            orders.update((o["entity_id"], o) for o in self.adapter.search(
+                "/V1/orders", ("entity_id", ",".join(map(str, chunk)), "in"), flow=flow, point="order.search"))
+        known = self._stored_orders([o["increment_id"] for o in orders.values()])
+        for memo in memos:
+            order = orders.get(int(memo["order_id"]))
+            if order is None or order["increment_id"] not in known:
+                continue
+            number = order["increment_id"]
+            skus = {item["item_id"]: item["sku"] for item in mapper.top_items(order)}
+            lines = [ReturnLine(sku=skus[i["order_item_id"]], quantity=Decimal(str(i["qty"])))
+                     for i in memo.get("items") or [] if i["order_item_id"] in skus and float(i["qty"] or 0) > 0]
+            if not lines:
+                continue  # a refund of freight or an adjustment only: no goods come back
+            try:
+                request_return(self.app, number, lines, f"{self.name}-creditmemo-{memo['entity_id']}")
+            except (Conflict, NotFound, Rejected) as exc:
+                yield self._refusal(memo, f"credit memo {memo['entity_id']} of order {number}", str(exc))
 
     def _customer_number(self, order: dict) -> str | None:
         """The ERP's number of the order's registered customer; a customer the ERP does not have yet
