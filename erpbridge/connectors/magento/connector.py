@@ -4,7 +4,10 @@ Why every write is looked up first: the outbox delivers at least once (a killed 
 answer), and Magento's ``ship``, ``invoice`` and ``refund`` create a new document each time they
 are called. So each document carries a marker comment (``erpbridge shipment <id>``), and a
 delivery first searches the order's documents for it; products are searched by SKU, categories
-by their ``url_key``, status comments by their text. Prices and source items are upserts.
+by their ``url_key``, status comments by their text, a configurable product's options and
+children before one is added. Prices and source items are upserts. The other way, a cancellation
+or credit memo made in Magento is written under its Magento entity id, so reading it again
+through the intake's overlap window is a repeat.
 
 Errors: a call Magento refuses is a :class:`MessageError` naming the shop, the record (SKU,
 order, document) and Magento's own words; several refused records of one message are all named.
