@@ -125,3 +125,13 @@ def test_variant_attributes_map_the_erps_axes_to_magentos_attribute_codes(magent
     push_catalog(app)
     assert attribute(magento.products["TS-R"], "color") == option_id(magento, "color", "Red")
     assert magento.configurable["TS"]["children"] == ["TS-R"]
+
+
+def test_through_the_bulk_api_the_variants_are_linked_once_the_bulk_is_done(magento_app, magento, monkeypatch):
+    monkeypatch.setattr(push, "SETTLE", 0)
+    app = magento_app(shop={"bulk_from": 1})
+    app.records.put(SHIRT)
+    push_catalog(app)
+    assert ("POST", "/async/bulk/V1/products") in magento.calls and ("POST", "/V1/products") not in magento.calls
+    assert (magento.products["TS"]["type_id"], magento.products["TS"]["status"]) == ("configurable", 2)
+    assert magento.configurable["TS"]["children"] == ["TS-GREEN-M", "TS-RED-M"]
