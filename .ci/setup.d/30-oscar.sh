@@ -7,8 +7,8 @@ oscar_build() {
     local root shop key home
     root="$(pwd)"
     shop="$root/tests/oscar/shop"
-    key="$(cat "$shop/requirements.txt" "$shop/oscar_test_shop/settings.py" "$shop/oscar_test_shop/seed.py" \
-        | sha256sum | cut -c1-12)"
+    key="$(cd "$shop" && find requirements.txt oscar_test_shop -name '*.py' -o -name '*.txt' | LC_ALL=C sort \
+        | xargs cat | sha256sum | cut -c1-12)"
     home="$HOME/.cache/erpbridge-tests/oscar-$key"
     if [[ ! -e "$home/template.sqlite3" ]]; then
         echo "building the oscar test shop in $home" >&2

@@ -116,6 +116,18 @@ class MagentoDouble:
         self.invoices: dict[int, dict] = {}
         self.creditmemos: dict[int, dict] = {}
         self.bulks: dict[str, list[dict]] = {}
+        # Magento's sample data: dropdown attributes of the Default attribute set, and the groups
+        # a fresh install has (tier prices name a group by its code).
+        self._option_ids = itertools.count(49)
+        self.attributes: dict[str, dict] = {
+            code: {"attribute_id": attribute_id, "attribute_code": code, "frontend_input": "select",
+                   "entity_type_id": "4", "is_required": False, "frontend_labels": [],
+                   "default_frontend_label": code.title(), "is_user_defined": True,
+                   "options": [{"label": " ", "value": ""}] + [{"label": label, "value": str(next(self._option_ids))}
+                                                             for label in labels]}
+            for code, attribute_id, labels in (("color", 93, ("Red", "Blue")), ("size", 144, ("S", "M", "L")))}
+        self.configurable: dict[str, dict] = {}  # parent SKU -> its options and child SKUs
+        self.customer_groups = {0: "NOT LOGGED IN", 1: "General", 2: "Wholesale", 3: "Retailer"}
         self.bulk_paused = False
         self._ids = itertools.count(1)
         self._nonces: set[tuple[str, str]] = set()
@@ -207,6 +219,27 @@ class MagentoDouble:
             order = self.order(number)
             order.update(state="processing", status="processing", updated_at=now())
 
+    def cancel(self, number: str) -> None:
+        """The merchant cancels the order in the admin."""
+        with self.lock:
+            order = self.order(number)
+            order.update(state="canceled", status="canceled", updated_at=now())
+
+    def invoice(self, number: str) -> int:
+        """The merchant invoices the whole order in the admin."""
+        with self.lock:
+            order = self.order(number)
+            return self._document(order["entity_id"], "invoice", {"items": [
+                {"order_item_id": i["item_id"], "qty": i["qty_ordered"]} for i in order["items"]]})
+
+    def refund(self, number: str, lines: list[tuple[str, int]]) -> int:
+        """The merchant creates a credit memo in the admin (offline refund), without a comment."""
+        with self.lock:
+            order = self.order(number)
+            ids = {i["sku"]: i["item_id"] for i in order["items"]}
+            return self._document(order["entity_id"], "refund", {"items": [
+                {"order_item_id": ids[sku], "qty": qty} for sku, qty in lines]})
+
     def documents(self, kind: str, number: str) -> list[dict]:
         entity = self.order(number)["entity_id"]
         with self.lock:
@@ -278,8 +311,17 @@ class MagentoDouble:
         if (method, p) == ("GET", ["store", "storeViews"]):
             return [{"id": 1, "code": "default", "name": "Default Store View", "website_id": 1, "store_group_id": 1,
                      "is_active": 1}]
+        if p[:2] == ["products", "attributes"]:
+            return self._attributes(method, p[2:], body)
         if p[0] == "products":
             return self._products(method, p[1:], query, body)
+        if p[0] == "configurable-products":
+            return self._configurable(method, unquote(p[1]), p[2:], body)
+        if p[0] == "customerGroups" and method == "GET" and p[1].isdigit():
+            if int(p[1]) not in self.customer_groups:
+                raise Refused(404, f"No such entity with id = {p[1]}")
+            return {"id": int(p[1]), "code": self.customer_groups[int(p[1])], "tax_class_id": 3,
+                    "tax_class_name": "Retail Customer"}
         if p[0] == "categories":
             return self._categories(method, p[1:], query, body)
         if p[:2] == ["inventory", "source-items"]:
@@ -319,6 +361,12 @@ class MagentoDouble:
                 elif p == ["base-prices"]:
                     self.base_prices[row["sku"]] = row["price"]
                     self.products[row["sku"]]["price"] = row["price"]
+                elif row["customer_group"].lower() not in {"all groups", *map(str.lower,
+                                                                              self.customer_groups.values())}:
+                    failed.append({"message": "No such entity with Customer Group = %1. Row ID: SKU = %2, Website "
+                                              "ID: %3, Customer Group: %1, Quantity: %4.",
+                                   "parameters": [row["customer_group"], row["sku"], str(row["website_id"]),
+                                                  str(row["quantity"])]})
                 else:
                     self.tier_prices[(row["sku"], row["customer_group"], row["quantity"], row["website_id"])] = row
             return failed
@@ -332,6 +380,66 @@ class MagentoDouble:
         if "extension_attributes" in body["product"]:
             self.products[sku].setdefault("extension_attributes", {}).update(body["product"]["extension_attributes"])
         return self.products[sku]
+
+    def _attributes(self, method: str, p: list[str], body):
+        """``/V1/products/attributes/{code}[/options]``: an attribute, its options, a new option
+        (answered with its id, as Magento 2.4 does)."""
+        attribute = self.attributes.get(unquote(p[0]))
+        if attribute is None:
+            raise Refused(404, f'The attribute with a "{unquote(p[0])}" attributeCode doesn\'t exist. Verify the '
+                               'attribute and try again.')
+        if p[1:] == []:
+            return attribute
+        if method == "GET":
+            return attribute["options"]
+        label = body["option"]["label"]
+        if any(o["label"] == label for o in attribute["options"]):
+            raise Refused(400, f'Admin store attribute option label "{label}" is already exists.')
+        option = {"label": label, "value": str(next(self._option_ids))}
+        attribute["options"].append(option)
+        return option["value"]
+
+    def _configurable(self, method: str, parent: str, p: list[str], body):
+        """A configurable product's options and children, with the checks Magento's
+        OptionRepository and LinkManagement make: the parent must be configurable, a child must
+        have a value of each option's attribute, no two children the same values, no child twice."""
+        product = self.products.get(parent)
+        if product is None:
+            raise Refused(404, "The product that was requested doesn't exist. Verify the product and try again.")
+        family = self.configurable.setdefault(parent, {"options": [], "children": []})
+        if (method, p) == ("GET", ["options", "all"]):
+            return family["options"]
+        if (method, p) == ("GET", ["children"]):
+            return [self.products[sku] for sku in family["children"]]
+        if product.get("type_id") != "configurable":
+            raise Refused(400, f"The product type is not configurable: {parent}")
+        if (method, p) == ("POST", ["options"]):
+            option = {**body["option"], "id": next(self._ids), "product_id": product["id"]}
+            if any(o["attribute_id"] == option["attribute_id"] for o in family["options"]):
+                raise Refused(400, "Something went wrong while saving option.")
+            family["options"].append(option)
+            return option["id"]
+        if (method, p) == ("POST", ["child"]):
+            child = self.products.get(body["childSku"])
+            if child is None:
+                raise Refused(404, "The product that was requested doesn't exist. Verify the product and try again.")
+            if child["sku"] in family["children"]:
+                raise Refused(400, "The product is already attached.")
+            codes = {a["attribute_id"]: code for code, a in self.attributes.items()}
+            values = {}
+            for option in family["options"]:
+                code = codes[int(option["attribute_id"])]
+                values[code] = _value(child, code)
+                if not values[code]:
+                    raise Refused(400, f'The child product doesn\'t have the "{code}" attribute value. Verify the '
+                                       'value and try again.')
+            for sibling in family["children"]:
+                if {code: _value(self.products[sibling], code) for code in values} == values:
+                    raise Refused(400, f'Products "{child["sku"]}" and "{sibling}" have the same set of attribute '
+                                       'values.')
+            family["children"].append(child["sku"])
+            return True
+        raise Refused(404, f"Request does not match any route: {method} {p}")
 
     def _categories(self, method: str, p: list[str], query: dict, body):
         if p == ["list"]:

@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from erpbridge.errors import GeneralError, MessageError
+from erpbridge.exchange.tables import exchange_log
 from erpbridge.flows import push
 from erpbridge.flows.scheduler import run_flow
 from erpbridge.outbox.tables import outbox_messages as m
@@ -129,3 +131,17 @@ def test_a_bulk_magento_does_not_finish_in_time_waits_and_is_delivered_again(mag
     magento.run_consumers()
     connector.deliver("push_products", payload, "k")  # looked up again: both exist now, updated
     assert sorted(magento.products) == ["L-1", "L-2"] and len(magento.bulks) == 2
+
+
+def test_the_outbox_logs_a_push_message_as_its_count_and_keys(app, magento):
+    """The worker's exchange-log entry of a push message names its records (count, SKUs) instead of
+    holding each one: they are in the store, and redacting them all cost a catalog push CPU."""
+    store(app, Product(sku="A-1", name="Drill", description="secret@example.com"), Product(sku="B/2", name="Saw"))
+    assert run_flow(app, "catalog")["outcome"] == "ok"
+    worker = Worker(app)
+    worker.drain()
+    worker.exchange_log.flush()
+    with app.engine.connect() as conn:
+        request, = conn.execute(select(exchange_log.c.request).where(
+            exchange_log.c.point == "outbox.push_products")).scalars()
+    assert orjson.loads(request) == {"kind": "products", "count": 2, "keys": ["A-1", "B/2"]}

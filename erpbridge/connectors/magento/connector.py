@@ -4,7 +4,10 @@ Why every write is looked up first: the outbox delivers at least once (a killed 
 answer), and Magento's ``ship``, ``invoice`` and ``refund`` create a new document each time they
 are called. So each document carries a marker comment (``erpbridge shipment <id>``), and a
 delivery first searches the order's documents for it; products are searched by SKU, categories
-by their ``url_key``, status comments by their text. Prices and source items are upserts.
+by their ``url_key``, status comments by their text, a configurable product's options and
+children before one is added. Prices and source items are upserts. The other way, a cancellation
+or credit memo made in Magento is written under its Magento entity id, so reading it again
+through the intake's overlap window is a repeat.
 
 Errors: a call Magento refuses is a :class:`MessageError` naming the shop, the record (SKU,
 order, document) and Magento's own words; several refused records of one message are all named.
@@ -25,7 +28,10 @@ from sqlalchemy import select
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.connectors.magento import mapper
 from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
+from erpbridge.connectors.magento.mapper import CONFIGURABLE, SIMPLE
 from erpbridge.ingest import Raw
+from erpbridge.ingest.fetched import RECORD
+from erpbridge.mapping.mapper import FieldError, RecordRejected
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment, StockLevel
 from erpbridge.store.records import LOOKUP_CHUNK
 
@@ -35,6 +41,8 @@ logger = logging.getLogger(__name__)
 BULK_COMPLETE, BULK_OPEN = 1, 4
 #: Seconds between two looks at an open bulk.
 BULK_POLL = 0.5
+#: How the comments erpbridge writes in Magento begin: the ERP's cancel, its credit memos.
+CANCELLED_BY_ERP, MEMO_BY_ERP = "erpbridge status cancelled", "erpbridge credit memo "
 
 _RECORDS = {"push_product_groups": ProductGroup, "push_products": Product, "push_prices": Price,
             "push_stock": StockLevel, "send_order_status": OrderStatusUpdate, "send_shipment": Shipment,
@@ -136,32 +144,186 @@ class MagentoConnector:
     # products
 
     def _push_products(self, flow: str, products: list[Product]) -> DeliveryResult:
-        existing: set[str] = set()
-        for chunk in _chunks([p.sku for p in products], LOOKUP_CHUNK):
-            existing.update(item["sku"] for item in self.adapter.search(
-                "/V1/products", ("sku", ",".join(chunk), "in"), flow=flow, point="product.search"))
+        """Create or update the message's products; configurable parents and their variants too.
+
+        A variant (``parent_sku``) becomes a simple product of its parent's configurable product:
+        the parent is created (``type_id: configurable``, disabled like any new product) before
+        its variants, from the store when it is not in this message and not yet in Magento; each
+        variant carries its values of the parent's axes (its ``attributes``) as option ids of
+        Magento's attributes (a value Magento lacks is added to the attribute); then the parent's
+        options are added for axes it lacks and the variants not yet linked are linked
+        (``/configurable-products/{sku}/options`` and ``/child``, each looked up first: Magento
+        refuses a second link). A variant whose parent is neither in the store nor in Magento, or
+        is a simple product there, is refused by name; the others go through."""
+        failures: list[str] = []
+        magento = self._products(flow, {p.sku for p in products} | {p.parent_sku for p in products if p.parent_sku})
+        products = self._with_parents(products, magento, failures)
+        parents = self._parent_skus([p.sku for p in products]) | {p.parent_sku for p in products if p.parent_sku}
+        simple = {sku: magento[sku].get("type_id") for sku in parents
+                  if sku in magento and magento[sku].get("type_id") != CONFIGURABLE}
+        for product in products:
+            if product.sku in simple:
+                failures.append(f"product {product.sku}: has variants, but Magento has it as a {simple[product.sku]} "
+                                "product (a configurable parent is only made on creation: delete it in Magento to "
+                                "have it created again)")
+            elif product.parent_sku in simple:
+                failures.append(f"product {product.sku}: its parent {product.parent_sku} (parent_sku) is a "
+                                f"{simple[product.parent_sku]} product in Magento, not a configurable one")
+        products = [p for p in products if p.sku not in simple and p.parent_sku not in simple]
+        options, attributes = self._variant_options(flow, [p for p in products if p.parent_sku], failures)
+        products = [p for p in products if not p.parent_sku or p.sku in options]
+        products.sort(key=lambda p: p.parent_sku is not None)  # parents before their variants
         categories = self._categories(flow, {p.group for p in products if p.group})
-        bodies = [mapper.product_body(p.model_dump(mode="json"), self.cfg, new=p.sku not in existing,
-                                      category_ids=[int(categories[p.group]["id"])] if p.group in categories else [])
+        bodies = [mapper.product_body(p.model_dump(mode="json"), self.cfg, new=p.sku not in magento,
+                                      category_ids=[int(categories[p.group]["id"])] if p.group in categories else [],
+                                      type_id=CONFIGURABLE if p.sku in parents else SIMPLE,
+                                      options=options.get(p.sku))
                   for p in products]
         if self.cfg.bulk_from and len(products) >= self.cfg.bulk_from:
-            self._bulk_products(flow, bodies)
-            return DeliveryResult()
-        failures = []
-        for product, body in zip(products, bodies):
-            new = product.sku not in existing
-            try:
-                if new:
-                    self.adapter.call("POST", "/V1/products", flow=flow, point="product.create", json={"product": body})
-                else:
-                    self.adapter.call("PUT", f"/V1/products/{segment(product.sku)}", flow=flow,
-                                      point="product.update", json={"product": body})
-            except MessageError as exc:
-                failures.append(f"product {product.sku}: {exc}")
+            failures += self._bulk_products(flow, bodies)
+        else:
+            for product, body in zip(products, bodies):
+                try:
+                    if product.sku not in magento:
+                        self.adapter.call("POST", "/V1/products", flow=flow, point="product.create",
+                                          json={"product": body})
+                    else:
+                        self.adapter.call("PUT", f"/V1/products/{segment(product.sku)}", flow=flow,
+                                          point="product.update", json={"product": body})
+                except MessageError as exc:
+                    failures.append(f"product {product.sku}: {exc}")
+        failures += self._link_variants(flow, [p for p in products if p.parent_sku], options, attributes)
         self._refused("products", failures)
         return DeliveryResult()
 
-    def _bulk_products(self, flow: str, bodies: list[dict]) -> None:
+    def _products(self, flow: str, skus: set[str]) -> dict[str, dict]:
+        """Magento's products of these SKUs, by SKU."""
+        found: dict[str, dict] = {}
+        for chunk in _chunks(sorted(skus), LOOKUP_CHUNK):
+            found.update((item["sku"], item) for item in self.adapter.search(
+                "/V1/products", ("sku", ",".join(chunk), "in"), flow=flow, point="product.search"))
+        return found
+
+    def _with_parents(self, products: list[Product], magento: dict[str, dict], failures: list[str]) -> list[Product]:
+        """The products, with the parents their variants need that neither this message nor
+        Magento holds, taken from the store (a parent pushed in a later message would come too
+        late); a variant whose parent is nowhere is refused."""
+        batch = {p.sku for p in products}
+        missing = sorted({p.parent_sku for p in products if p.parent_sku and p.parent_sku not in batch
+                          and p.parent_sku not in magento})
+        stored = {sku: record for sku in missing if (record := self.app.records.get("products", sku)) is not None}
+        kept = []
+        for product in products:
+            if product.parent_sku in missing and product.parent_sku not in stored:
+                failures.append(f"product {product.sku}: its parent {product.parent_sku} (parent_sku) is unknown: "
+                                "neither in the store nor in Magento")
+            else:
+                kept.append(product)
+        return list(stored.values()) + kept
+
+    def _parent_skus(self, skus: list[str]) -> set[str]:
+        """Which of these SKUs the store knows variants of (they are configurable parents)."""
+        from erpbridge.store.tables import products
+
+        found: set[str] = set()
+        with self.app.engine.connect() as conn:
+            for chunk in _chunks(skus, LOOKUP_CHUNK):
+                found.update(conn.execute(select(products.c.parent_sku).distinct()
+                                          .where(products.c.parent_sku.in_(chunk))).scalars())
+        return found
+
+    def _attribute_code(self, name: str) -> str:
+        return self.cfg.variant_attributes.get(name, name)
+
+    def _variant_options(self, flow: str, variants: list[Product],
+                         failures: list[str]) -> tuple[dict[str, dict[str, int]], dict[str, dict]]:
+        """Each variant's option ids (Magento attribute code -> option id), by SKU, and the
+        attributes they are of (:meth:`_attribute`), by code; a value Magento's attribute lacks is
+        added to it. A variant without attributes, or with one Magento does not
+        have, is refused by name (and left out)."""
+        attributes: dict[str, dict | None] = {}
+        result: dict[str, dict[str, int]] = {}
+        for variant in variants:
+            if not variant.attributes:
+                failures.append(f"product {variant.sku}: a variant of {variant.parent_sku} needs its values of the "
+                                "parent's axes (attributes, e.g. color: red)")
+                continue
+            chosen, problems = {}, []
+            for name, label in variant.attributes.items():
+                code = self._attribute_code(name)
+                if code not in attributes:
+                    attributes[code] = self._attribute(flow, code)
+                attribute = attributes[code]
+                if attribute is None:
+                    problems.append(f"attributes.{name}: Magento has no product attribute {code!r} (create it as a "
+                                    "dropdown in the attribute set, or map it in variant_attributes)")
+                    continue
+                if label not in attribute["ids"]:
+                    try:
+                        self.adapter.call("POST", f"/V1/products/attributes/{segment(code)}/options", flow=flow,
+                                          point="attribute.option.create",
+                                          json={"option": {"label": label, "value": ""}})
+                    except MessageError as exc:
+                        problems.append(f"attributes.{name}: value {label!r} cannot be added to Magento's {code}: "
+                                        f"{exc}")
+                        continue
+                    attributes[code] = attribute = self._attribute(flow, code)
+                chosen[code] = attribute["ids"][label]
+            if problems:
+                failures.append(f"product {variant.sku}: " + "; ".join(problems))
+            else:
+                result[variant.sku] = chosen
+        return result, {code: a for code, a in attributes.items() if a is not None}
+
+    def _attribute(self, flow: str, code: str) -> dict | None:
+        """Magento's product attribute (its id and option ids by label), None when it has none."""
+        response = self.adapter.request("GET", f"/V1/products/attributes/{segment(code)}", flow=flow,
+                                        point="magento.attribute.get", accept=(404,))
+        if response.status_code == 404:
+            return None
+        data = self.adapter.json(response)
+        return {"id": data["attribute_id"], "label": data.get("default_frontend_label") or code,
+                "ids": {o["label"]: int(o["value"]) for o in data.get("options") or []
+                        if str(o.get("value") or "").isdigit()}}
+
+    def _link_variants(self, flow: str, variants: list[Product], options: dict[str, dict[str, int]],
+                       attributes: dict[str, dict]) -> list[str]:
+        """The parents' configurable options for the axes they lack, then the variants they lack."""
+        families: dict[str, list[Product]] = {}
+        for variant in variants:
+            families.setdefault(variant.parent_sku, []).append(variant)
+        failures = []
+        for parent, members in families.items():
+            path = f"/V1/configurable-products/{segment(parent)}"
+            try:
+                have = {str(o.get("attribute_id")) for o in self.adapter.call("GET", f"{path}/options/all", flow=flow,
+                                                                              point="configurable.options")}
+                axes = sorted({code for m in members for code in options[m.sku]})
+                for position, code in enumerate(axes):
+                    attribute = attributes[code]
+                    if str(attribute["id"]) in have:
+                        continue
+                    values = sorted({options[m.sku][code] for m in members if code in options[m.sku]})
+                    self.adapter.call("POST", f"{path}/options", flow=flow, point="configurable.option.create", json={
+                        "option": {"attribute_id": str(attribute["id"]), "label": attribute["label"],
+                                   "position": position, "is_use_default": True,
+                                   "values": [{"value_index": value} for value in values]}})
+                linked = {c["sku"] for c in self.adapter.call("GET", f"{path}/children", flow=flow,
+                                                              point="configurable.children")}
+            except MessageError as exc:
+                failures.append(f"configurable product {parent}: {exc}")
+                continue
+            for member in members:
+                if member.sku in linked:
+                    continue
+                try:
+                    self.adapter.call("POST", f"{path}/child", flow=flow, point="configurable.child.link",
+                                      json={"childSku": member.sku})
+                except MessageError as exc:
+                    failures.append(f"product {member.sku}: not linked to its parent {parent}: {exc}")
+        return failures
+
+    def _bulk_products(self, flow: str, bodies: list[dict]) -> list[str]:
         """One asynchronous bulk request for the whole message (``POST /async/bulk/V1/products``:
         a new product and an existing one alike, the existing one without ``status``, so Magento
         updates it as it stands), then its status polled until every operation ended; failed
@@ -187,9 +349,8 @@ class MagentoConnector:
                                    f"still open after {self.cfg.bulk_wait_seconds:g} s (are Magento's consumers "
                                    "running?)")
             time.sleep(BULK_POLL)
-        failures += [f"product {skus[i]}: {o.get('result_message') or 'failed'}" for i, o in enumerate(operations)
-                     if o["status"] != BULK_COMPLETE and i < len(skus)]
-        self._refused("products", failures)
+        return failures + [f"product {skus[i]}: {o.get('result_message') or 'failed'}"
+                           for i, o in enumerate(operations) if o["status"] != BULK_COMPLETE and i < len(skus)]
 
     # prices and stock: the storage endpoints, at most max_list_entries per request
 
@@ -207,7 +368,8 @@ class MagentoConnector:
         tiers = [{"price": _float(p.amount), "price_type": "fixed", "website_id": 0, "sku": p.sku,
                   "customer_group": self.cfg.tier_price_customer_group, "quantity": _float(p.min_quantity)}
                  for p in prices if p.price_kind == "volume"]
-        failures = []
+        failures: list[str] = []
+        tiers += self._customer_tiers(flow, [p for p in prices if p.price_kind == "customer"], failures)
         for path, rows, point in (("/V1/products/base-prices", base, "price.base"),
                                   ("/V1/products/tier-prices", tiers, "price.tier")):
             for chunk in _chunks(rows, self.cfg.max_list_entries):
@@ -215,6 +377,66 @@ class MagentoConnector:
                 failures += self._price_results(answer, point.replace(".", " "))
         self._refused("prices", failures)
         return DeliveryResult()
+
+    def _customer_tiers(self, flow: str, prices: list[Price], failures: list[str]) -> list[dict]:
+        """Customer prices as tier prices of the customers' groups (``customer_groups``).
+
+        Magento prices per customer group, not per customer: two customers of one group whose
+        prices of a SKU and quantity differ cannot both be right in Magento, so that row is
+        refused, naming both, with the store's prices of the group's other customers compared
+        too (they may have come in another message); sending either would silently overwrite the
+        other. Magento's tier prices have no validity dates, so two rows of one customer for a SKU
+        and quantity with different amounts are refused alike. A group id Magento does not know is
+        refused by name; prices of customers not in ``customer_groups`` do not reach Magento."""
+        from erpbridge.store.tables import prices as price_table
+
+        mapped = [p for p in prices if p.customer in self.cfg.customer_groups]
+        if not mapped:
+            return []
+        codes: dict[int, str | None] = {}
+        for group in sorted({self.cfg.customer_groups[p.customer] for p in mapped}):
+            response = self.adapter.request("GET", f"/V1/customerGroups/{group}", flow=flow,
+                                            point="magento.customer_group.get", accept=(404,))
+            codes[group] = None if response.status_code == 404 else self.adapter.json(response)["code"]
+        members = [c for c, g in self.cfg.customer_groups.items() if g in codes]
+        # (sku, group, quantity, currency) -> amount by customer (and validity); the store's rows
+        # last: they are the newest
+        rows: dict[tuple, dict[str, Decimal]] = {}
+
+        def key_of(price: Price) -> tuple:
+            return price.sku, self.cfg.customer_groups[price.customer], price.min_quantity, price.currency
+
+        def add(price: Price) -> None:
+            who = price.customer + (f" from {price.valid_from}" if price.valid_from else "")
+            rows.setdefault(key_of(price), {})[who] = price.amount
+
+        for price in mapped:
+            add(price)
+        for chunk in _chunks(sorted({p.sku for p in mapped}), LOOKUP_CHUNK):
+            for price in self.app.records.find("prices", price_table.c.sku.in_(chunk),
+                                               price_table.c.customer.in_(members)):
+                if key_of(price) in rows:
+                    add(price)
+        tiers, seen = [], set()
+        for price in mapped:
+            key = key_of(price)
+            sku, group, quantity, _ = key
+            if key in seen:
+                continue
+            if codes[group] is None:
+                failures.append(f"price {sku} of customer {price.customer}: customer_groups maps it to group "
+                                f"{group}, which Magento does not have")
+            elif len(set(rows[key].values())) > 1:
+                failures.append(f"price {sku} (quantity {quantity:g}) of customer group {codes[group]} ({group}): its "
+                                "customers' prices differ (" + ", ".join(f"{who} {amount}" for who, amount in
+                                                                          sorted(rows[key].items()))
+                                + "); Magento holds one price per group")
+            else:
+                (amount,) = set(rows[key].values())  # the group's one price, as the store has it now
+                tiers.append({"price": _float(amount), "price_type": "fixed", "website_id": 0, "sku": sku,
+                              "customer_group": codes[group], "quantity": _float(quantity)})
+            seen.add(key)  # one row per group, SKU and quantity
+        return tiers
 
     def _push_stock(self, flow: str, levels: list[StockLevel]) -> DeliveryResult:
         # status 1: the source has the item; Magento works out salability from the quantity and its
@@ -300,8 +522,6 @@ class MagentoConnector:
     def _send_order_status(self, flow: str, update: OrderStatusUpdate) -> DeliveryResult:
         order = self._order(flow, update.order, f"status of order {update.order}")
         entity = order["entity_id"]
-        if update.status == "cancelled" and order.get("state") != "canceled":
-            self.adapter.call("POST", f"/V1/orders/{entity}/cancel", flow=flow, point="order.cancel")
         comment = f"erpbridge status {update.status}" + (f" ({update.erp_id})" if update.erp_id else "")
         history = self.adapter.call("GET", f"/V1/orders/{entity}/comments", flow=flow, point="order.comments")
         if not any(h.get("comment") == comment for h in history.get("items") or []):
@@ -309,6 +529,10 @@ class MagentoConnector:
             self.adapter.call("POST", f"/V1/orders/{entity}/comments", flow=flow, point="order.comment", json={
                 "statusHistory": {"comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
                                   "parent_id": entity, **status}})
+        # Canceled after its comment: order intake sees a canceled order as the ERP's own by it, and
+        # sends no cancellation back to the ERP.
+        if update.status == "cancelled" and order.get("state") != "canceled":
+            self.adapter.call("POST", f"/V1/orders/{entity}/cancel", flow=flow, point="order.cancel")
         return DeliveryResult(external_id=str(entity))
 
     # -- intake ---------------------------------------------------------------------------------
@@ -327,22 +551,87 @@ class MagentoConnector:
             latest[str(order.get("increment_id"))] = order
         known = self._stored_orders(list(latest))
         for number, order in latest.items():
-            if number in known or order.get("state") in self.cfg.skipped_states:
-                continue  # read again through the overlap, or updated since (shipped, invoiced): taken in already
+            if number in known:  # read again through the overlap, or updated since (shipped, invoiced, canceled)
+                refusal = self._canceled_in_shop(order, known[number])
+                if refusal is not None:
+                    yield refusal
+                continue
+            if order.get("state") in self.cfg.skipped_states:
+                continue
             build = partial(mapper.order, shipping_methods=self.cfg.shipping_methods,
                             payment_methods=self.cfg.payment_methods, system=self.name,
                             customer=self._customer_number(order))
             yield Raw(order, f"order {number} (entity_id {order.get('entity_id')})", build=build,
                       external_id=str(order.get("entity_id")))
+        yield from self._refunded_in_shop(flow, conditions[0][1] if conditions else None)
 
-    def _stored_orders(self, numbers: list[str]) -> set[str]:
+    def _stored_orders(self, numbers: list[str]) -> dict[str, str]:
+        """The store's state of each of these orders that it has."""
         from erpbridge.store.tables import orders
 
-        known: set[str] = set()
+        known: dict[str, str] = {}
         with self.app.engine.connect() as conn:
             for chunk in _chunks(numbers, LOOKUP_CHUNK):
-                known.update(conn.execute(select(orders.c.key).where(orders.c.key.in_(chunk))).scalars())
+                known.update(conn.execute(select(orders.c.key, orders.c.state).where(orders.c.key.in_(chunk))).all())
         return known
+
+    # Cancellations and credit memos made in Magento go to the ERP as the API's do: each under an
+    # id of its Magento entity, so the overlap window reading it again, or a crash after the
+    # write, makes no second one (the service writes it and its outbox message in one
+    # transaction). What erpbridge did itself (the ERP's cancel, its credit memos) is marked in
+    # Magento and not sent back. What cannot be taken is named in the run's report by a Raw that
+    # rejects (``location``, reason), like an order that cannot be taken in.
+
+    def _refusal(self, data: dict, location: str, reason: str) -> Raw:
+        def refuse(_data):
+            raise RecordRejected([FieldError(RECORD, None, reason)])
+        return Raw(data, location, build=refuse)
+
+    def _canceled_in_shop(self, order: dict, state: str) -> Raw | None:
+        """A known order canceled in Magento (not by erpbridge for the ERP): its cancellation."""
+        from erpbridge.services.errors import Conflict, NotFound, Rejected
+        from erpbridge.services.orders import cancel_order
+
+        if order.get("state") != "canceled" or state == "cancelled" or any(
+                (h.get("comment") or "").startswith(CANCELLED_BY_ERP) for h in order.get("status_histories") or []):
+            return None
+        number, entity = order["increment_id"], order["entity_id"]
+        try:
+            cancel_order(self.app, number, "canceled in Magento", [], f"{self.name}-cancel-{entity}")
+        except (Conflict, NotFound, Rejected) as exc:
+            return self._refusal(order, f"cancellation of order {number} (entity_id {entity})", str(exc))
+        return None
+
+    def _refunded_in_shop(self, flow: str, since: str | None) -> Iterator[Raw]:
+        """Credit memos created in Magento (since ``since``, Magento time) for orders of this shop:
+        each a return of its items to the ERP. A memo of an order the store does not have yet is
+        found again through the overlap window once the order is in (or was never this hub's)."""
+        from erpbridge.records.orders import ReturnLine
+        from erpbridge.services.errors import Conflict, NotFound, Rejected
+        from erpbridge.services.orders import request_return
+
+        conditions = [("created_at", since, "gteq")] if since else []
+        memos = [m for m in self.adapter.search("/V1/creditmemos", *conditions, flow=flow, point="creditmemo.search")
+                 if not any((c.get("comment") or "").startswith(MEMO_BY_ERP) for c in m.get("comments") or [])]
+        orders: dict[int, dict] = {}
+        for chunk in _chunks(sorted({int(m["order_id"]) for m in memos}), LOOKUP_CHUNK):
+            orders.update((o["entity_id"], o) for o in self.adapter.search(
+                "/V1/orders", ("entity_id", ",".join(map(str, chunk)), "in"), flow=flow, point="order.search"))
+        known = self._stored_orders([o["increment_id"] for o in orders.values()])
+        for memo in memos:
+            order = orders.get(int(memo["order_id"]))
+            if order is None or order["increment_id"] not in known:
+                continue
+            number = order["increment_id"]
+            skus = {item["item_id"]: item["sku"] for item in mapper.top_items(order)}
+            lines = [ReturnLine(sku=skus[i["order_item_id"]], quantity=Decimal(str(i["qty"])))
+                     for i in memo.get("items") or [] if i["order_item_id"] in skus and float(i["qty"] or 0) > 0]
+            if not lines:
+                continue  # a refund of freight or an adjustment only: no goods come back
+            try:
+                request_return(self.app, number, lines, f"{self.name}-creditmemo-{memo['entity_id']}")
+            except (Conflict, NotFound, Rejected) as exc:
+                yield self._refusal(memo, f"credit memo {memo['entity_id']} of order {number}", str(exc))
 
     def _customer_number(self, order: dict) -> str | None:
         """The ERP's number of the order's registered customer; a customer the ERP does not have yet

@@ -121,12 +121,26 @@ def category_key(code: str) -> str:
     return "erp-" + "".join(c if c.isalnum() else "-" for c in code.lower())
 
 
-def product_body(record: dict, cfg, *, category_ids: list[int], new: bool) -> dict:
+#: Magento's visibility of a configurable product's children: "Not Visible Individually" (the
+#: parent is what the catalog shows; its children are picked through its options).
+NOT_VISIBLE = 1
+#: Magento's product types erpbridge creates.
+SIMPLE, CONFIGURABLE = "simple", "configurable"
+
+
+def product_body(record: dict, cfg, *, category_ids: list[int], new: bool, type_id: str = SIMPLE,
+                 options: dict[str, int] | None = None) -> dict:
     """The ``product`` of a create (``new``) or an update. An update never carries ``status``,
-    ``visibility`` or the websites: the merchant's choices in Magento stay (seed 001)."""
+    ``visibility`` or the websites: the merchant's choices in Magento stay (seed 001).
+
+    ``type_id`` ``configurable`` makes a variants' parent; ``options`` (Magento attribute code ->
+    option id) are a variant's values of its parent's axes, sent on every update too (the ERP may
+    correct a colour), and make a new variant "Not Visible Individually", as Magento's own
+    configurable-product wizard creates children."""
     attributes = [{"attribute_code": code, "value": record[field]} for field, code in
                   (("short_description", "short_description"), ("description", "description"), ("ean", "ean"))
                   if record.get(field) is not None]
+    attributes += [{"attribute_code": code, "value": str(value)} for code, value in sorted((options or {}).items())]
     if record.get("tax_class") is not None and record["tax_class"] in cfg.tax_classes:
         attributes.append({"attribute_code": "tax_class_id", "value": str(cfg.tax_classes[record["tax_class"]])})
     body: dict[str, Any] = {"sku": record["sku"], "name": record["name"], "custom_attributes": attributes}
@@ -136,7 +150,8 @@ def product_body(record: dict, cfg, *, category_ids: list[int], new: bool) -> di
     if category_ids:
         extension["category_links"] = [{"position": 0, "category_id": str(i)} for i in category_ids]
     if new:
-        body.update({"attribute_set_id": cfg.attribute_set_id, "type_id": "simple", "visibility": cfg.visibility,
+        body.update({"attribute_set_id": cfg.attribute_set_id, "type_id": type_id,
+                     "visibility": NOT_VISIBLE if options else cfg.visibility,
                      "status": ENABLED if cfg.new_products_enabled else DISABLED,
                      "price": float(Decimal(str(record.get("list_price") or 0)))})
         extension["website_ids"] = list(cfg.website_ids)

@@ -47,6 +47,13 @@ class MagentoSystem(SystemBase):
     sources: dict[str, str] = Field(default_factory=dict,
                                     description="store warehouse -> MSI source_code (default: the same code)")
     tier_price_customer_group: str = Field(default="ALL GROUPS", description="the customer group of volume prices")
+    customer_groups: dict[str, int] = Field(default_factory=dict, description="ERP customer number -> Magento "
+                                            "customer group id: the customer's prices become tier prices of that "
+                                            "group (Magento prices per group, not per customer); customer prices "
+                                            "of customers not listed do not reach Magento")
+    variant_attributes: dict[str, str] = Field(default_factory=dict, description="a variant's attribute (its "
+                                               "axis, e.g. color) -> the Magento attribute code of the parent's "
+                                               "configurable option (default: the same code)")
     shipping_methods: dict[str, str] = Field(default_factory=dict, description="Magento shipping method "
                                              "(flatrate_flatrate) -> the store's code; empty: codes as Magento "
                                              "has them")

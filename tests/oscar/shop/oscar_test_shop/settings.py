@@ -1,6 +1,7 @@
 """A django-oscar 4.2 shop with django-oscar-api 3.3 and erpbridge's shop app, for the oscar
 connector's tests: SQLite at ``OSCAR_TEST_SHOP_DB``, loopback only, cheap password hashing (every
-Basic-auth call hashes the password). Oscar ships no order pipeline: this one is a usual one."""
+Basic-auth call hashes the password). Oscar ships no order pipeline: this one is a usual one; its
+shipping app is forked for a paid method (``standard``, 4.90)."""
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "oscar_test_shop.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+MIGRATION_MODULES = {"shipping": "oscar.apps.shipping.migrations"}  # the fork keeps oscar's models
 STATIC_URL = "/static/"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["OSCAR_TEST_SHOP_DB"],
                          "ATOMIC_REQUESTS": True, "OPTIONS": {"timeout": 30}}}
@@ -25,7 +27,7 @@ INSTALLED_APPS = [
     "oscar.config.Shop",
     *(f"oscar.apps.{app}" for app in (
         "analytics.apps.AnalyticsConfig", "checkout.apps.CheckoutConfig", "address.apps.AddressConfig",
-        "shipping.apps.ShippingConfig", "catalogue.apps.CatalogueConfig",
+        "catalogue.apps.CatalogueConfig",
         "catalogue.reviews.apps.CatalogueReviewsConfig", "communication.apps.CommunicationConfig",
         "partner.apps.PartnerConfig", "basket.apps.BasketConfig", "payment.apps.PaymentConfig",
         "offer.apps.OfferConfig", "order.apps.OrderConfig", "customer.apps.CustomerConfig",
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
         "dashboard.vouchers.apps.VouchersDashboardConfig",
         "dashboard.communications.apps.CommunicationsDashboardConfig",
         "dashboard.shipping.apps.ShippingDashboardConfig")),
+    "oscar_test_shop.shipping.apps.ShippingConfig",  # a paid shipping method (shipping/repository.py)
     "widget_tweaks", "haystack", "treebeard", "django_tables2", "rest_framework", "oscarapi",
     "erpbridge_oscar",
 ]
