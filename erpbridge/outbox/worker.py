@@ -299,8 +299,8 @@ def logged(payload: object) -> object:
     """What the exchange log keeps of a message's payload: of a push message (``records`` of one
     kind, up to :data:`erpbridge.flows.push.BATCH` of them) its kind, how many records and their
     keys, as the message's summary; other payloads whole. The records themselves are in the store
-    (and the connector's own exchanges log what it sent); redacting each of them here was about
-    40% of the CPU of pushing a catalog (bench/magento_catalog.py)."""
+    (and the connector's own exchanges log what it sent); redacting each of them here cost about
+    a tenth of the CPU of pushing a catalog (bench/magento_catalog.py)."""
     records = payload.get("records") if isinstance(payload, dict) else None
     if not isinstance(records, list):
         return payload
