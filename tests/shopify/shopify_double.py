@@ -321,7 +321,7 @@ class ShopifyDouble:
             oid = self.gid("Order")
             order = {
                 "id": oid, "name": f"#{name}", "createdAt": now(), "updatedAt": updated_at or now(),
-                "cancelledAt": None,
+                "cancelledAt": None, "cancellation": None,
                 "email": "jane@example.com", "currencyCode": "EUR", "paymentGatewayNames": ["shopify_payments"],
                 "discountCodes": [], "billingAddress": address, "shippingAddress": {**address, "address1": "Dock 7"},
                 "lineItems": {"nodes": items},
@@ -400,11 +400,37 @@ class ShopifyDouble:
         return [Decimal(t["amountSet"]["shopMoney"]["amount"]) for t in self.by_name(name)["transactions"]
                 if t["kind"] == "CAPTURE"]
 
+    def _refund(self, order: dict, note: str | None, lines: list[tuple[str, int, str]]) -> dict:
+        """A refund as Shopify keeps it: its note and line items with their restock type."""
+        items = {i["id"]: i for i in order["lineItems"]["nodes"]}
+        refund = {"id": self.gid("Refund"), "note": note, "refundLineItems": {"nodes": [
+            {"quantity": quantity, "restockType": restock, "lineItem": {"sku": items[item]["sku"]}}
+            for item, quantity, restock in lines]}}
+        order["refunds"].append(refund)
+        return refund
+
+    def refund_in_shop(self, name: str, lines: list[tuple[str, int, str]], note: str | None = None) -> dict:
+        """The merchant refunds in Shopify's admin: ``(sku, quantity, restock type)`` per line."""
+        with self.lock:
+            order = self.by_name(name)
+            ids = {i["sku"]: i["id"] for i in order["lineItems"]["nodes"]}
+            refund = self._refund(order, note, [(ids[sku], q, how) for sku, q, how in lines])
+            self.touch(order)
+            return refund
+
+    def cancel_in_shop(self, name: str, staff_note: str | None = None) -> None:
+        """The merchant cancels the order in Shopify's admin."""
+        with self.lock:
+            order = self.by_name(name)
+            order["cancelledAt"], order["cancellation"] = now(), {"staffNote": staff_note}
+            self.touch(order)
+
     def refundCreate(self, info, input):
         def work():
             order = self.orders[input["orderId"]]
-            refund = {"id": self.gid("Refund"), "input": input}
-            order["refunds"].append(refund)
+            refund = self._refund(order, input.get("note"), [(i["lineItemId"], i["quantity"], i.get("restockType"))
+                                                             for i in input.get("refundLineItems") or []])
+            refund["input"] = input
             for t in input.get("transactions") or []:
                 order["transactions"].append({"id": self.gid("OrderTransaction"), "kind": "REFUND", "status": "SUCCESS",
                                               "gateway": t["gateway"], "amountSet": money(t["amount"]),
@@ -413,12 +439,12 @@ class ShopifyDouble:
             return {"refund": {"id": refund["id"]}, "userErrors": []}
         return self._replayed(info, "refundCreate", work)
 
-    def orderCancel(self, info, orderId, reason, restock, **_):
+    def orderCancel(self, info, orderId, reason, restock, staffNote=None, **_):
         order = self.orders[orderId]
         if order["cancelledAt"]:
             return {"job": None, "orderCancelUserErrors": [{"field": ["orderId"], "message": "Order is already "
                                                             "cancelled", "code": "INVALID"}]}
-        order["cancelledAt"] = now()
+        order["cancelledAt"], order["cancellation"] = now(), {"staffNote": staffNote}
         order["cancels"] += 1
         self.touch(order)
         return {"job": {"id": self.gid("Job")}, "orderCancelUserErrors": []}

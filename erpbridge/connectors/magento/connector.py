@@ -26,12 +26,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
+from erpbridge.connectors.kit import shop_changes
 from erpbridge.connectors.magento import mapper
 from erpbridge.connectors.magento.adapter import MagentoAdapter, segment
 from erpbridge.connectors.magento.mapper import CONFIGURABLE, SIMPLE
 from erpbridge.ingest import Raw
-from erpbridge.ingest.fetched import RECORD
-from erpbridge.mapping.mapper import FieldError, RecordRejected
 from erpbridge.records import CreditMemo, Invoice, OrderStatusUpdate, Price, Product, ProductGroup, Shipment, StockLevel
 from erpbridge.store.records import LOOKUP_CHUNK
 
@@ -549,7 +548,7 @@ class MagentoConnector:
         latest: dict[str, dict] = {}  # an order updated while the pages are read shows up twice: its last state
         for order in self.adapter.search("/V1/orders", *conditions, flow=flow, point="order.search", sort="updated_at"):
             latest[str(order.get("increment_id"))] = order
-        known = self._stored_orders(list(latest))
+        known = shop_changes.stored_order_states(self.app, latest)
         for number, order in latest.items():
             if number in known:  # read again through the overlap, or updated since (shipped, invoiced, canceled)
                 refusal = self._canceled_in_shop(order, known[number])
@@ -565,50 +564,24 @@ class MagentoConnector:
                       external_id=str(order.get("entity_id")))
         yield from self._refunded_in_shop(flow, conditions[0][1] if conditions else None)
 
-    def _stored_orders(self, numbers: list[str]) -> dict[str, str]:
-        """The store's state of each of these orders that it has."""
-        from erpbridge.store.tables import orders
-
-        known: dict[str, str] = {}
-        with self.app.engine.connect() as conn:
-            for chunk in _chunks(numbers, LOOKUP_CHUNK):
-                known.update(conn.execute(select(orders.c.key, orders.c.state).where(orders.c.key.in_(chunk))).all())
-        return known
-
-    # Cancellations and credit memos made in Magento go to the ERP as the API's do: each under an
-    # id of its Magento entity, so the overlap window reading it again, or a crash after the
-    # write, makes no second one (the service writes it and its outbox message in one
-    # transaction). What erpbridge did itself (the ERP's cancel, its credit memos) is marked in
-    # Magento and not sent back. What cannot be taken is named in the run's report by a Raw that
-    # rejects (``location``, reason), like an order that cannot be taken in.
-
-    def _refusal(self, data: dict, location: str, reason: str) -> Raw:
-        def refuse(_data):
-            raise RecordRejected([FieldError(RECORD, None, reason)])
-        return Raw(data, location, build=refuse)
+    # Cancellations and credit memos made in Magento go to the ERP as the API's do
+    # (erpbridge/connectors/kit/shop_changes.py); what erpbridge did itself (the ERP's cancel, its
+    # credit memos) is marked in Magento by its comments and not sent back.
 
     def _canceled_in_shop(self, order: dict, state: str) -> Raw | None:
         """A known order canceled in Magento (not by erpbridge for the ERP): its cancellation."""
-        from erpbridge.services.errors import Conflict, NotFound, Rejected
-        from erpbridge.services.orders import cancel_order
-
-        if order.get("state") != "canceled" or state == "cancelled" or any(
+        if order.get("state") != "canceled" or any(
                 (h.get("comment") or "").startswith(CANCELLED_BY_ERP) for h in order.get("status_histories") or []):
             return None
-        number, entity = order["increment_id"], order["entity_id"]
-        try:
-            cancel_order(self.app, number, "canceled in Magento", [], f"{self.name}-cancel-{entity}")
-        except (Conflict, NotFound, Rejected) as exc:
-            return self._refusal(order, f"cancellation of order {number} (entity_id {entity})", str(exc))
-        return None
+        return shop_changes.cancel_from_shop(self.app, self.name, order["increment_id"], order["entity_id"], state,
+                                             data=order, where=f"entity_id {order['entity_id']}",
+                                             reason="canceled in Magento")
 
     def _refunded_in_shop(self, flow: str, since: str | None) -> Iterator[Raw]:
         """Credit memos created in Magento (since ``since``, Magento time) for orders of this shop:
         each a return of its items to the ERP. A memo of an order the store does not have yet is
         found again through the overlap window once the order is in (or was never this hub's)."""
         from erpbridge.records.orders import ReturnLine
-        from erpbridge.services.errors import Conflict, NotFound, Rejected
-        from erpbridge.services.orders import request_return
 
         conditions = [("created_at", since, "gteq")] if since else []
         memos = [m for m in self.adapter.search("/V1/creditmemos", *conditions, flow=flow, point="creditmemo.search")
@@ -617,21 +590,18 @@ class MagentoConnector:
         for chunk in _chunks(sorted({int(m["order_id"]) for m in memos}), LOOKUP_CHUNK):
             orders.update((o["entity_id"], o) for o in self.adapter.search(
                 "/V1/orders", ("entity_id", ",".join(map(str, chunk)), "in"), flow=flow, point="order.search"))
-        known = self._stored_orders([o["increment_id"] for o in orders.values()])
+        known = shop_changes.stored_order_states(self.app, (o["increment_id"] for o in orders.values()))
         for memo in memos:
             order = orders.get(int(memo["order_id"]))
             if order is None or order["increment_id"] not in known:
                 continue
-            number = order["increment_id"]
             skus = {item["item_id"]: item["sku"] for item in mapper.top_items(order)}
             lines = [ReturnLine(sku=skus[i["order_item_id"]], quantity=Decimal(str(i["qty"])))
                      for i in memo.get("items") or [] if i["order_item_id"] in skus and float(i["qty"] or 0) > 0]
-            if not lines:
-                continue  # a refund of freight or an adjustment only: no goods come back
-            try:
-                request_return(self.app, number, lines, f"{self.name}-creditmemo-{memo['entity_id']}")
-            except (Conflict, NotFound, Rejected) as exc:
-                yield self._refusal(memo, f"credit memo {memo['entity_id']} of order {number}", str(exc))
+            refused = shop_changes.return_from_shop(self.app, self.name, order["increment_id"], memo["entity_id"],
+                                                    lines, data=memo)
+            if refused is not None:
+                yield refused
 
     def _customer_number(self, order: dict) -> str | None:
         """The ERP's number of the order's registered customer; a customer the ERP does not have yet

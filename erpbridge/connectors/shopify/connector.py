@@ -13,6 +13,11 @@
   (``orderCapture``; a capture of the same amount not yet bound to another invoice is the earlier
   try's); a credit memo a refund (``refundCreate`` under the message's key); a cancelled status
   ``orderCancel`` unless Shopify has it cancelled already. Other statuses Shopify works out itself.
+* made in Shopify: an order the merchant cancelled there becomes its cancellation to the ERP, a
+  refund's items restocked as returned (``RETURN``) a return, as cancelled (``CANCEL``) a
+  cancellation of those items; each once, under the Shopify id (kit/shop_changes.py). erpbridge's
+  own cancellations and refunds carry a staff note or note starting ``erpbridge`` and are not sent
+  back; refunds of a cancelled order are part of its cancellation.
 
 A mutation's ``userErrors`` are a :class:`MessageError` naming the record and the field.
 """
@@ -26,6 +31,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
+from erpbridge.connectors.kit import shop_changes
 from erpbridge.connectors.shopify import documents as q
 from erpbridge.connectors.shopify.adapter import ShopifyAdapter
 from erpbridge.connectors.shopify.mapper import order_number, order_record, product_input
@@ -34,6 +40,8 @@ from erpbridge.store.tables import bindings
 
 #: Items per look-up or mutation (Shopify's input arrays take at most 250).
 CHUNK = 250
+#: How erpbridge's own notes in Shopify begin: the ERP's cancellation (staff note), its refunds (note).
+CANCELLED_BY_ERP, MEMO_BY_ERP = "erpbridge: cancelled by the ERP", "erpbridge credit memo "
 
 
 class ShopifyConnector:
@@ -171,7 +179,7 @@ class ShopifyConnector:
         paid = next((t for t in order["transactions"] if t["status"] == "SUCCESS" and t["kind"] in ("CAPTURE", "SALE")),
                     None)
         data: dict[str, Any] = {"orderId": order["id"], "refundLineItems": lines, "notify": self.cfg.notify_customer,
-                                "note": f"credit memo {memo['id']}"}
+                                "note": f"{MEMO_BY_ERP}{memo['id']}"}
         if paid is not None:
             data["transactions"] = [{"orderId": order["id"], "gateway": paid["gateway"], "kind": "REFUND",
                                      "amount": str(memo["total"]), "parentId": paid["id"]}]
@@ -186,7 +194,8 @@ class ShopifyConnector:
         if order["cancelledAt"]:
             return DeliveryResult(external_id=order["id"], response={"cancelled_at": order["cancelledAt"]})
         self._mutate(q.ORDER_CANCEL, {"orderId": order["id"], "reason": self.cfg.cancel_reason, "restock": True,
-                                      "notify": self.cfg.notify_customer}, "orderCancel", "feedback", what,
+                                      "notify": self.cfg.notify_customer, "note": CANCELLED_BY_ERP},
+                     "orderCancel", "feedback", what,
                      errors="orderCancelUserErrors")
         return DeliveryResult(external_id=order["id"], response={"cancelled": True})
 
@@ -208,6 +217,7 @@ class ShopifyConnector:
             for node in found["nodes"]:
                 if node.get("cancelledAt") is None:
                     yield self.raw_order(node, f"orders page {page}")
+            yield from self.made_in_shop(found["nodes"])
             if not found["pageInfo"]["hasNextPage"]:
                 return
             after = found["pageInfo"]["endCursor"]
@@ -215,6 +225,42 @@ class ShopifyConnector:
     def raw_order(self, node: dict, where: str) -> Raw:
         return Raw(node, f"{where}, order {node.get('name')} ({node.get('id')})", build=self._order_record,
                    external_id=node.get("id"))
+
+    def made_in_shop(self, nodes: list[dict]) -> Iterator[Raw]:
+        """Take the cancellations and refunds the merchant made in Shopify on orders the store has
+        (to the ERP, once each); yields what the store refused, to be reported."""
+        from erpbridge.records.orders import CancelLine, ReturnLine
+
+        known = shop_changes.stored_order_states(self.app, (order_number(n) for n in nodes))
+        for node in nodes:
+            number = order_number(node)
+            if number not in known:
+                continue  # not taken in (yet): its own intake comes first
+            where = f"Shopify {node['id']}"
+            if node.get("cancelledAt"):
+                note = (node.get("cancellation") or {}).get("staffNote") or ""
+                if not note.startswith(CANCELLED_BY_ERP):
+                    refused = shop_changes.cancel_from_shop(self.app, self.name, number, _tail(node["id"]), known[number],
+                                                            data=node, where=where, reason="cancelled in Shopify")
+                    if refused is not None:
+                        yield refused
+                continue  # a cancelled order's refunds are part of its cancellation
+            for refund in node.get("refunds") or []:
+                if (refund.get("note") or "").startswith(MEMO_BY_ERP):
+                    continue
+                items = [(i["lineItem"]["sku"], Decimal(str(i["quantity"])), i.get("restockType"))
+                         for i in refund["refundLineItems"]["nodes"]
+                         if (i.get("lineItem") or {}).get("sku") and int(i.get("quantity") or 0) > 0]
+                cancelled = [CancelLine(sku=sku, quantity=quantity) for sku, quantity, how in items if how == "CANCEL"]
+                returned = [ReturnLine(sku=sku, quantity=quantity) for sku, quantity, how in items if how == "RETURN"]
+                refused = shop_changes.return_from_shop(self.app, self.name, number, _tail(refund["id"]), returned,
+                                                        data=refund, where=where)
+                if cancelled and refused is None:
+                    refused = shop_changes.cancel_from_shop(
+                        self.app, self.name, number, f"refund-{_tail(refund['id'])}", known[number], data=refund,
+                        where=where, reason="items cancelled by a refund in Shopify", lines=cancelled)
+                if refused is not None:
+                    yield refused
 
     def _order_record(self, node: dict):
         return order_record(node, self.cfg.payment_methods, self.cfg.shipping_methods)
@@ -274,6 +320,11 @@ class ShopifyConnector:
 
 def _amount(transaction: dict) -> Decimal:
     return Decimal(str(transaction["amountSet"]["shopMoney"]["amount"]))
+
+
+def _tail(gid: str) -> str:
+    """The numeric id of a GID (``gid://shopify/Refund/12`` -> ``12``)."""
+    return gid.rsplit("/", 1)[-1]
 
 
 def _quoted(value: str) -> str:

@@ -24,6 +24,8 @@ fragment OrderFields on Order {{
   totalPriceSet {{ {_MONEY} }}
   totalTaxSet {{ {_MONEY} }}
   totalDiscountsSet {{ {_MONEY} }}
+  cancellation {{ staffNote }}
+  refunds(first: 10) {{ id note refundLineItems(first: 50) {{ nodes {{ quantity restockType lineItem {{ sku }} }} }} }}
 }}
 """
 
@@ -139,8 +141,8 @@ mutation Refund($input: RefundInput!, $key: String!) {
 """
 
 ORDER_CANCEL = """
-mutation Cancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notify: Boolean) {
-  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notify) {
+mutation Cancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notify: Boolean, $note: String) {
+  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notify, staffNote: $note) {
     job { id }
     orderCancelUserErrors { field message code }
   }

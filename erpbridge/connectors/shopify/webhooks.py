@@ -8,7 +8,9 @@ was handled before (Shopify retries with the same id) is answered 200 at once. O
 order is read again through the Admin API by its GID (the webhook body is the REST shape; the
 GraphQL answer is the one the mapper and the schema tests know) and placed through the order
 service, which dedupes on the order number too: an order that arrives by webhook and by the poll
-goes in once. When Shopify cannot be asked, the answer is 503 and Shopify delivers again later.
+goes in once. An ``orders/updated`` of an order the merchant cancelled or refunded in Shopify
+takes that to the ERP (:meth:`ShopifyConnector.made_in_shop`). When Shopify cannot be asked, the
+answer is 503 and Shopify delivers again later.
 Handled ids are kept as bindings of kind ``shopify_webhooks`` (id -> topic).
 """
 
@@ -83,9 +85,13 @@ def handle(connector, body: bytes, headers) -> tuple[int, dict]:
     except ConnectorError as exc:
         return 503, {"error": str(exc)}
     report = None
-    if node is not None and node.get("cancelledAt") is None:
-        report = ingest_fetched(connector.app, system, "orders",
-                                [connector.raw_order(node, f"webhook {webhook_id} ({topic})")], flow="orders")
+    if node is not None:  # a new order, or one cancelled or refunded in Shopify (orders/updated)
+        try:
+            raws = [connector.raw_order(node, f"webhook {webhook_id} ({topic})")] if node.get("cancelledAt") is None else []
+            raws += connector.made_in_shop([node])
+        except ConnectorError as exc:
+            return 503, {"error": str(exc)}
+        report = ingest_fetched(connector.app, system, "orders", raws, flow="orders")
     with connector.app.engine.begin() as conn:
         bind(conn, [(SEEN, webhook_id, system, webhook_id)])
     return 200, {"order": node and node.get("name"), "new": report.new if report else 0,
