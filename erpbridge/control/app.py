@@ -13,7 +13,7 @@ from importlib.resources import files
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from erpbridge.control import alerts, exchanges, kpis, overview, sessions, web
+from erpbridge.control import alerts, exchanges, kpis, overview, releases, sessions, web
 from erpbridge.control import messages as msgs
 from erpbridge.control.tables import ROLES
 from erpbridge.control.users import authenticate, change_user, create_user, get_user, list_users
@@ -141,6 +141,29 @@ def control_app(hub) -> FastAPI:
     def audit_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
         rows = msgs.audit_page(hub.engine, _int(request.query_params.get("before")))
         return page(request, "audit.html", session, rows=rows, more=len(rows) == msgs.PAGE)
+
+    # -- products awaiting release -----------------------------------------------------------
+
+    @app.get("/products")
+    def products_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+        group = request.query_params.get("group", "").strip()
+        rows = releases.page_of(hub, group)
+        return page(request, "products.html", session, rows=rows, group=group, groups=releases.groups(hub),
+                    more=len(rows) == releases.PAGE)
+
+    @app.post("/products/preview")
+    def products_preview(request: Request, session: Session = Depends(role("operator")),
+                         fields: dict = Depends(form)) -> HTMLResponse:
+        found = releases.preview(hub, skus=[s for s in many(fields, "sku") if s], group=one(fields, "group").strip())
+        return page(request, "products_preview.html", session, preview=found, max_bulk=msgs.MAX_BULK)
+
+    @app.post("/products/apply")
+    def products_apply(request: Request, session: Session = Depends(role("operator")),
+                       fields: dict = Depends(form)) -> HTMLResponse:
+        skus = [s for s in one(fields, "skus").split("\n") if s.strip()]
+        done = releases.apply(hub, skus, actor=session.user.name, reason=one(fields, "reason").strip(),
+                              group=one(fields, "group"))
+        return page(request, "products_applied.html", session, applied=done)
 
     # -- alerts -------------------------------------------------------------------------------
 
