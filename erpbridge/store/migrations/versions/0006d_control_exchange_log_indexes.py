@@ -1,0 +1,27 @@
+"""control center: exchange log indexes for its page (newest first by point, system or outcome)
+
+The exchange log's table is on the ops branch (0003): this revision depends on it.
+
+Revision ID: 0006d
+Revises: 0006c
+Create Date: 2026-12-03
+"""
+from alembic import op
+
+
+revision = '0006d'
+down_revision = '0006c'
+branch_labels = None
+depends_on = '0003'
+
+
+def upgrade() -> None:
+    op.create_index('ix_exchange_log_point_id', 'exchange_log', ['point', 'id'], unique=False)
+    op.create_index('ix_exchange_log_system_id', 'exchange_log', ['system', 'id'], unique=False)
+    op.create_index('ix_exchange_log_outcome_id', 'exchange_log', ['outcome', 'id'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_exchange_log_outcome_id', table_name='exchange_log')
+    op.drop_index('ix_exchange_log_system_id', table_name='exchange_log')
+    op.drop_index('ix_exchange_log_point_id', table_name='exchange_log')
