@@ -14,6 +14,7 @@ from erpbridge.cli.ops import next_page
 from erpbridge.outbox import discard as discard_messages
 from erpbridge.outbox import replay as replay_messages
 from erpbridge.outbox.messages import list_messages
+from erpbridge.flows.runs import FlowRuns
 from erpbridge.outbox.reconcile import reconcile as reconcile_orders
 from erpbridge.outbox.tables import STATES
 from erpbridge.outbox.worker import Worker, run_workers
@@ -126,7 +127,15 @@ def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
 
     Exit 1 when an order needed repair (re-queued, or waiting on a dead message).
     """
-    report = reconcile_orders(ctx.app(), older_than_minutes=older_than)
+    app = ctx.app()
+    runs = FlowRuns(app.engine)  # kept like the scheduled flow's runs: the control center shows them
+    run = runs.start("reconcile", trigger="cli")
+    try:
+        report = reconcile_orders(app, older_than_minutes=older_than)
+    except Exception as exc:
+        runs.finish(run.id, "failed", error=str(exc))
+        raise
+    runs.finish(run.id, "ok", report.as_dict())
     if as_json:
         print_json(report.as_dict())
     else:

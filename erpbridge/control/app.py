@@ -13,7 +13,7 @@ from importlib.resources import files
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from erpbridge.control import alerts, exchanges, kpis, overview, releases, sessions, web
+from erpbridge.control import alerts, exchanges, kpis, overview, reconciliation, releases, sessions, web
 from erpbridge.control import messages as msgs
 from erpbridge.control.tables import ROLES
 from erpbridge.control.users import authenticate, change_user, create_user, get_user, list_users
@@ -164,6 +164,13 @@ def control_app(hub) -> FastAPI:
         done = releases.apply(hub, skus, actor=session.user.name, reason=one(fields, "reason").strip(),
                               group=one(fields, "group"))
         return page(request, "products_applied.html", session, applied=done)
+
+    # -- reconciliation -----------------------------------------------------------------------
+
+    @app.get("/reconciliation")
+    def reconciliation_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+        return page(request, "reconciliation.html", session, runs=reconciliation.runs(hub),
+                    shown=reconciliation.SHOWN)
 
     # -- alerts -------------------------------------------------------------------------------
 
