@@ -20,6 +20,8 @@ from erpbridge.control.users import authenticate, change_user, create_user, get_
 from erpbridge.control.web import Refused, Session, SignInNeeded, form, many, one, page, redirect, role, signed_in
 
 STATIC = files("erpbridge.control") / "static"
+#: The newest alerts the overview shows (the alerts page has them all).
+OVERVIEW_ALERTS = 10
 
 
 def control_app(hub) -> FastAPI:
@@ -92,7 +94,9 @@ def control_app(hub) -> FastAPI:
 
     @app.get("/")
     def overview_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
-        return page(request, "overview.html", session, kpis=kpis.cached(hub), **overview.overview(hub))
+        recent = alerts.history(hub.engine, limit=OVERVIEW_ALERTS)
+        return page(request, "overview.html", session, kpis=kpis.cached(hub), alerts=recent,
+                    alerts_more=len(recent) == OVERVIEW_ALERTS, **overview.overview(hub))
 
     @app.post("/systems/{name}/probe")
     def probe(request: Request, name: str, session: Session = Depends(role("operator")),
@@ -183,7 +187,7 @@ def control_app(hub) -> FastAPI:
     def acknowledge(request: Request, alert_id: int, session: Session = Depends(role("operator")),
                     fields: dict = Depends(form)) -> Response:
         alerts.acknowledge(hub.engine, alert_id, session.user.name)
-        return redirect(request, "/alerts")
+        return redirect(request, "/" if one(fields, "back") == "/" else "/alerts")
 
     # -- users --------------------------------------------------------------------------------
 

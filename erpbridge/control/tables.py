@@ -70,4 +70,7 @@ control_alerts = Table(
     # the webhook: when each notice went out (NULL: not yet, or not configured)
     Column("sent_open_at", DateTime(timezone=True)),
     Column("sent_resolved_at", DateTime(timezone=True)),
+    # the e-mail (migration 0006d): likewise
+    Column("mailed_open_at", DateTime(timezone=True)),
+    Column("mailed_resolved_at", DateTime(timezone=True)),
 )
