@@ -32,8 +32,10 @@ def actor() -> str:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Delivery threads in this process (channel capacities still apply across all workers).")
+@click.option("--http-port", type=click.IntRange(1, 65535),
+              help="Serve /health and /metrics on this port (default: outbox.worker_port; none if unset).")
 @pass_cli
-def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
+def worker(ctx: CliContext, once: bool, concurrency: int, http_port: int | None) -> None:
     """Deliver outbox messages to their systems until stopped (Ctrl-C or SIGTERM).
 
     Start as many as you like, on one host (SQLite or PostgreSQL) or several (PostgreSQL):
@@ -47,8 +49,20 @@ def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"worker running with {concurrency} thread(s); stop with Ctrl-C", err=True)
-    run_workers(app, stop, concurrency=concurrency)
+    server = None
+    port = http_port or app.config.outbox.worker_port
+    if port:
+        from erpbridge.control.worker_http import serve
+
+        server, _ = serve(app, stop, port)
+    click.echo(f"worker running with {concurrency} thread(s)"
+               + (f", /health and /metrics on port {port}" if server else "")
+               + "; stop with Ctrl-C", err=True)
+    try:
+        run_workers(app, stop, concurrency=concurrency)
+    finally:
+        if server is not None:
+            server.should_exit = True
 
 
 @cli.command()
