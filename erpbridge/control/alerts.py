@@ -47,8 +47,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def firing(hub, now: dt.datetime | None = None) -> dict[tuple[str, str], str]:
-    """What fires now: ``(rule, subject) -> detail``."""
+def firing(hub, now: dt.datetime | None = None, figures: dict | None = None) -> dict[tuple[str, str], str]:
+    """What fires now: ``(rule, subject) -> detail`` (``figures``: the KPIs, if worked out already)."""
     now = now or _now()
     rules = hub.config.control.alerts
     found: dict[tuple[str, str], str] = {}
@@ -89,16 +89,19 @@ def firing(hub, now: dt.datetime | None = None) -> dict[tuple[str, str], str]:
             if since_ok is not None and now - since_ok > dt.timedelta(minutes=rules.offline_minutes):
                 found[("offline", system)] = f"{system} offline since {since_ok:%Y-%m-%d %H:%M} UTC: {reason}"
     if rules.kpis:
-        for name, detail in kpis.failing(kpis.compute(hub, now)).items():
+        for name, detail in kpis.failing(figures or kpis.compute(hub, now)).items():
             found[("kpi", name)] = detail
     return found
 
 
 def check(hub, now: dt.datetime | None = None) -> dict[str, list[dict]]:
     """Open the incidents that fire and are not open, resolve the open ones that no longer fire,
-    and send what is unsent; returns what was opened and resolved by this call."""
+    and send what is unsent; returns what was opened and resolved by this call. The KPIs worked
+    out for it are kept as this step's sample for the overview's charts."""
     now = now or _now()
-    fires = firing(hub, now)
+    figures = kpis.compute(hub, now)
+    kpis.record_sample(hub, figures)
+    fires = firing(hub, now, figures)
     opened, resolved = [], []
     with hub.engine.connect() as conn:
         open_rows = {(r.rule, r.subject): r.id for r in conn.execute(select(a.c.id, a.c.rule, a.c.subject)

@@ -13,7 +13,7 @@ from importlib.resources import files
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from erpbridge.control import alerts, exchanges, kpis, overview, reconciliation, releases, sessions, web
+from erpbridge.control import alerts, charts, exchanges, kpis, overview, reconciliation, releases, sessions, web
 from erpbridge.control import messages as msgs
 from erpbridge.control.tables import ROLES
 from erpbridge.control.users import authenticate, change_user, create_user, get_user, list_users
@@ -95,7 +95,10 @@ def control_app(hub) -> FastAPI:
     @app.get("/")
     def overview_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
         recent = alerts.history(hub.engine, limit=OVERVIEW_ALERTS)
-        return page(request, "overview.html", session, kpis=kpis.cached(hub), alerts=recent,
+        figures = kpis.cached(hub)
+        hours = hub.config.control.kpis.window_hours
+        return page(request, "overview.html", session, kpis=figures, alerts=recent,
+                    charts=charts.kpi_charts(hub, figures, hours), sample_minutes=kpis.SAMPLE_STEP // 60,
                     alerts_more=len(recent) == OVERVIEW_ALERTS, **overview.overview(hub))
 
     @app.post("/systems/{name}/probe")

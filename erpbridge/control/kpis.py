@@ -20,10 +20,12 @@ import statistics
 import threading
 import time
 
-from sqlalchemy import Float, func, or_, select
+from sqlalchemy import Float, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from erpbridge.control.tables import control_kpi_samples
 from erpbridge.exchange.tables import exchange_log
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.store.db import as_utc
@@ -183,4 +185,55 @@ def failing(kpis: dict) -> dict[str, str]:
     return found
 
 
-__all__ = ["compute", "failing", "percentile"]
+
+
+#: The KPIs over time: a sample every this many seconds (by the alert checks), kept this many days.
+SAMPLE_STEP = 300
+SAMPLE_DAYS = 8
+#: What is sampled: name -> (label, unit, the figure in compute()'s result, its target).
+CHARTED = {
+    "order_export_p95": ("Order export latency p95", "s", lambda k: k["order_export_latency"]["p95_seconds"],
+                         lambda k: k["order_export_latency"]["target_p95_seconds"]),
+    "inventory_sync_p95": ("Inventory sync latency p95", "s", lambda k: k["inventory_sync_latency"]["p95_seconds"],
+                           lambda k: k["inventory_sync_latency"]["target_p95_seconds"]),
+    "errors_per_1000": ("Errors per 1,000 exchanges (worst flow)", "",
+                        lambda k: max(k["error_rate"]["per_1000_by_flow"].values(), default=None),
+                        lambda k: k["error_rate"]["target_per_1000"]),
+    "oversell": ("Oversell incidents", "", lambda k: k["oversell"]["incidents"], lambda k: k["oversell"]["target"]),
+    "backlog": ("Messages pending (all channels)", "", lambda k: sum(b["pending"] for b in k["backlog"].values()),
+                lambda k: None),
+}
+
+
+def record_sample(hub, figures: dict) -> bool:
+    """Keep ``figures`` (from :func:`compute`) as this step's sample, unless another process did;
+    drop the samples older than ``SAMPLE_DAYS``. True if this call wrote them."""
+    at = figures["at"]
+    step = dt.datetime.fromtimestamp(at.timestamp() // SAMPLE_STEP * SAMPLE_STEP, dt.timezone.utc)
+    rows = [{"at": step, "kpi": name, "value": value(figures)} for name, (_, _, value, _) in CHARTED.items()]
+    s = control_kpi_samples
+    try:
+        with hub.engine.begin() as conn:
+            if conn.execute(select(func.count()).select_from(s).where(s.c.at == step)).scalar_one():
+                return False
+            conn.execute(insert(s), rows)
+            conn.execute(delete(s).where(s.c.at < at - dt.timedelta(days=SAMPLE_DAYS)))
+    except IntegrityError:  # another process wrote this step's samples meanwhile
+        return False
+    return True
+
+
+def history(hub, hours: float, now: dt.datetime | None = None) -> dict[str, list[tuple[dt.datetime, float | None]]]:
+    """Each charted KPI's samples of the last ``hours``, oldest first."""
+    s = control_kpi_samples
+    since = (now or _now()) - dt.timedelta(hours=hours)
+    found: dict[str, list] = {name: [] for name in CHARTED}
+    with hub.engine.connect() as conn:
+        for at, kpi, value in conn.execute(select(s.c.at, s.c.kpi, s.c.value).where(s.c.at >= since)
+                                           .order_by(s.c.at)):
+            if kpi in found:
+                found[kpi].append((as_utc(at), value))
+    return found
+
+
+__all__ = ["compute", "failing", "history", "percentile", "record_sample"]

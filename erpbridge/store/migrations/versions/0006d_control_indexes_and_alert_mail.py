@@ -1,5 +1,5 @@
 """control center: exchange log indexes for its page (newest first by point, system or outcome);
-when each alert was mailed
+when each alert was mailed; the KPIs over time
 
 The exchange log's table is on the ops branch (0003): this revision depends on it.
 
@@ -24,9 +24,16 @@ def upgrade() -> None:
     with op.batch_alter_table('control_alerts') as batch:
         batch.add_column(sa.Column('mailed_open_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('mailed_resolved_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table('control_kpi_samples',
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kpi', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('at', 'kpi', name=op.f('pk_control_kpi_samples'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('control_kpi_samples')
     with op.batch_alter_table('control_alerts') as batch:
         batch.drop_column('mailed_resolved_at')
         batch.drop_column('mailed_open_at')
