@@ -38,7 +38,7 @@ def line_chart(label: str, unit: str, points: list[tuple[dt.datetime, float | No
         else:
             current.append(f"{x(at):.1f},{y(value):.1f}")
     lines += [current] if current else []
-    last = f"{values[-1]:g}{unit}" if values else "no data"
+    last = f"{values[-1]:.4g}{unit}" if values else "no data"
     title = escape(f"{label}: now {last}" + (f", target {target:g}{unit}" if target is not None else ""))
     parts = [f'<svg class="chart" role="img" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>',
