@@ -9,7 +9,6 @@ import datetime as dt
 import email
 import email.policy
 import json
-import os
 import re
 import threading
 import time

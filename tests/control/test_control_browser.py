@@ -94,7 +94,7 @@ def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_ackno
     _shot(page, "exchange", store)
 
     # its message: preview the retry, then retry exactly that one
-    page.goto(f"/control/messages?key=SO-BRW-0")
+    page.goto("/control/messages?key=SO-BRW-0")
     assert "ERP refused: customer C9 unknown" in page.locator("tbody").inner_text()
     _shot(page, "messages", store)
     page.check(f"input[type=checkbox][value='{message_id}']")
