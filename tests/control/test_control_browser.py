@@ -2,7 +2,8 @@
 ERPBRIDGE_TEST_CHROMIUM, set by .ci/setup.d/50-chromium.sh) driven by Playwright through
 executable_path (never a browser download): sign in, find a failed order in the exchange log by
 its number, see the error, retry its message after the preview, enable a new product, acknowledge
-an alert. Each page's screenshot goes to docs/ (the README's control center section shows them)."""
+an alert. Each page's screenshot is taken; with ERPBRIDGE_TEST_SCREENSHOTS=docs they replace the
+README's (otherwise they go to the test's temporary folder, and the checkout stays clean)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from erpbridge.store.records import RecordStore
 from erpbridge.store.tables import products
 
 CHROMIUM = os.environ.get("ERPBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -42,14 +43,19 @@ def browser():
         running.close()
 
 
-def _shot(page, name: str, store: str) -> None:
-    if store == "sqlite":  # one set of pictures for the docs
-        page.screenshot(path=str(DOCS / f"control-{name}.png"), full_page=True)
+@pytest.fixture
+def shots(tmp_path, module_db_url) -> Path:
+    """Where the screenshots go: the docs' folder for the SQLite run when asked, else a temporary one."""
+    wanted = os.environ.get("ERPBRIDGE_TEST_SCREENSHOTS")
+    return ROOT / wanted if wanted and module_db_url.startswith("sqlite") else tmp_path
+
+
+def _shot(page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"control-{name}.png"), full_page=True)
 
 
 def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_acknowledges_an_alert(
-        hub, browser, module_db_url):
-    store = "sqlite" if module_db_url.startswith("sqlite") else "postgres"
+        hub, browser, shots):
     (message_id,) = hub.messages(1, prefix="SO-BRW")  # a dead send_order of order SO-BRW-0
     ExchangeLog(hub.engine).record("erp", "orders", "files.order", outcome="message_error", duration_ms=42,
                                    error="ERP refused: customer C9 unknown", request={"number": "SO-BRW-0"})
@@ -72,14 +78,14 @@ def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_ackno
     page = browser.new_page(base_url=hub.url, viewport={"width": 1280, "height": 900})
     page.goto("/control/")  # not signed in: the sign-in page
     assert "/control/login" in page.url
-    _shot(page, "login", store)
+    _shot(page, shots, "login")
     page.fill("input[name=name]", "operator")
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Sign in')")
     page.wait_for_url("**/control/")
     assert page.locator("h1").inner_text() == "Overview"
     assert page.locator("#charts svg polyline").count() == 5  # the day of samples, drawn
-    _shot(page, "overview", store)
+    _shot(page, shots, "overview")
 
     # the exchange log, by the order's number: the failed exchange and its error
     page.click("header >> text=Exchange log")
@@ -88,19 +94,19 @@ def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_ackno
     row = page.locator("tbody tr", has_text="message_error").first
     row.wait_for()
     assert "ERP refused: customer C9 unknown" in row.inner_text()
-    _shot(page, "exchange-log", store)
+    _shot(page, shots, "exchange-log")
     row.locator("a").first.click()
     assert "ERP refused: customer C9 unknown" in page.content() and "SO-BRW-0" in page.content()
-    _shot(page, "exchange", store)
+    _shot(page, shots, "exchange")
 
     # its message: preview the retry, then retry exactly that one
     page.goto("/control/messages?key=SO-BRW-0")
     assert "ERP refused: customer C9 unknown" in page.locator("tbody").inner_text()
-    _shot(page, "messages", store)
+    _shot(page, shots, "messages")
     page.check(f"input[type=checkbox][value='{message_id}']")
     page.click("button:has-text('Preview retry of the ticked')")
     assert page.locator("#n").inner_text() == "1" and page.locator("#ids").inner_text() == str(message_id)
-    _shot(page, "preview", store)
+    _shot(page, shots, "preview")
     page.fill("input[name=reason]", "customer C9 created in the ERP")
     page.click("button:has-text('Retry these 1 message(s)')")
     assert str(message_id) in page.locator("#applied").inner_text()
@@ -111,7 +117,7 @@ def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_ackno
     # a new product: tick it, preview, enable
     page.click("header >> text=Products")
     page.check("input[type=checkbox][value='BRW-DRILL-1']")
-    _shot(page, "products", store)
+    _shot(page, shots, "products")
     page.click("button:has-text('Preview enabling the ticked')")
     assert page.locator("#skus").inner_text() == "BRW-DRILL-1"
     page.click("button:has-text('Enable these 1 product(s)')")
@@ -129,7 +135,7 @@ def test_an_operator_finds_a_failed_order_retries_it_enables_a_product_and_ackno
         assert conn.execute(select(control_alerts.c.acknowledged_by)
                             .where(control_alerts.c.id == alert_id)).scalar_one() == "operator"
     page.click("header >> text=Reconciliation")
-    _shot(page, "reconciliation", store)
+    _shot(page, shots, "reconciliation")
     page.click("header >> text=Alerts")
-    _shot(page, "alerts", store)
+    _shot(page, shots, "alerts")
     page.close()
