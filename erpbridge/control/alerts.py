@@ -144,7 +144,7 @@ def _mail(hub, row, state: str, text: str) -> None:
                         + "\n")
     with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
         if cfg.starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=ssl.create_default_context(cafile=cfg.ca_file))  # verified, by name
         if cfg.username:
             smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
         smtp.send_message(message)

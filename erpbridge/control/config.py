@@ -47,6 +47,8 @@ class AlertEmail(BaseModel):
     host: str = Field(description="the SMTP server")
     port: int = Field(default=25, gt=0, lt=65536, description="25, or 587 with starttls")
     starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS before signing in")
+    ca_file: str | None = Field(default=None, description="verify the server's certificate against this CA file "
+                                                          "(PEM; default: the system's CAs)")
     username: str | None = Field(default=None, description="sign in as this user (with password)")
     password: Secret | None = Field(default=None, description="its password (${SMTP_PASSWORD} or ${file:...})")
     sender: str = Field(alias="from", description="the From address")

@@ -10,6 +10,9 @@ import email
 import email.policy
 import json
 import re
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +73,7 @@ class Mailbox:
     """An SMTP server (aiosmtpd) on a free loopback port that accepts user ``alerts`` with the
     password ``SMTP_PASSWORD`` and keeps each mail it was given."""
 
-    def __init__(self, password: str, port: int | None = None):
+    def __init__(self, password: str, port: int | None = None, tls: ssl.SSLContext | None = None):
         self.mails: list[email.message.EmailMessage] = []
         self.password = password
         mails = self.mails
@@ -80,8 +83,9 @@ class Mailbox:
                 mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
                 return "250 OK"
 
+        tls_options = {"tls_context": tls, "require_starttls": True} if tls else {"auth_require_tls": False}
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or free_port(),
-                                     authenticator=self._check, auth_require_tls=False)
+                                     authenticator=self._check, **tls_options)
         self.controller.start()
         self.port = self.controller.port
 
@@ -218,3 +222,40 @@ def test_a_mail_server_that_is_down_delays_the_mail_and_loses_nothing(db_url):
             mailbox.controller.stop()
     finally:
         app.close()
+
+
+def test_starttls_verifies_the_mail_servers_certificate(db_url, tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test server's certificate")
+    from erpbridge.bootstrap import bootstrap
+    from erpbridge.config import Config
+    from erpbridge.control.alerts import send_pending
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert), "-days", "1"],
+                   check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    mailbox = Mailbox("s3cret mail password", tls=server_tls)  # refuses anything before STARTTLS
+
+    def app_with(**email):
+        return bootstrap(Config.model_validate({"store": {"url": db_url}, "control": {"alert_email": {
+            "host": "127.0.0.1", "port": mailbox.port, "starttls": True, "username": "alerts",
+            "password": "s3cret mail password", "from": "erpbridge@shop.example", "to": ["ops@shop.example"],
+            **email}}}))
+
+    untrusted, trusted = app_with(), app_with(ca_file=str(cert))
+    try:
+        with trusted.engine.begin() as conn:
+            conn.execute(insert(control_alerts).values(rule="offline", subject="erp", open_key="offline|erp",
+                                                       detail="erp offline since 06:00 UTC: 503",
+                                                       opened_at=dt.datetime.now(dt.timezone.utc)))
+        assert send_pending(untrusted) == 0 and mailbox.mails == []  # a certificate the system does not trust
+        assert send_pending(trusted) == 1
+        assert mailbox.notices() == [("[erpbridge] ALERT offline: erp",
+                                      ":rotating_light: erpbridge alert offline: erp offline since 06:00 UTC: 503")]
+    finally:
+        mailbox.controller.stop()
+        untrusted.close()
+        trusted.close()
