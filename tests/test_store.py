@@ -26,7 +26,8 @@ from pathlib import Path
 from erpbridge.store import make_engine, migrate   # the store alone, as a developer's fresh process has it
 scripts = Path(sys.argv[2]) / "migrations"
 shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-print(migrate.autogenerate(make_engine(sys.argv[1]), "nothing", rev_id="9999", head="0007a", scripts=scripts))
+print(migrate.autogenerate(make_engine(sys.argv[1]), "nothing", rev_id="9999", head=max(migrate.head().split(",")),
+                            scripts=scripts))
 """
 
 

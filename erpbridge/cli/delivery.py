@@ -14,6 +14,7 @@ from erpbridge.cli.ops import next_page
 from erpbridge.outbox import discard as discard_messages
 from erpbridge.outbox import replay as replay_messages
 from erpbridge.outbox.messages import list_messages
+from erpbridge.flows.runs import FlowRuns
 from erpbridge.outbox.reconcile import reconcile as reconcile_orders
 from erpbridge.outbox.tables import STATES
 from erpbridge.outbox.worker import Worker, run_workers
@@ -31,8 +32,10 @@ def actor() -> str:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Delivery threads in this process (channel capacities still apply across all workers).")
+@click.option("--http-port", type=click.IntRange(1, 65535),
+              help="Serve /health and /metrics on this port (default: outbox.worker_port; none if unset).")
 @pass_cli
-def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
+def worker(ctx: CliContext, once: bool, concurrency: int, http_port: int | None) -> None:
     """Deliver outbox messages to their systems until stopped (Ctrl-C or SIGTERM).
 
     Start as many as you like, on one host (SQLite or PostgreSQL) or several (PostgreSQL):
@@ -46,8 +49,20 @@ def worker(ctx: CliContext, once: bool, concurrency: int) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"worker running with {concurrency} thread(s); stop with Ctrl-C", err=True)
-    run_workers(app, stop, concurrency=concurrency)
+    server = None
+    port = http_port or app.config.outbox.worker_port
+    if port:
+        from erpbridge.control.worker_http import serve
+
+        server, _ = serve(app, stop, port)
+    click.echo(f"worker running with {concurrency} thread(s)"
+               + (f", /health and /metrics on port {port}" if server else "")
+               + "; stop with Ctrl-C", err=True)
+    try:
+        run_workers(app, stop, concurrency=concurrency)
+    finally:
+        if server is not None:
+            server.should_exit = True
 
 
 @cli.command()
@@ -126,7 +141,15 @@ def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
 
     Exit 1 when an order needed repair (re-queued, or waiting on a dead message).
     """
-    report = reconcile_orders(ctx.app(), older_than_minutes=older_than)
+    app = ctx.app()
+    runs = FlowRuns(app.engine)  # kept like the scheduled flow's runs: the control center shows them
+    run = runs.start("reconcile", trigger="cli")
+    try:
+        report = reconcile_orders(app, older_than_minutes=older_than)
+    except Exception as exc:
+        runs.finish(run.id, "failed", error=str(exc))
+        raise
+    runs.finish(run.id, "ok", report.as_dict())
     if as_json:
         print_json(report.as_dict())
     else:

@@ -1,6 +1,6 @@
 """Alerts: rules over what the store records, each incident sent once when it opens and once
-when it resolves (to ``control.alert_webhook`` as Slack-compatible JSON), and kept with its
-history for the control center.
+when it resolves (to ``control.alert_webhook`` as Slack-compatible JSON, and by e-mail over SMTP
+to ``control.alert_email``), and kept with its history for the control center.
 
 Rules (``control.alerts``, seed 004's defaults): a flow whose last finished run failed or died;
 more than N general errors (5xx, timeouts, refused connections) with a system in M minutes; a
@@ -9,8 +9,9 @@ than T minutes (since its last successful exchange, as its semaphore is re-tripp
 probe); a KPI past its target.
 
 Every API process checks every ``control.alert_interval`` seconds (:func:`watch`); the unique
-``open_key`` lets exactly one of them open an incident, and the webhook notices are claimed
-the same way (a compare-and-set on ``sent_*_at``), so each goes out once however many run.
+``open_key`` lets exactly one of them open an incident, and the notices are claimed the same way
+(a compare-and-set on ``sent_*_at`` for the webhook, ``mailed_*_at`` for e-mail), so each goes
+out once per target however many run; a notice that could not be sent is tried at the next check.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 import httpx
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from erpbridge.config_values import ConfigError
 from erpbridge.control import kpis
 from erpbridge.control.messages import audit
 from erpbridge.control.tables import control_alerts
@@ -41,8 +47,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def firing(hub, now: dt.datetime | None = None) -> dict[tuple[str, str], str]:
-    """What fires now: ``(rule, subject) -> detail``."""
+def firing(hub, now: dt.datetime | None = None, figures: dict | None = None) -> dict[tuple[str, str], str]:
+    """What fires now: ``(rule, subject) -> detail`` (``figures``: the KPIs, if worked out already)."""
     now = now or _now()
     rules = hub.config.control.alerts
     found: dict[tuple[str, str], str] = {}
@@ -83,16 +89,19 @@ def firing(hub, now: dt.datetime | None = None) -> dict[tuple[str, str], str]:
             if since_ok is not None and now - since_ok > dt.timedelta(minutes=rules.offline_minutes):
                 found[("offline", system)] = f"{system} offline since {since_ok:%Y-%m-%d %H:%M} UTC: {reason}"
     if rules.kpis:
-        for name, detail in kpis.failing(kpis.compute(hub, now)).items():
+        for name, detail in kpis.failing(figures or kpis.compute(hub, now)).items():
             found[("kpi", name)] = detail
     return found
 
 
 def check(hub, now: dt.datetime | None = None) -> dict[str, list[dict]]:
     """Open the incidents that fire and are not open, resolve the open ones that no longer fire,
-    and send what is unsent; returns what was opened and resolved by this call."""
+    and send what is unsent; returns what was opened and resolved by this call. The KPIs worked
+    out for it are kept as this step's sample for the overview's charts."""
     now = now or _now()
-    fires = firing(hub, now)
+    figures = kpis.compute(hub, now)
+    kpis.record_sample(hub, figures)
+    fires = firing(hub, now, figures)
     opened, resolved = [], []
     with hub.engine.connect() as conn:
         open_rows = {(r.rule, r.subject): r.id for r in conn.execute(select(a.c.id, a.c.rule, a.c.subject)
@@ -117,31 +126,69 @@ def check(hub, now: dt.datetime | None = None) -> dict[str, list[dict]]:
     return {"opened": opened, "resolved": resolved}
 
 
+def _post(hub, row, state: str, text: str) -> None:
+    """The webhook notice: Slack-compatible JSON (``text``) with the rule, subject and state."""
+    httpx.post(hub.config.control.alert_webhook, json={"text": text, "rule": row.rule, "subject": row.subject,
+                                                       "state": state}, timeout=5).raise_for_status()
+
+
+def _mail(hub, row, state: str, text: str) -> None:
+    """The e-mail notice, over SMTP (STARTTLS and signing in when configured)."""
+    cfg = hub.config.control.alert_email
+    message = EmailMessage()
+    message["Subject"] = f"[erpbridge] {'RESOLVED' if state == 'resolved' else 'ALERT'} {row.rule}: {row.subject}"
+    message["From"], message["To"] = cfg.sender, ", ".join(cfg.to)
+    message["Date"], message["Message-ID"] = formatdate(usegmt=True), make_msgid("alert", "erpbridge")
+    message.set_content(f"{text}\n\nopened {as_utc(row.opened_at):%Y-%m-%d %H:%M:%S} UTC"
+                        + (f", resolved {as_utc(row.resolved_at):%Y-%m-%d %H:%M:%S} UTC" if row.resolved_at else "")
+                        + "\n")
+    with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
+        if cfg.starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=cfg.ca_file))  # verified, by name
+        if cfg.username:
+            smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
+        smtp.send_message(message)
+
+
+#: Where notices go: the configured target's name -> (its sender, the columns that say when the
+#: opening and the resolving notice went out). Each target keeps its own, so a mail server that
+#: is down delays only the mails, and each notice goes out once per target.
+TARGETS = {"webhook": (_post, a.c.sent_open_at, a.c.sent_resolved_at),
+           "e-mail": (_mail, a.c.mailed_open_at, a.c.mailed_resolved_at)}
+
+
 def send_pending(hub) -> int:
-    """Send the notices not sent yet (each claimed first, so one process sends it); returns how many."""
-    url = hub.config.control.alert_webhook
-    if not url:
-        return 0
+    """Send the notices not sent yet to each configured target (each claimed first, so one
+    process sends it); returns how many."""
+    control = hub.config.control
+    configured = {"webhook": control.alert_webhook, "e-mail": control.alert_email}
+    sent = 0
+    for target, (send, opened, resolved) in TARGETS.items():
+        if configured[target]:
+            sent += _send(hub, target, send, opened, resolved)
+    return sent
+
+
+def _send(hub, target: str, send, opened, resolved) -> int:
     sent = 0
     with hub.engine.connect() as conn:
-        rows = conn.execute(select(a).where((a.c.sent_open_at.is_(None))
-                                            | (a.c.resolved_at.is_not(None) & a.c.sent_resolved_at.is_(None)))
+        rows = conn.execute(select(a).where(opened.is_(None) | (a.c.resolved_at.is_not(None) & resolved.is_(None)))
                             .order_by(a.c.id).limit(100)).all()
     for row in rows:
-        column = a.c.sent_open_at if row.sent_open_at is None else a.c.sent_resolved_at
-        text = (f":rotating_light: erpbridge alert {row.rule}: {row.detail}" if column is a.c.sent_open_at
+        column = opened if getattr(row, opened.key) is None else resolved
+        state = "open" if column is opened else "resolved"
+        text = (f":rotating_light: erpbridge alert {row.rule}: {row.detail}" if state == "open"
                 else f":white_check_mark: erpbridge alert {row.rule} resolved: {row.detail}")
-        at = _now()
         with hub.engine.begin() as conn:
-            if not conn.execute(update(a).where(a.c.id == row.id, column.is_(None)).values({column.key: at})).rowcount:
+            if not conn.execute(update(a).where(a.c.id == row.id, column.is_(None))
+                                .values({column.key: _now()})).rowcount:
                 continue  # another process claimed it
         try:
-            httpx.post(url, json={"text": text, "rule": row.rule, "subject": row.subject,
-                                  "state": "open" if column is a.c.sent_open_at else "resolved"},
-                       timeout=5).raise_for_status()
+            send(hub, row, state, text)
             sent += 1
-        except httpx.HTTPError as exc:
-            logger.warning("alert webhook %s: %s; retried at the next check", url, exc)
+        # ConfigError: the mail password's ${...} cannot be read (yet): the notice waits like the others
+        except (httpx.HTTPError, smtplib.SMTPException, OSError, ConfigError) as exc:
+            logger.warning("alert %s %s (%s): %s; retried at the next check", row.id, target, state, exc)
             with hub.engine.begin() as conn:  # give the claim back
                 conn.execute(update(a).where(a.c.id == row.id).values({column.key: None}))
     return sent

@@ -13,13 +13,15 @@ from importlib.resources import files
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from erpbridge.control import alerts, exchanges, kpis, overview, sessions, web
+from erpbridge.control import alerts, charts, exchanges, kpis, overview, reconciliation, releases, sessions, web
 from erpbridge.control import messages as msgs
 from erpbridge.control.tables import ROLES
 from erpbridge.control.users import authenticate, change_user, create_user, get_user, list_users
 from erpbridge.control.web import Refused, Session, SignInNeeded, form, many, one, page, redirect, role, signed_in
 
 STATIC = files("erpbridge.control") / "static"
+#: The newest alerts the overview shows (the alerts page has them all).
+OVERVIEW_ALERTS = 10
 
 
 def control_app(hub) -> FastAPI:
@@ -92,7 +94,12 @@ def control_app(hub) -> FastAPI:
 
     @app.get("/")
     def overview_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
-        return page(request, "overview.html", session, kpis=kpis.cached(hub), **overview.overview(hub))
+        recent = alerts.history(hub.engine, limit=OVERVIEW_ALERTS)
+        figures = kpis.cached(hub)
+        hours = hub.config.control.kpis.window_hours
+        return page(request, "overview.html", session, kpis=figures, alerts=recent,
+                    charts=charts.kpi_charts(hub, figures, hours), sample_minutes=kpis.SAMPLE_STEP // 60,
+                    alerts_more=len(recent) == OVERVIEW_ALERTS, **overview.overview(hub))
 
     @app.post("/systems/{name}/probe")
     def probe(request: Request, name: str, session: Session = Depends(role("operator")),
@@ -142,6 +149,36 @@ def control_app(hub) -> FastAPI:
         rows = msgs.audit_page(hub.engine, _int(request.query_params.get("before")))
         return page(request, "audit.html", session, rows=rows, more=len(rows) == msgs.PAGE)
 
+    # -- products awaiting release -----------------------------------------------------------
+
+    @app.get("/products")
+    def products_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+        group = request.query_params.get("group", "").strip()
+        rows = releases.page_of(hub, group)
+        return page(request, "products.html", session, rows=rows, group=group, groups=releases.groups(hub),
+                    more=len(rows) == releases.PAGE)
+
+    @app.post("/products/preview")
+    def products_preview(request: Request, session: Session = Depends(role("operator")),
+                         fields: dict = Depends(form)) -> HTMLResponse:
+        found = releases.preview(hub, skus=[s for s in many(fields, "sku") if s], group=one(fields, "group").strip())
+        return page(request, "products_preview.html", session, preview=found, max_bulk=msgs.MAX_BULK)
+
+    @app.post("/products/apply")
+    def products_apply(request: Request, session: Session = Depends(role("operator")),
+                       fields: dict = Depends(form)) -> HTMLResponse:
+        skus = [s for s in one(fields, "skus").split("\n") if s.strip()]
+        done = releases.apply(hub, skus, actor=session.user.name, reason=one(fields, "reason").strip(),
+                              group=one(fields, "group"))
+        return page(request, "products_applied.html", session, applied=done)
+
+    # -- reconciliation -----------------------------------------------------------------------
+
+    @app.get("/reconciliation")
+    def reconciliation_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+        return page(request, "reconciliation.html", session, runs=reconciliation.runs(hub),
+                    shown=reconciliation.SHOWN)
+
     # -- alerts -------------------------------------------------------------------------------
 
     @app.get("/alerts")
@@ -153,7 +190,7 @@ def control_app(hub) -> FastAPI:
     def acknowledge(request: Request, alert_id: int, session: Session = Depends(role("operator")),
                     fields: dict = Depends(form)) -> Response:
         alerts.acknowledge(hub.engine, alert_id, session.user.name)
-        return redirect(request, "/alerts")
+        return redirect(request, "/" if one(fields, "back") == "/" else "/alerts")
 
     # -- users --------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from erpbridge.config_values import Secret
+
 
 class KpiTargets(BaseModel):
     """Seed 004: "order export latency p95 < 5 min, inventory sync latency p95 < 10 min, error rate
@@ -37,6 +39,23 @@ class AlertRules(BaseModel):
     kpis: bool = Field(default=True, description="a KPI past its target")
 
 
+class AlertEmail(BaseModel):
+    """Alerts by e-mail over SMTP: one mail when an incident opens and one when it resolves."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    host: str = Field(description="the SMTP server")
+    port: int = Field(default=25, gt=0, lt=65536, description="25, or 587 with starttls")
+    starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS before signing in")
+    ca_file: str | None = Field(default=None, description="verify the server's certificate against this CA file "
+                                                          "(PEM; default: the system's CAs)")
+    username: str | None = Field(default=None, description="sign in as this user (with password)")
+    password: Secret | None = Field(default=None, description="its password (${SMTP_PASSWORD} or ${file:...})")
+    sender: str = Field(alias="from", description="the From address")
+    to: list[str] = Field(min_length=1, description="the operators' addresses")
+    timeout: float = Field(default=10, gt=0, description="seconds for connecting and each SMTP command")
+
+
 class ControlConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,5 +63,6 @@ class ControlConfig(BaseModel):
     alerts: AlertRules = AlertRules()
     alert_webhook: str | None = Field(default=None, description="URL that gets each alert as Slack-compatible JSON "
                                                                 "({\"text\": ...}) when it opens and when it resolves")
+    alert_email: AlertEmail | None = Field(default=None, description="also send each alert by e-mail (SMTP)")
     alert_interval: float = Field(default=60, gt=0, description="seconds between two checks of the alert rules "
                                                                 "(by each API process)")

@@ -149,19 +149,27 @@ class StoreCollector:
 
 
 def _registry(hub) -> tuple[CollectorRegistry, Histogram]:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(hub))
+    registry = store_registry(hub)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
         # registered nowhere: in multi-process mode its values go to the shared files the collector reads
         requests = Histogram("erpbridge_api_request_duration_seconds", "API request durations",
                              ["method", "route", "status"], buckets=BUCKETS, registry=None)
     else:
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
         requests = Histogram("erpbridge_api_request_duration_seconds", "API request durations",
                              ["method", "route", "status"], buckets=BUCKETS, registry=registry)
     return registry, requests
+
+
+def store_registry(hub) -> CollectorRegistry:
+    """The figures of the store, and of this process unless in multi-process mode (there the
+    shared files' collector reports each process): what a worker-only process serves too."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(hub))
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+    return registry
 
 
 def install(api, hub) -> None:

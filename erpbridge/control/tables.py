@@ -8,7 +8,7 @@ which records, why); the messages touched keep their own history in ``outbox_act
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Integer, LargeBinary, String, Table, Text
 
 from erpbridge.store.tables import metadata
 
@@ -70,4 +70,18 @@ control_alerts = Table(
     # the webhook: when each notice went out (NULL: not yet, or not configured)
     Column("sent_open_at", DateTime(timezone=True)),
     Column("sent_resolved_at", DateTime(timezone=True)),
+    # the e-mail (migration 0006d): likewise
+    Column("mailed_open_at", DateTime(timezone=True)),
+    Column("mailed_resolved_at", DateTime(timezone=True)),
+)
+
+#: The KPIs over time, for the overview's charts: one row per KPI and step (``kpis.SAMPLE_STEP``,
+#: 5 minutes), written by the first process whose alert check reaches that step (the primary key
+#: makes the others' inserts fail), kept ``kpis.SAMPLE_DAYS`` days.
+control_kpi_samples = Table(
+    "control_kpi_samples",
+    metadata,
+    Column("at", DateTime(timezone=True), primary_key=True),
+    Column("kpi", String(64), primary_key=True),
+    Column("value", Float),
 )

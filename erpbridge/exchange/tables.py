@@ -26,6 +26,11 @@ exchange_log = Table(
 # The filters of `erpbridge log` (seed 000: a date range and a measuring point).
 Index(None, exchange_log.c.point, exchange_log.c.at)
 Index(None, exchange_log.c.system, exchange_log.c.at)
+# The control center's exchange log page (migration 0006d): newest first by id, filtered by
+# measuring point, system or outcome (failures are rare: found without reading the ok ones).
+Index(None, exchange_log.c.point, exchange_log.c.id)
+Index(None, exchange_log.c.system, exchange_log.c.id)
+Index(None, exchange_log.c.outcome, exchange_log.c.id)
 
 #: The store's masking key (one row): the HMAC key of the personal data masks in the log (see
 #: :mod:`.mask_key`). Kept in the store, so every process masks alike and no log holds it.

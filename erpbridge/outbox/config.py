@@ -35,6 +35,10 @@ class OutboxConfig(BaseModel):
     reconcile_after_minutes: float = Field(default=10, gt=0, description="an accepted order without an ERP id this "
                                                                          "old is re-queued by `erpbridge reconcile`")
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    worker_port: int | None = Field(default=None, gt=0, lt=65536,
+                                    description="`erpbridge worker` serves /health and /metrics on this port "
+                                                "(default: none; `erpbridge run` has the API's)")
+    worker_host: str = Field(default="127.0.0.1", description="the address of the worker's /health and /metrics")
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> "OutboxConfig":

@@ -46,6 +46,12 @@ outbox_messages = Table(
 Index(None, outbox_messages.c.channel, outbox_messages.c.state, outbox_messages.c.id)
 # Reconciliation: the messages of a record.
 Index(None, outbox_messages.c.record_kind, outbox_messages.c.record_key)
+# The control center (migration 0002b): the overview's pending/running/dead counts and oldest
+# pending message per channel; the KPIs' latencies of messages done since a time; the backlog's
+# normal, counted over a day of a channel's messages by their creation time.
+Index(None, outbox_messages.c.state, outbox_messages.c.channel, outbox_messages.c.created_at)
+Index(None, outbox_messages.c.state, outbox_messages.c.done_at)
+Index(None, outbox_messages.c.channel, outbox_messages.c.created_at)
 
 #: Replays and discards: who did what to which message, when and why.
 outbox_actions = Table(
