@@ -154,6 +154,22 @@ class CapErp:
     def s4_orders(self, number: str) -> list[dict]:
         return self._rows("/S4SalesOrders", f"PurchaseOrderByCustomer eq '{number}'")
 
+    def s4_items(self, sales_order: str) -> list[dict]:
+        return self._rows("/S4SalesOrderItems", f"SalesOrder eq '{sales_order}'")
+
+    def s4_returns(self, number: str) -> list[dict]:
+        """The customer returns made for the shop's return ``number``, with their items."""
+        response = self.people.get(f"/S4CustomerReturns?$expand=to_Item&$filter="
+                                   f"{quote(f'PurchaseOrderByCustomer eq {number!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
+    def s4_touch_item(self, sales_order: str, item: str, text: str) -> None:
+        """A person edits a sales order item (its ETag changes)."""
+        response = self.people.patch(f"/S4SalesOrderItems(SalesOrder='{sales_order}',SalesOrderItem='{item}')",
+                                     json={"SalesOrderItemText": text})
+        assert response.status_code == 200, response.text
+
     def s4_deliver(self, sales_order: str, delivery: str, tracking: str, lines: dict[str, int]) -> None:
         self._post("/S4Deliveries", {
             "DeliveryDocument": delivery, "ActualGoodsMovementDate": dt.date.today().isoformat(),
@@ -214,3 +230,9 @@ class CapErp:
             "salesInvoiceLines": [{"id": str(uuid.uuid4()), "sequence": 10000 * n, "lineType": kind,
                                    "lineObjectNumber": number, "quantity": qty, "amountIncludingTax": amount}
                                   for n, (kind, number, qty, amount) in enumerate(lines, 1)]})
+
+    def bc_credit_memos(self, number: str) -> list[dict]:
+        response = self.people.get(f"/salesCreditMemos?$expand=salesCreditMemoLines&$filter="
+                                   f"{quote(f'externalDocumentNumber eq {number!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]

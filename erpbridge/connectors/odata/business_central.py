@@ -10,6 +10,9 @@
   request (no atomicity group), so one refused order does not take the others with it.
 * Documents: each invoice is also a document of the customer's order history; its PDF is
   BC's ``pdfDocument`` of the invoice, fetched when the customer opens it (:meth:`get_document`).
+* Cancellations delete the sales order (BC's way for a document not yet shipped; shipped or
+  invoiced it is a message error), with its ETag in ``If-Match``; returns are ``salesCreditMemos``
+  against the order's invoice, the shop's return id in ``externalDocumentNumber``.
 * Master data: ``items`` (the product, its ``unitPrice`` and its ``inventory``) and
   ``customers``; feedback: ``salesShipments`` and ``salesInvoices`` with their lines, found by
   ``externalDocumentNumber``. The tracking number is ``packageTrackingNumber``, which the standard
@@ -30,7 +33,8 @@ from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageErr
 from erpbridge.connectors.odata.adapter import date, decimal, literal, query
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Address, Customer, Document, Invoice, Order, Price, Product, Shipment, StockLevel
+from erpbridge.records import (Address, Cancellation, Customer, Document, Invoice, Order, Price, Product, Return,
+                               Shipment, StockLevel)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Requests per ``$batch``: Business Central's limit.
@@ -65,7 +69,10 @@ class BusinessCentralConnector(ODataConnector):
         return _created(created)
 
     def deliver_batch(self, operation: str, items: list[tuple[dict, str]]) -> list[DeliveryResult | ConnectorError]:
-        """Several orders in ``$batch`` calls of at most :data:`BATCH_LIMIT` requests."""
+        """Several orders in ``$batch`` calls of at most :data:`BATCH_LIMIT` requests; cancellations
+        and returns (rare, each a look-up then a write that depends on it) one by one."""
+        if operation != "send_order":
+            return [self._deliver_or_error(operation, payload, key) for payload, key in items]
         results: list[DeliveryResult | ConnectorError | None] = [None] * len(items)
         orders: dict[int, Order] = {}
         for i, (payload, _) in enumerate(items):
@@ -107,6 +114,78 @@ class BusinessCentralConnector(ODataConnector):
             for i, answer in zip(chunk, created):
                 results[i] = answer if isinstance(answer, ConnectorError) else _created(answer.json())
         return results  # type: ignore[return-value]
+
+    def _deliver_or_error(self, operation: str, payload: dict, key: str) -> DeliveryResult | MessageError:
+        """One message of a batch: its message error is its own; a general error stops them all."""
+        try:
+            return self.deliver(operation, payload, key)
+        except MessageError as exc:
+            return exc
+
+    def _find(self, entity: str, field: str, value: str, flow: str, **options: Any) -> dict | None:
+        return self.adapter.first(f"{self.company}/{entity}", flow=flow, point=f"odata.{entity}.lookup",
+                                  filter=f"{field} eq {literal(value, 'v4')}", **options)
+
+    def _cancel_order(self, cancellation: Cancellation) -> DeliveryResult:
+        """BC cancels a sales order not yet shipped by deleting it (its API has no cancelled
+        status); shipped or invoiced, it cannot be cancelled (a message error saying so: the
+        return or a credit memo is the way then). A redelivery after the delete finds no order,
+        no shipment and no invoice: the order is gone, which is what was asked."""
+        where = f"cancellation {cancellation.id} of order {cancellation.order}"
+        if cancellation.lines:
+            raise MessageError(f"{where}: Business Central cancels whole orders only (the order is deleted); "
+                               "change its lines in Business Central")
+        order = self._find("salesOrders", "externalDocumentNumber", cancellation.order, "cancel_order")
+        for entity, field, value in (("salesShipments", "orderNumber", order and order["number"]),
+                                     ("salesShipments", "externalDocumentNumber", cancellation.order),
+                                     ("salesInvoices", "externalDocumentNumber", cancellation.order)):
+            posted = value and self._find(entity, field, value, "cancel_order", select="id,number")
+            if posted:
+                raise MessageError(f"{where}: cannot cancel, Business Central has already "
+                                   f"{'shipped' if entity == 'salesShipments' else 'invoiced'} it "
+                                   f"({entity[:-1]} {posted['number']})")
+        if order is None:
+            return DeliveryResult(response={"cancelled": cancellation.order, "existed": False})
+        self.adapter.change("DELETE", f"{self.company}/salesOrders({order['id']})", order, flow="cancel_order",
+                            point="odata.salesOrders.delete", what=f"salesOrder {order['number']}")
+        return DeliveryResult(external_id=order["number"], response={"deleted": order["id"], "number": order["number"]})
+
+    def _send_return(self, ret: Return) -> DeliveryResult:
+        """A return is a ``salesCreditMemo`` (API v2.0 has no return orders) with the returned items,
+        against the order's invoice (``invoiceId``), the shop's return id in its
+        ``externalDocumentNumber``, looked up there before it is created. Its unit prices are BC's
+        (it fills them from the item when a line names it). Only what was invoiced can be credited."""
+        where = f"return {ret.id} of order {ret.order}"
+        found = self._find("salesCreditMemos", "externalDocumentNumber", ret.id, "send_return", select="id,number")
+        if found:
+            return DeliveryResult(external_id=found["number"], response={"id": found["id"], "number": found["number"],
+                                                                         "existed": True})
+        invoices = list(self._rows("salesInvoices", "send_return", None,
+                                   where=f"externalDocumentNumber eq {literal(ret.order, 'v4')}",
+                                   expand="salesInvoiceLines"))
+        if not invoices:
+            raise MessageError(f"{where}: Business Central has not invoiced order {ret.order} yet, so there is "
+                               "nothing to credit")
+        invoiced: dict[str, Decimal] = {}
+        for invoice in invoices:
+            for line in invoice.get("salesInvoiceLines") or []:
+                if line.get("lineType") == "Item":
+                    sku = line["lineObjectNumber"]
+                    invoiced[sku] = invoiced.get(sku, Decimal(0)) + decimal(line["quantity"])
+        for line in ret.lines:
+            if line.quantity > invoiced.get(line.sku, Decimal(0)):
+                raise MessageError(f"{where}: item {line.sku}: {line.quantity} returned, "
+                                   f"{invoiced.get(line.sku, Decimal(0))} invoiced")
+        invoice = next(i for i in invoices if any(l.get("lineObjectNumber") == ret.lines[0].sku
+                                                  for l in i.get("salesInvoiceLines") or []))
+        body = {"externalDocumentNumber": ret.id, "customerNumber": invoice["customerNumber"],
+                "invoiceId": invoice["id"], "creditMemoDate": dt.date.today().isoformat(),
+                "salesCreditMemoLines": [{"sequence": 10000 * n, "lineType": "Item", "lineObjectNumber": line.sku,
+                                          "description": (line.reason or f"Return {ret.id}")[:100],
+                                          "quantity": float(line.quantity)} for n, line in enumerate(ret.lines, 1)]}
+        created = self.adapter.create(f"{self.company}/salesCreditMemos", body, flow="send_return",
+                                      point="odata.salesCreditMemos.create")
+        return DeliveryResult(external_id=created["number"], response={"id": created["id"], "number": created["number"]})
 
     def _body(self, order: Order) -> dict:
         lines = [{"sequence": 10000 * n, "lineType": "Item", "lineObjectNumber": line.sku,

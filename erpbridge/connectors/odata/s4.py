@@ -5,6 +5,10 @@
   the same number twice). The sales area and order type come from ``sales_area``; S/4 prices the
   items itself by its pricing conditions (the shop's prices are not sent), freight is an item of
   the material ``freight`` when set. Writes carry SAP Gateway's CSRF token (:mod:`.adapter`).
+* Cancellations: the items' rejection reason ``SalesDocumentRjcnReason`` (``rejection_reason``),
+  each item PATCHed with its ETag; returns: a customer return order ``API_CUSTOMER_RETURN_SRV``
+  ``A_CustomerReturn`` (type ``return_type``) with ``to_Item`` referring to the order's items, the
+  shop's return id in its ``PurchaseOrderByCustomer``, looked up before it is created.
 * Master data: ``API_PRODUCT_SRV`` ``A_Product`` with ``to_Description`` (the name in
   ``language``), changed since by ``LastChangeDateTime``; ``API_BUSINESS_PARTNER``
   ``A_BusinessPartner``, whose change stamp ``LastChangeDate`` is a date: a delta re-reads the
@@ -27,14 +31,17 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Iterable, Iterator
 
-from erpbridge.connectors.base import DeliveryResult, GeneralError
+from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Customer, Document, Invoice, Order, OrderStatusUpdate, Product, Shipment
+from erpbridge.records import (Cancellation, Customer, Document, Invoice, Order, OrderStatusUpdate, Product, Return,
+                               Shipment)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
+ITEMS = "API_SALES_ORDER_SRV/A_SalesOrderItem"
+RETURNS = "API_CUSTOMER_RETURN_SRV/A_CustomerReturn"
 
 
 class S4Connector(ODataConnector):
@@ -64,6 +71,90 @@ class S4Connector(ODataConnector):
                                      json=self._body(order))
         number = self.adapter.entity(self.adapter.json(created))["SalesOrder"]
         return DeliveryResult(external_id=number, response={"SalesOrder": number})
+
+    def _sales_order(self, number: str, where: str, flow: str) -> tuple[dict, list[dict]]:
+        """The sales order of a shop order and its items (each with its ETag), or a message error."""
+        v = self.adapter.version
+        found = self.adapter.first(ORDERS, flow=flow, point="odata.A_SalesOrder.lookup",
+                                   filter=f"PurchaseOrderByCustomer eq {literal(number, v)}")
+        if found is None:
+            raise MessageError(f"{where}: {self.name} has no sales order with PurchaseOrderByCustomer {number!r}")
+        items = list(self.adapter.rows(ITEMS, flow=flow, point="odata.A_SalesOrderItem.read",
+                                       filter=f"SalesOrder eq {literal(found['SalesOrder'], v)}"))
+        return found, items
+
+    def _cancel_order(self, cancellation: Cancellation) -> DeliveryResult:
+        """S/4's way to cancel: each item gets a rejection reason (``SalesDocumentRjcnReason``,
+        ``rejection_reason``); the whole order (no lines), or the items of the cancelled SKUs, whole.
+        An item rejected already is left alone, so a redelivery changes nothing; S/4 itself refuses
+        to reject a delivered item, and a delivered order is refused here first, by name."""
+        where = f"cancellation {cancellation.id} of order {cancellation.order}"
+        order, items = self._sales_order(cancellation.order, where, "cancel_order")
+        sales_order = order["SalesOrder"]
+        if not cancellation.lines and order.get("OverallDeliveryStatus") in ("B", "C"):
+            raise MessageError(f"{where}: cannot cancel, S/4 sales order {sales_order} is already "
+                               f"{'partly ' if order['OverallDeliveryStatus'] == 'B' else ''}delivered")
+        chosen = items
+        if cancellation.lines:
+            chosen = []
+            for line in cancellation.lines:
+                of_sku = [i for i in items if i.get("Material") == line.sku]
+                if not of_sku:
+                    raise MessageError(f"{where}: item {line.sku} is not on S/4 sales order {sales_order}")
+                ordered = sum((decimal(i["RequestedQuantity"]) for i in of_sku), Decimal(0))
+                if line.quantity != ordered:
+                    raise MessageError(f"{where}: item {line.sku}: {line.quantity} cancelled of {ordered} ordered; "
+                                       "S/4 rejects whole items only (change the quantity in S/4)")
+                chosen += of_sku
+        v = self.adapter.version
+        for item in chosen:
+            if item.get("SalesDocumentRjcnReason"):
+                continue
+            key = (f"SalesOrder={literal(sales_order, v)},"
+                   f"SalesOrderItem={literal(item['SalesOrderItem'], v)}")
+            self.adapter.change("PATCH", f"{ITEMS}({key})", item, flow="cancel_order",
+                                point="odata.A_SalesOrderItem.reject",
+                                what=f"item {item['SalesOrderItem']} of sales order {sales_order}",
+                                json={"SalesDocumentRjcnReason": self.cfg.rejection_reason})
+        return DeliveryResult(external_id=sales_order, response={
+            "SalesOrder": sales_order, "rejected": [i["SalesOrderItem"] for i in chosen]})
+
+    def _send_return(self, ret: Return) -> DeliveryResult:
+        """A customer return order (``API_CUSTOMER_RETURN_SRV`` ``A_CustomerReturn`` with
+        ``to_Item``, each item referring to the sales order item it takes back), under the shop's
+        return id in ``PurchaseOrderByCustomer``: looked up there before it is created."""
+        where = f"return {ret.id} of order {ret.order}"
+        v = self.adapter.version
+        if len(ret.id) > 35:
+            raise MessageError(f"{where}: the return id is longer than S/4's PurchaseOrderByCustomer (35)")
+        found = self.adapter.first(RETURNS, flow="send_return", point="odata.A_CustomerReturn.lookup",
+                                   filter=f"PurchaseOrderByCustomer eq {literal(ret.id, v)}", select="CustomerReturn")
+        if found:
+            return DeliveryResult(external_id=found["CustomerReturn"],
+                                  response={"CustomerReturn": found["CustomerReturn"], "existed": True})
+        order, items = self._sales_order(ret.order, where, "send_return")
+        lines = []
+        for n, line in enumerate(ret.lines, 1):
+            item = next((i for i in items if i.get("Material") == line.sku), None)
+            if item is None:
+                raise MessageError(f"{where}: item {line.sku} is not on S/4 sales order {order['SalesOrder']}")
+            if line.quantity > decimal(item["RequestedQuantity"]):
+                raise MessageError(f"{where}: item {line.sku}: {line.quantity} returned, "
+                                   f"{decimal(item['RequestedQuantity'])} ordered")
+            lines.append({"CustomerReturnItem": str(10 * n), "Material": line.sku,
+                          "CustomerReturnItemText": (line.reason or f"Return {ret.id}")[:40],
+                          "RequestedQuantity": str(line.quantity) if v == "v2" else float(line.quantity),
+                          "ReferenceSDDocument": order["SalesOrder"], "ReferenceSDDocumentItem": item["SalesOrderItem"]})
+        area = self.cfg.sales_area
+        body = {"CustomerReturnType": self.cfg.return_type, "SalesOrganization": area.organization,
+                "DistributionChannel": area.distribution_channel, "OrganizationDivision": area.division,
+                "SoldToParty": order["SoldToParty"], "PurchaseOrderByCustomer": ret.id,
+                "SDDocumentReason": self.cfg.return_reason, "TransactionCurrency": order.get("TransactionCurrency"),
+                "to_Item": {"results": lines} if v == "v2" else lines}
+        created = self.adapter.write("POST", RETURNS, flow="send_return", point="odata.A_CustomerReturn.create",
+                                     json={k: value for k, value in body.items() if value is not None})
+        number = self.adapter.entity(self.adapter.json(created))["CustomerReturn"]
+        return DeliveryResult(external_id=number, response={"CustomerReturn": number})
 
     def _body(self, order: Order) -> dict:
         v2 = self.adapter.version == "v2"

@@ -100,6 +100,41 @@ function rules () {   // the business rules of the real systems that erpbridge r
         await UPDATE(s4.SalesOrders, ref).with({ OverallDeliveryStatus: open ? 'B' : 'C' })
       }
     })
+    services.API_SALES_ORDER_SRV.before('UPDATE', 'A_SalesOrderItem', async (req) => {   // rejection = cancel
+      if (!req.data.SalesDocumentRjcnReason) return
+      const { SalesOrder, SalesOrderItem } = req.data
+      const item = await SELECT.one.from(s4.SalesOrderItems).where({ SalesOrder, SalesOrderItem })
+      const delivered = item && await SELECT.one.from(s4.DeliveryItems)
+        .where({ ReferenceSDDocument: SalesOrder, Material: item.Material })
+      if (delivered) return req.reject(400, `Item ${SalesOrderItem} of sales order ${SalesOrder} is already delivered; it cannot be rejected`, 'SalesDocumentRjcnReason')
+    })
+    let returns = 60000000
+    services.API_CUSTOMER_RETURN_SRV.before('CREATE', 'A_CustomerReturn', async (req) => {
+      const items = req.data.to_Item?.results ?? req.data.to_Item ?? []
+      if (req.data.to_Item?.results) req.data.to_Item = items
+      for (const item of items) {
+        if (!await SELECT.one.from(s4.SalesOrderItems).where({ SalesOrder: item.ReferenceSDDocument, SalesOrderItem: item.ReferenceSDDocumentItem })) {
+          return req.reject(400, `Reference document ${item.ReferenceSDDocument} item ${item.ReferenceSDDocumentItem} does not exist`, 'ReferenceSDDocument')
+        }
+      }
+      req.data.CustomerReturn = String(++returns)
+      items.forEach((item, i) => { item.CustomerReturnItem = item.CustomerReturnItem || String((i + 1) * 10) })
+    })
+    services['Microsoft.NAV'].before('DELETE', 'salesOrders', async (req) => {   // BC: a shipped order stays
+      const order = await SELECT.one.from(bc.salesOrders).where({ id: req.data.id })
+      if (order && await SELECT.one.from(bc.salesShipments).where({ orderNumber: order.number })) {
+        return req.reject(400, `You cannot delete Order ${order.number} because it has been shipped.`)
+      }
+    })
+    let creditMemo = 104000
+    services['Microsoft.NAV'].before('CREATE', 'salesCreditMemos', async (req) => {
+      for (const line of req.data.salesCreditMemoLines ?? []) {
+        if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {
+          return req.reject(400, `The field No. of table Sales Line contains a value (${line.lineObjectNumber}) that cannot be found in the related table (Item).`, 'lineObjectNumber')
+        }
+      }
+      req.data.number = `S-CR${++creditMemo}`
+    })
     services['Microsoft.NAV'].before('CREATE', 'salesOrders', async (req) => {
       for (const line of req.data.salesOrderLines ?? []) {
         if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {

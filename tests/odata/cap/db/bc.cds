@@ -12,6 +12,7 @@ entity companies {
       salesOrders     : Composition of many salesOrders on salesOrders.company = $self;
       salesShipments  : Composition of many salesShipments on salesShipments.company = $self;
       salesInvoices   : Composition of many salesInvoices on salesInvoices.company = $self;
+      salesCreditMemos : Composition of many salesCreditMemos on salesCreditMemos.company = $self;
 }
 
 entity items {
@@ -116,4 +117,31 @@ entity salesInvoiceLines {
       description        : String(100);
       quantity           : Decimal(16, 5);
       amountIncludingTax : Decimal(16, 2);
+}
+
+entity salesCreditMemos {
+  key id                      : UUID;
+      company                 : Association to companies;
+      number                  : String(20);
+      externalDocumentNumber  : String(35);
+      creditMemoDate          : Date;
+      customerNumber          : String(20);
+      invoiceId               : UUID;
+      invoiceNumber           : String(20);
+      currencyCode            : String(10);
+      totalAmountIncludingTax : Decimal(16, 2);
+      status                  : String(20) default 'Draft';
+      lastModifiedDateTime    : Timestamp;
+      salesCreditMemoLines    : Composition of many salesCreditMemoLines on salesCreditMemoLines.documentId = id;
+}
+
+entity salesCreditMemoLines {
+  key id               : UUID;
+      documentId       : UUID;
+      sequence         : Integer;
+      lineType         : String(20);
+      lineObjectNumber : String(20);
+      description      : String(100);
+      quantity         : Decimal(16, 5);
+      unitPrice        : Decimal(16, 5);
 }

@@ -55,6 +55,34 @@ entity SalesOrderItems {
       RequestedQuantity        : Decimal(15, 3);
       RequestedQuantityUnit    : String(3);
       NetAmount                : Decimal(16, 3);
+      SalesDocumentRjcnReason  : String(2);      // set: the item is rejected (a cancellation)
+      LastChangeDateTime       : Timestamp;      // the item's ETag (S/4 computes one per item)
+}
+
+// API_CUSTOMER_RETURN_SRV: a customer return order with its items, each referring to the sales
+// order item it takes back.
+entity CustomerReturns {
+  key CustomerReturn           : String(10);
+      CustomerReturnType       : String(4);
+      SalesOrganization        : String(4);
+      DistributionChannel      : String(2);
+      OrganizationDivision     : String(2);
+      SoldToParty              : String(10);
+      PurchaseOrderByCustomer  : String(35);
+      SDDocumentReason         : String(3);
+      TransactionCurrency      : String(5);
+      LastChangeDateTime       : Timestamp;
+      to_Item                  : Composition of many CustomerReturnItems on to_Item.CustomerReturn = CustomerReturn;
+}
+
+entity CustomerReturnItems {
+  key CustomerReturn           : String(10);
+  key CustomerReturnItem       : String(6);
+      Material                 : String(40);
+      CustomerReturnItemText   : String(40);
+      RequestedQuantity        : Decimal(15, 3);
+      ReferenceSDDocument      : String(10);     // the sales order
+      ReferenceSDDocumentItem  : String(6);
 }
 
 entity Deliveries {
