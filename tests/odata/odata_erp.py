@@ -151,6 +151,14 @@ class CapErp:
         self._post("/S4BusinessPartners", {"BusinessPartner": number, "BusinessPartnerFullName": name,
                                            "LastChangeDate": dt.date.today().isoformat()})
 
+    def s4_partners(self, reference: str) -> list[dict]:
+        """The business partners made for the shop's customer ``reference``, with address and customer role."""
+        response = self.people.get("/S4BusinessPartners?$expand=to_BusinessPartnerAddress,to_Customer($expand="
+                                   "to_CustomerSalesArea)&$filter="
+                                   f"{quote(f'BusinessPartnerIDByExtSystem eq {reference!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
     def s4_orders(self, number: str) -> list[dict]:
         return self._rows("/S4SalesOrders", f"PurchaseOrderByCustomer eq '{number}'")
 

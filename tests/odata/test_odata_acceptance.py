@@ -2,7 +2,8 @@
 shop and the ERP's people see it, on SQLite and PostgreSQL: master data into the store, then as a
 delta; orders from the shop API into the ERP exactly once through a stopped ERP and a worker killed
 with SIGKILL while the ERP held its answer; two part deliveries with tracking and both invoices
-back, freight on the first; the invoices in the customer's order history, their PDFs from the ERP."""
+back, freight on the first; the invoices in the customer's order history, their PDFs from the ERP;
+a return and a cancellation into the ERP."""
 
 from __future__ import annotations
 
@@ -58,6 +59,12 @@ class S4:
     def erp_id(self, number):
         return self.erp.s4_orders(number)[0]["SalesOrder"]
 
+    def returns(self, number):
+        return len(self.erp.s4_returns(number))
+
+    def cancelled(self, number):
+        return all(i["SalesDocumentRjcnReason"] for i in self.erp.s4_items(self.erp_id(number)))
+
     def ship_and_bill(self, number, part, tracking, lines, with_freight):
         sales_order = self.erp_id(number)
         delivery, billing = f"8{part}{self.tag}"[:10], f"9{part}{self.tag}"[:10]
@@ -85,6 +92,12 @@ class BusinessCentral:
 
     def erp_id(self, number):
         return self.erp.bc_orders(number)[0]["number"]
+
+    def returns(self, number):
+        return len(self.erp.bc_credit_memos(number))
+
+    def cancelled(self, number):
+        return self.count(number) == 0  # BC deletes a cancelled order
 
     def ship_and_bill(self, number, part, tracking, lines, with_freight):
         shipment, invoice = f"S-SHP{part}{self.tag}", f"S-INV{part}{self.tag}"
@@ -189,5 +202,19 @@ def test_the_seeds_acceptance_run(profile, odata_app, cap_erp, db_url):
         document = hub.http.get(f"/api/v1/documents/invoice/{invoices[0]['id']}")
         assert document.status_code == 200 and document.headers["X-Erpbridge-Source"] == "erp"
         assert document.content.startswith(b"%PDF")
+
+        # A return of one drill (S/4: a customer return order; BC: a credit memo on the invoice), once.
+        returned = hub.http.post(f"/api/v1/orders/{number}/returns",
+                                 json={"id": f"RMA-{tag}", "lines": [{"sku": f"A-{tag}", "quantity": "1"}]})
+        assert returned.status_code == 201, returned.text
+        hub.delivered(number, "send_return")
+        assert side.returns(f"RMA-{tag}") == 1
+
+        # Another order, not shipped yet, is cancelled after the ERP took it.
+        other = numbers[2]
+        cancelled = hub.http.post(f"/api/v1/orders/{other}/cancellations", json={"reason": "changed mind"})
+        assert cancelled.status_code == 201, cancelled.text
+        hub.delivered(other, "cancel_order")
+        assert side.cancelled(other)
     finally:
         hub.close()

@@ -198,3 +198,34 @@ def test_bc_takes_a_return_as_one_credit_memo_against_the_invoice(bc, cap_erp):
     assert memos[0]["invoiceId"] == invoice["id"]
     line, = memos[0]["salesCreditMemoLines"]
     assert (line["lineType"], line["lineObjectNumber"], float(line["quantity"])) == ("Item", f"B-{tag}", 2.0)
+
+
+# -- S/4HANA: new customers ------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["s4-v2", "s4-v4"])
+def test_s4_creates_a_customer_once_as_a_business_partner_with_its_customer_role(profile, odata_app, cap_erp,
+                                                                                  db_url):
+    connector = odata_app(profile, db_url).connector("erp")
+    reference = f"WEB-{_tag()}"
+    customer = {"number": reference, "name": "Jane Q Doe", "email": "jane@example.com", "currency": "EUR",
+                "invoice_address": {"name": "Jane Q Doe", "street": "Main St 1", "postcode": "10115",
+                                    "city": "Berlin", "country": "DE"},
+                "delivery_addresses": [{"name": "Jane Q Doe", "street": "Side St 2", "postcode": "20095",
+                                        "city": "Hamburg", "country": "DE"}]}
+    first = connector.deliver("create_customer", customer, "k")
+    again = connector.deliver("create_customer", customer, "k")
+    partner, = cap_erp.s4_partners(reference)
+    assert first.external_id == again.external_id == partner["BusinessPartner"]
+    assert again.response["existed"] is True
+    assert first.records[0].number == partner["BusinessPartner"] and first.records[0].name == "Jane Q Doe"
+    assert (partner["BusinessPartnerCategory"], partner["FirstName"], partner["LastName"]) == ("1", "Jane Q", "Doe")
+    assert [(a["StreetName"], a["CityName"]) for a in partner["to_BusinessPartnerAddress"]] == \
+        [("Main St 1", "Berlin"), ("Side St 2", "Hamburg")]
+    area, = partner["to_Customer"]["to_CustomerSalesArea"]
+    assert (area["SalesOrganization"], area["DistributionChannel"], area["Division"], area["Currency"]) == \
+        ("1010", "10", "00", "EUR")
+    company = {**customer, "number": f"WEB-{_tag()}",
+               "invoice_address": {**customer["invoice_address"], "company": "Doe Tools GmbH"}}
+    connector.deliver("create_customer", company, "k2")
+    partner, = cap_erp.s4_partners(company["number"])
+    assert (partner["BusinessPartnerCategory"], partner["OrganizationBPName1"]) == ("2", "Doe Tools GmbH")

@@ -9,6 +9,8 @@
   each item PATCHed with its ETag; returns: a customer return order ``API_CUSTOMER_RETURN_SRV``
   ``A_CustomerReturn`` (type ``return_type``) with ``to_Item`` referring to the order's items, the
   shop's return id in its ``PurchaseOrderByCustomer``, looked up before it is created.
+* New customers: ``A_BusinessPartner`` with its address and customer role in one deep insert,
+  the shop's reference in ``BusinessPartnerIDByExtSystem`` (looked up first).
 * Master data: ``API_PRODUCT_SRV`` ``A_Product`` with ``to_Description`` (the name in
   ``language``), changed since by ``LastChangeDateTime``; ``API_BUSINESS_PARTNER``
   ``A_BusinessPartner``, whose change stamp ``LastChangeDate`` is a date: a delta re-reads the
@@ -42,6 +44,7 @@ from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
 ITEMS = "API_SALES_ORDER_SRV/A_SalesOrderItem"
 RETURNS = "API_CUSTOMER_RETURN_SRV/A_CustomerReturn"
+PARTNERS = "API_BUSINESS_PARTNER/A_BusinessPartner"
 
 
 class S4Connector(ODataConnector):
@@ -82,6 +85,49 @@ class S4Connector(ODataConnector):
         items = list(self.adapter.rows(ITEMS, flow=flow, point="odata.A_SalesOrderItem.read",
                                        filter=f"SalesOrder eq {literal(found['SalesOrder'], v)}"))
         return found, items
+
+    def _create_customer(self, customer: Customer) -> DeliveryResult:
+        """A business partner with its customer role in one deep insert (``A_BusinessPartner`` with
+        ``to_BusinessPartnerAddress`` and ``to_Customer`` in the sales area), the shop's reference in
+        ``BusinessPartnerIDByExtSystem``, looked up there first; the answer is the partner number
+        S/4 gave, under which the shop's customer is known from then on. A person's name is split
+        at its last space (S/4 keeps first and last names apart), a company's is its name."""
+        where = f"customer {customer.number}"
+        v = self.adapter.version
+        if len(customer.number) > 20:
+            raise MessageError(f"{where}: the reference is longer than S/4's BusinessPartnerIDByExtSystem (20)")
+        found = self.adapter.first(PARTNERS, flow="create_customer", point="odata.A_BusinessPartner.lookup",
+                                   filter=f"BusinessPartnerIDByExtSystem eq {literal(customer.number, v)}",
+                                   select="BusinessPartner")
+        if found:
+            number, existed = found["BusinessPartner"], True
+        else:
+            address = customer.invoice_address
+            many = (lambda rows: {"results": rows}) if v == "v2" else (lambda rows: rows)
+            if address and address.company:
+                names = {"BusinessPartnerCategory": "2", "OrganizationBPName1": address.company[:40]}
+            else:
+                first, _, last = customer.name.rpartition(" ")
+                names = {"BusinessPartnerCategory": "1", "FirstName": first[:40] or None, "LastName": last[:40]}
+            addresses: list[dict] = []
+            for a in filter(None, (address, *customer.delivery_addresses)):
+                row = {"StreetName": " ".join(filter(None, (a.street, a.street2)))[:60], "PostalCode": a.postcode,
+                       "CityName": a.city, "Country": a.country}
+                if row not in addresses:
+                    addresses.append(row)
+            area = self.cfg.sales_area
+            body = {**{k: value for k, value in names.items() if value is not None},
+                    "BusinessPartnerIDByExtSystem": customer.number, "SearchTerm1": customer.number[:20],
+                    **({"BusinessPartnerGrouping": self.cfg.partner_grouping} if self.cfg.partner_grouping else {}),
+                    "to_BusinessPartnerAddress": many(addresses),
+                    "to_Customer": {"to_CustomerSalesArea": many([{
+                        "SalesOrganization": area.organization, "DistributionChannel": area.distribution_channel,
+                        "Division": area.division, **({"Currency": customer.currency} if customer.currency else {})}])}}
+            created = self.adapter.write("POST", PARTNERS, flow="create_customer",
+                                         point="odata.A_BusinessPartner.create", json=body)
+            number, existed = self.adapter.entity(self.adapter.json(created))["BusinessPartner"], False
+        return DeliveryResult(external_id=number, records=(customer.model_copy(update={"number": number}),),
+                              response={"BusinessPartner": number, "existed": existed})
 
     def _cancel_order(self, cancellation: Cancellation) -> DeliveryResult:
         """S/4's way to cancel: each item gets a rejection reason (``SalesDocumentRjcnReason``,

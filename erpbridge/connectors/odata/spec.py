@@ -19,7 +19,7 @@ from erpbridge.systems import Section, SystemBase
 #: What each flavour does. S/4's product API has no price or stock (those are pricing conditions
 #: and material stock, other APIs); Business Central's items carry both.
 FLAVOURS: dict[str, Capabilities] = {
-    "s4": Capabilities(deliver=frozenset({"send_order", "cancel_order", "send_return"}),
+    "s4": Capabilities(deliver=frozenset({"create_customer", "send_order", "cancel_order", "send_return"}),
                        fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices"}),
                        realtime=frozenset({"document"})),
     "business_central": Capabilities(deliver=frozenset({"send_order", "cancel_order", "send_return"}),
@@ -55,6 +55,8 @@ class ODataSystem(SystemBase):
     rejection_reason: str = Field(default="10", min_length=1, max_length=2,
                                   description="s4: the reason for rejection (SalesDocumentRjcnReason) that cancels "
                                   "an item; one of your system's rejection reasons")
+    partner_grouping: str | None = Field(default=None, max_length=4, description="s4: the business partner "
+                                         "grouping (number range) of new customers; S/4's default when unset")
     return_type: str = Field(default="CBAR", description="s4: the customer return's document type (CBAR: "
                              "advanced returns)")
     return_reason: str | None = Field(default=None, max_length=3, description="s4: the order reason "

@@ -108,6 +108,18 @@ function rules () {   // the business rules of the real systems that erpbridge r
         .where({ ReferenceSDDocument: SalesOrder, Material: item.Material })
       if (delivered) return req.reject(400, `Item ${SalesOrderItem} of sales order ${SalesOrder} is already delivered; it cannot be rejected`, 'SalesDocumentRjcnReason')
     })
+    let partner = 17200000
+    services.API_BUSINESS_PARTNER.before('CREATE', 'A_BusinessPartner', (req) => {   // S/4 numbers partners
+      const d = req.data
+      for (const nav of ['to_BusinessPartnerAddress']) if (d[nav]?.results) d[nav] = d[nav].results
+      if (d.to_Customer?.to_CustomerSalesArea?.results) d.to_Customer.to_CustomerSalesArea = d.to_Customer.to_CustomerSalesArea.results
+      if (!d.OrganizationBPName1 && !d.LastName) return req.reject(400, 'Enter a last name or an organization name', 'LastName')
+      d.BusinessPartner = String(++partner)
+      d.BusinessPartnerFullName = d.OrganizationBPName1 || [d.FirstName, d.LastName].filter(Boolean).join(' ')
+      d.LastChangeDate = new Date().toISOString().slice(0, 10)
+      ;(d.to_BusinessPartnerAddress ?? []).forEach((a, i) => { a.AddressID = a.AddressID || String(i + 1) })
+      if (d.to_Customer) d.to_Customer.CustomerName = d.BusinessPartnerFullName
+    })
     let returns = 60000000
     services.API_CUSTOMER_RETURN_SRV.before('CREATE', 'A_CustomerReturn', async (req) => {
       const items = req.data.to_Item?.results ?? req.data.to_Item ?? []

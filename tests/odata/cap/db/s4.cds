@@ -28,6 +28,37 @@ entity BusinessPartners {
       SearchTerm1              : String(20);  // erpbridge: the shop's customer number
       BusinessPartnerIsBlocked : Boolean default false;
       LastChangeDate           : Date;
+      BusinessPartnerIDByExtSystem : String(20);  // the shop's customer reference
+      BusinessPartnerGrouping  : String(4);
+      FirstName                : String(40);
+      LastName                 : String(40);
+      OrganizationBPName1      : String(40);
+      to_BusinessPartnerAddress : Composition of many BusinessPartnerAddresses
+                                    on to_BusinessPartnerAddress.BusinessPartner = BusinessPartner;
+      to_Customer              : Composition of one PartnerCustomers on to_Customer.Customer = BusinessPartner;
+}
+
+entity BusinessPartnerAddresses {
+  key BusinessPartner : String(10);
+  key AddressID       : String(10);
+      StreetName      : String(60);
+      PostalCode      : String(10);
+      CityName        : String(40);
+      Country         : String(3);
+}
+
+entity PartnerCustomers {   // A_Customer: the partner's customer role, with its sales areas
+  key Customer             : String(10);
+      CustomerName         : String(80);
+      to_CustomerSalesArea : Composition of many CustomerSalesAreas on to_CustomerSalesArea.Customer = Customer;
+}
+
+entity CustomerSalesAreas {
+  key Customer            : String(10);
+  key SalesOrganization   : String(4);
+  key DistributionChannel : String(2);
+  key Division            : String(2);
+      Currency            : String(5);
 }
 
 entity SalesOrders {

@@ -18,6 +18,9 @@ service API_PRODUCT_SRV {
 @path: '/odata/v4/API_BUSINESS_PARTNER' @requires: 'authenticated-user'
 service API_BUSINESS_PARTNER {
   entity A_BusinessPartner as projection on s4.BusinessPartners;
+  entity A_BusinessPartnerAddress as projection on s4.BusinessPartnerAddresses;
+  entity A_Customer as projection on s4.PartnerCustomers;
+  entity A_CustomerSalesArea as projection on s4.CustomerSalesAreas;
 }
 
 @path: '/odata/v4/API_SALES_ORDER_SRV' @requires: 'authenticated-user'
