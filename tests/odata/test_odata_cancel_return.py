@@ -229,3 +229,26 @@ def test_s4_creates_a_customer_once_as_a_business_partner_with_its_customer_role
     connector.deliver("create_customer", company, "k2")
     partner, = cap_erp.s4_partners(company["number"])
     assert (partner["BusinessPartnerCategory"], partner["OrganizationBPName1"]) == ("2", "Doe Tools GmbH")
+
+
+# -- Business Central: orders posted at once ---------------------------------------------------
+
+def test_bc_ship_and_invoice_posts_each_order_once(odata_app, cap_erp, db_url):
+    """``ship_and_invoice``: the order is posted by the bound action (with its ETag); BC then keeps
+    its shipment and invoice and deletes the order, where a redelivery finds it again."""
+    tag = _tag()
+    cap_erp.bc_item(f"A-{tag}", "Drill", 19.90, 7)
+    connector = odata_app("business_central", db_url, erp={"ship_and_invoice": True}).connector("erp")
+    number, second = f"SO-{tag}", f"SO-{tag}-2"
+    first = connector.deliver("send_order", order(number, BC_CUSTOMER, [(f"A-{tag}", 2, "19.90")], shipping="0"), "k")
+    assert first.response["invoiced"] is True and cap_erp.bc_orders(number) == []
+    invoice, = cap_erp._rows("/salesInvoices", f"externalDocumentNumber eq '{number}'")
+    assert invoice["orderNumber"] == first.external_id
+    again = connector.deliver("send_order", order(number, BC_CUSTOMER, [(f"A-{tag}", 2, "19.90")], shipping="0"), "k")
+    assert (again.external_id, again.response["existed"]) == (first.external_id, True)
+    assert len(cap_erp._rows("/salesInvoices", f"externalDocumentNumber eq '{number}'")) == 1
+    batch = connector.deliver_batch("send_order", [
+        (order(second, BC_CUSTOMER, [(f"A-{tag}", 1, "19.90")], shipping="0"), "k2"),
+        (order(f"{second}-bad", BC_CUSTOMER, [("NOPE", 1, "1.00")], shipping="0"), "k3")])
+    assert batch[0].response["invoiced"] is True and isinstance(batch[1], MessageError)
+    assert len(cap_erp._rows("/salesShipments", f"externalDocumentNumber eq '{second}'")) == 1

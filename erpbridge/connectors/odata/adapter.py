@@ -163,13 +163,15 @@ class ODataAdapter(HttpAdapter):
         return (row.get("__metadata") or {}).get("etag")
 
     def change(self, method: str, path: str, row: dict, *, flow: str, point: str, what: str,
-               recheck: Callable[[dict], None] | None = None, **options: Any) -> httpx.Response:
+               recheck: Callable[[dict], None] | None = None, reread: str | None = None,
+               **options: Any) -> httpx.Response:
         """An update or delete (``PATCH``, ``MERGE``, ``DELETE``) of the entity at ``path`` as it was
         read (``row``): ``If-Match`` carries the ETag it was read with, so a change someone made in
         between is never overwritten unseen. A ``412 Precondition Failed`` (it changed) reads the
         entity again, lets ``recheck`` refuse what its new state no longer allows (a
         :class:`MessageError`), and tries once more with the new ETag; a second 412 is a message
-        error naming ``what``, the entity (someone keeps changing it: a person should look)."""
+        error naming ``what``, the entity (someone keeps changing it: a person should look). A bound
+        action (``POST`` to ``path``) names the entity to read again in ``reread``."""
         extra = dict(options.pop("headers", None) or {})
         for attempt in (1, 2):
             etag = self.etag(row)
@@ -179,10 +181,10 @@ class ODataAdapter(HttpAdapter):
                 return response
             if attempt == 2:
                 break
-            reread = self.request("GET", path, flow=flow, point=f"{point}.reread", accept=(404,))
-            if reread.status_code == 404:
+            again = self.request("GET", reread or path, flow=flow, point=f"{point}.reread", accept=(404,))
+            if again.status_code == 404:
                 raise MessageError(f"{self.system}: {what} was deleted while erpbridge changed it")
-            row = self.entity(self.json(reread))
+            row = self.entity(self.json(again))
             if recheck is not None:
                 recheck(row)
         raise MessageError(f"{self.system}: {what} changed again while erpbridge retried its {method} "

@@ -14,9 +14,12 @@
   invoiced it is a message error), with its ETag in ``If-Match``; returns are ``salesCreditMemos``
   against the order's invoice, the shop's return id in ``externalDocumentNumber``.
 * Master data: ``items`` (the product, its ``unitPrice`` and its ``inventory``) and
-  ``customers``; feedback: ``salesShipments`` and ``salesInvoices`` with their lines, found by
-  ``externalDocumentNumber``. The tracking number is ``packageTrackingNumber``, which the standard
-  shipments page lacks: integrators add it with an API page extension (the README says how).
+  ``customers``; feedback: the open ``salesOrders``' shipped state (order statuses),
+  ``salesShipments`` and ``salesInvoices`` with their lines, found by ``externalDocumentNumber``.
+  The tracking number is ``packageTrackingNumber``, which the standard shipments page lacks:
+  integrators add it with an API page extension (the README says how).
+* ``ship_and_invoice``: each order is posted at once by the bound action ``shipAndInvoice``
+  (:meth:`~BusinessCentralConnector._posted`), for shops that ship the goods themselves.
 * Limits: BC runs 5 requests of a user at once and queues the rest; set the channel's
   ``capacity: 5`` (``outbox.channels.<system>``) so erpbridge never has more in flight. Beyond
   its queue BC answers 429 with ``Retry-After``, which pauses the channel that long.
@@ -30,11 +33,11 @@ from functools import partial
 from typing import Any, Iterator
 
 from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageError
-from erpbridge.connectors.odata.adapter import date, decimal, literal, query
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import (Address, Cancellation, Customer, Document, Invoice, Order, Price, Product, Return,
-                               Shipment, StockLevel)
+from erpbridge.records import (Address, Cancellation, Customer, Document, Invoice, Order, OrderStatusUpdate, Price,
+                               Product, Return, Shipment, StockLevel)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Requests per ``$batch``: Business Central's limit.
@@ -63,10 +66,24 @@ class BusinessCentralConnector(ODataConnector):
             found = self.adapter.first(f"{self.company}/{entity}", flow="send_order", point=f"odata.{entity}.lookup",
                                        filter=f"externalDocumentNumber eq {literal(order.number, 'v4')}", select=select)
             if found:
-                return _existing(found)
+                return self._posted(_existing(found))
         created = self.adapter.create(f"{self.company}/salesOrders", self._body(order), flow="send_order",
                                       point="odata.salesOrders.create")
-        return _created(created)
+        return self._posted(_created(created))
+
+    def _posted(self, result: DeliveryResult) -> DeliveryResult:
+        """With ``ship_and_invoice`` (the shop ships the goods itself), the sales order is posted at
+        once by BC's bound action ``Microsoft.NAV.shipAndInvoice``: BC books the shipment and the
+        invoice and deletes the order, which the look-up then finds as an invoice. An order found
+        open (posting failed or the worker died in between) is posted now."""
+        if not self.cfg.ship_and_invoice or result.response.get("invoiced"):
+            return result
+        path = f"{self.company}/salesOrders({result.response['id']})"
+        row = self.adapter.entity(self.adapter.json(self.adapter.request(
+            "GET", path, flow="send_order", point="odata.salesOrders.read")))
+        self.adapter.change("POST", f"{path}/Microsoft.NAV.shipAndInvoice", row, flow="send_order",
+                            point="odata.salesOrders.shipAndInvoice", what=f"salesOrder {row['number']}", reread=path)
+        return DeliveryResult(external_id=result.external_id, response={**result.response, "invoiced": True})
 
     def deliver_batch(self, operation: str, items: list[tuple[dict, str]]) -> list[DeliveryResult | ConnectorError]:
         """Several orders in ``$batch`` calls of at most :data:`BATCH_LIMIT` requests; cancellations
@@ -113,6 +130,12 @@ class BusinessCentralConnector(ODataConnector):
                                          flow=operation, point="odata.salesOrders.create.batch")
             for i, answer in zip(chunk, created):
                 results[i] = answer if isinstance(answer, ConnectorError) else _created(answer.json())
+        for i, result in enumerate(results):
+            if isinstance(result, DeliveryResult):
+                try:
+                    results[i] = self._posted(result)
+                except MessageError as exc:
+                    results[i] = exc
         return results  # type: ignore[return-value]
 
     def _deliver_or_error(self, operation: str, payload: dict, key: str) -> DeliveryResult | MessageError:
@@ -223,6 +246,15 @@ class BusinessCentralConnector(ODataConnector):
 
     # -- feedback -----------------------------------------------------------------------------
 
+    def _fetch_order_statuses(self, since):
+        """Open sales orders of the shop: shipped (``fullyShipped``), partly (a line's
+        ``shippedQuantity``) or processing. BC deletes an order once it is fully shipped and
+        invoiced, so its last status is the shipped one; its invoice says the rest."""
+        for row in self._rows("salesOrders", "order_statuses", since, where="externalDocumentNumber ne ''",
+                              select="id,number,externalDocumentNumber,fullyShipped,lastModifiedDateTime",
+                              expand="salesOrderLines($select=lineType,shippedQuantity)"):
+            yield Raw(row, f"salesOrder {row.get('number')}", _order_status, external_id=row.get("id"))
+
     def _fetch_shipments(self, since):
         for row in self._rows("salesShipments", "shipments", since, where="externalDocumentNumber ne ''",
                               expand="salesShipmentLines"):
@@ -256,8 +288,10 @@ class BusinessCentralConnector(ODataConnector):
 
 
 def _existing(row: dict) -> DeliveryResult:
-    number = row.get("number") or row.get("orderNumber")
-    return DeliveryResult(external_id=number, response={"id": row.get("id"), "number": number, "existed": True})
+    """An order found again: as a sales order, or (``orderNumber`` set) as the invoice it became."""
+    number = row.get("orderNumber") or row.get("number")
+    return DeliveryResult(external_id=number, response={"id": row.get("id"), "number": number, "existed": True,
+                                                        **({"invoiced": True} if row.get("orderNumber") else {})})
 
 
 def _created(row: dict) -> DeliveryResult:
@@ -286,6 +320,13 @@ def _customer(row: dict, currency: str) -> Customer:
     return Customer(number=row["number"], name=row["displayName"], email=row.get("email") or None,
                     status="blocked" if (row.get("blocked") or "").strip() else "active",
                     currency=row.get("currencyCode") or currency, invoice_address=address)
+
+
+def _order_status(row: dict) -> OrderStatusUpdate:
+    partly = any(decimal(l.get("shippedQuantity")) for l in row.get("salesOrderLines") or [])
+    status = "shipped" if row.get("fullyShipped") else "partially_shipped" if partly else "processing"
+    return OrderStatusUpdate(order=row["externalDocumentNumber"], erp_id=row["number"], status=status,
+                             changed_at=timestamp(row.get("lastModifiedDateTime")))
 
 
 def _shipment(row: dict) -> Shipment:

@@ -15,7 +15,8 @@
   ``language``), changed since by ``LastChangeDateTime``; ``API_BUSINESS_PARTNER``
   ``A_BusinessPartner``, whose change stamp ``LastChangeDate`` is a date: a delta re-reads the
   partners of the day it starts on (ingest takes an unchanged one as unchanged).
-* Feedback: the sales orders' ``OverallDeliveryStatus`` (order statuses);
+* Feedback: the sales orders' ``OverallDeliveryStatus`` and ``OverallSDDocumentRejectionSts``
+  (order statuses: every item rejected is cancelled);
   ``API_OUTBOUND_DELIVERY_SRV`` ``A_OutbDeliveryHeader`` with its items (goods issue posted,
   ``OverallGoodsMovementStatus`` C; the tracking number in ``BillOfLading``; its order through
   the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
@@ -253,7 +254,8 @@ class S4Connector(ODataConnector):
     def _fetch_order_statuses(self, since):
         for row in self._rows(ORDERS, "order_statuses", "PurchaseOrderByCustomer ne ''",
                               self._since("LastChangeDateTime", since),
-                              select="SalesOrder,PurchaseOrderByCustomer,OverallDeliveryStatus,LastChangeDateTime"):
+                              select="SalesOrder,PurchaseOrderByCustomer,OverallDeliveryStatus,"
+                                     "OverallSDDocumentRejectionSts,LastChangeDateTime"):
             yield Raw(row, f"A_SalesOrder {row.get('SalesOrder')}", _order_status, external_id=row.get("SalesOrder"))
 
     def _fetch_shipments(self, since):
@@ -309,8 +311,10 @@ DELIVERY_STATUS = {"A": "processing", "B": "partially_shipped", "C": "shipped"}
 
 
 def _order_status(row: dict) -> OrderStatusUpdate:
+    """Every item rejected (``OverallSDDocumentRejectionSts`` C): cancelled; else how much was delivered."""
+    status = DELIVERY_STATUS[row.get("OverallDeliveryStatus") or "A"]
     return OrderStatusUpdate(order=row["PurchaseOrderByCustomer"], erp_id=row["SalesOrder"],
-                             status=DELIVERY_STATUS[row.get("OverallDeliveryStatus") or "A"],
+                             status="cancelled" if row.get("OverallSDDocumentRejectionSts") == "C" else status,
                              changed_at=timestamp(row.get("LastChangeDateTime")))
 
 

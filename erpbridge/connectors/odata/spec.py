@@ -24,8 +24,8 @@ FLAVOURS: dict[str, Capabilities] = {
                        realtime=frozenset({"document"})),
     "business_central": Capabilities(deliver=frozenset({"send_order", "cancel_order", "send_return"}),
                                      deliver_batch=True,
-                                     fetch=frozenset({"products", "prices", "stock", "customers", "shipments",
-                                                      "invoices"}), realtime=frozenset({"document"})),
+                                     fetch=frozenset({"products", "prices", "stock", "customers", "order_statuses",
+                                                      "shipments", "invoices"}), realtime=frozenset({"document"})),
 }
 
 
@@ -68,6 +68,8 @@ class ODataSystem(SystemBase):
     client_secret: Secret | None = None
     scope: str = "https://api.businesscentral.dynamics.com/.default"
     company: str | None = Field(default=None, description="business_central: the company's id (a GUID)")
+    ship_and_invoice: bool = Field(default=False, description="business_central: post each order at once "
+                                   "(shipAndInvoice), for shops that ship the goods themselves")
     # both
     guest_customer: str | None = Field(default=None, description="the ERP customer of orders without a customer number")
     freight: str | None = Field(default=None, description="s4: the material, business_central: the G/L account "

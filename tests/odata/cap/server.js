@@ -108,6 +108,26 @@ function rules () {   // the business rules of the real systems that erpbridge r
         .where({ ReferenceSDDocument: SalesOrder, Material: item.Material })
       if (delivered) return req.reject(400, `Item ${SalesOrderItem} of sales order ${SalesOrder} is already delivered; it cannot be rejected`, 'SalesDocumentRjcnReason')
     })
+    services.API_SALES_ORDER_SRV.after('UPDATE', 'A_SalesOrderItem', async (_, req) => {   // the header's status
+      const items = await SELECT.from(s4.SalesOrderItems).where({ SalesOrder: req.data.SalesOrder })
+      const rejected = items.filter(i => i.SalesDocumentRjcnReason).length
+      await UPDATE(s4.SalesOrders, req.data.SalesOrder)
+        .with({ OverallSDDocumentRejectionSts: rejected === 0 ? 'A' : rejected < items.length ? 'B' : 'C' })
+    })
+    services.ErpPeople.after('CREATE', 'salesShipments', async (shipment) => {   // BC posts the shipped quantities
+      const order = await SELECT.one.from(bc.salesOrders).where({ number: shipment.orderNumber })
+      if (!order) return
+      const lines = await SELECT.from(bc.salesOrderLines).where({ documentId: order.id })
+      for (const shipped of shipment.salesShipmentLines ?? []) {
+        const line = lines.find(l => l.lineType === shipped.lineType && l.lineObjectNumber === shipped.lineObjectNumber)
+        if (line) {
+          line.shippedQuantity = Number(line.shippedQuantity || 0) + Number(shipped.quantity)
+          await UPDATE(bc.salesOrderLines, line.id).with({ shippedQuantity: line.shippedQuantity })
+        }
+      }
+      const fullyShipped = lines.filter(l => l.lineType === 'Item').every(l => Number(l.shippedQuantity || 0) >= Number(l.quantity))
+      await UPDATE(bc.salesOrders, order.id).with({ fullyShipped })
+    })
     let partner = 17200000
     services.API_BUSINESS_PARTNER.before('CREATE', 'A_BusinessPartner', (req) => {   // S/4 numbers partners
       const d = req.data
@@ -137,6 +157,23 @@ function rules () {   // the business rules of the real systems that erpbridge r
       if (order && await SELECT.one.from(bc.salesShipments).where({ orderNumber: order.number })) {
         return req.reject(400, `You cannot delete Order ${order.number} because it has been shipped.`)
       }
+    })
+    let posted = 102000
+    services['Microsoft.NAV'].on('shipAndInvoice', 'salesOrders', async (req) => {   // post: ship, invoice, delete
+      const key = req.params[req.params.length - 1]   // below companies(<id>): the last key is the order's
+      const order = await SELECT.one.from(bc.salesOrders).where({ id: key.id ?? key })
+      if (!order) return req.reject(404, 'The specified resource was not found.')
+      const lines = await SELECT.from(bc.salesOrderLines).where({ documentId: order.id })
+      const n = ++posted, today = new Date().toISOString().slice(0, 10)
+      const common = { company_id: order.company_id, externalDocumentNumber: order.externalDocumentNumber, orderNumber: order.number }
+      await INSERT.into(bc.salesShipments).entries({ id: cds.utils.uuid(), ...common, number: `S-SHP${n}`, postingDate: today,
+        salesShipmentLines: lines.filter(l => l.lineType === 'Item').map(l => ({ id: cds.utils.uuid(), sequence: l.sequence, lineType: l.lineType, lineObjectNumber: l.lineObjectNumber, quantity: l.quantity })) })
+      const gross = lines.reduce((s, l) => s + Number(l.quantity) * Number(l.unitPrice), 0)
+      await INSERT.into(bc.salesInvoices).entries({ id: cds.utils.uuid(), ...common, number: `S-INV${n}`, customerNumber: order.customerNumber,
+        invoiceDate: today, currencyCode: order.currencyCode, totalAmountIncludingTax: gross, totalAmountExcludingTax: gross, totalTaxAmount: 0,
+        salesInvoiceLines: lines.map(l => ({ id: cds.utils.uuid(), sequence: l.sequence, lineType: l.lineType, lineObjectNumber: l.lineObjectNumber, description: l.description, quantity: l.quantity, amountIncludingTax: Number(l.quantity) * Number(l.unitPrice) })) })
+      await DELETE.from(bc.salesOrderLines).where({ documentId: order.id })
+      await DELETE.from(bc.salesOrders).where({ id: order.id })
     })
     let creditMemo = 104000
     services['Microsoft.NAV'].before('CREATE', 'salesCreditMemos', async (req) => {

@@ -55,6 +55,7 @@ entity salesOrders {
       currencyCode            : String(10);
       totalAmountIncludingTax : Decimal(16, 2);
       status                  : String(20) default 'Open';
+      fullyShipped            : Boolean default false;
       lastModifiedDateTime    : Timestamp;
       salesOrderLines         : Composition of many salesOrderLines on salesOrderLines.documentId = id;
 }
@@ -68,6 +69,7 @@ entity salesOrderLines {
       description      : String(100);
       quantity         : Decimal(16, 5);
       unitPrice        : Decimal(16, 5);
+      shippedQuantity  : Decimal(16, 5) default 0;
 }
 
 entity salesShipments {

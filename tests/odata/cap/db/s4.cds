@@ -74,6 +74,7 @@ entity SalesOrders {
       TotalNetAmount           : Decimal(16, 3);
       OverallSDProcessStatus   : String(1) default 'A';
       OverallDeliveryStatus    : String(1) default 'A';   // A none, B partly, C completely delivered
+      OverallSDDocumentRejectionSts : String(1) default 'A';   // A no, B some, C all items rejected
       LastChangeDateTime       : Timestamp;
       to_Item                  : Composition of many SalesOrderItems on to_Item.SalesOrder = SalesOrder;
 }

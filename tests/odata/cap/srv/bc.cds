@@ -14,7 +14,7 @@ service Microsoft.NAV {
   @cds.query.limit: {default: 3, max: 20000}
   entity items as projection on bc.items;
   entity customers as projection on bc.customers;
-  entity salesOrders as projection on bc.salesOrders;
+  entity salesOrders as projection on bc.salesOrders actions { action shipAndInvoice(); };
   entity salesOrderLines as projection on bc.salesOrderLines;
   @readonly entity salesShipments as projection on bc.salesShipments;
   @readonly entity salesShipmentLines as projection on bc.salesShipmentLines;
