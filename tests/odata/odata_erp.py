@@ -188,10 +188,13 @@ class CapErp:
                                         for n, (sku, qty) in enumerate(lines.items(), 1)]})
 
     def s4_bill(self, sales_order: str, delivery: str, billing: str, lines: dict[str, tuple[int, float]],
-                tax: float) -> None:
+                tax: float, doc_type: str = "F2") -> None:
+        """A billing document: an invoice (F2) of a delivery, or a credit memo (G2, ``sales_order``
+        the customer return it credits)."""
         net = sum(amount for _, amount in lines.values())
         self._post("/S4BillingDocuments", {
-            "BillingDocument": billing, "BillingDocumentType": "F2", "BillingDocumentDate": dt.date.today().isoformat(),
+            "BillingDocument": billing, "BillingDocumentType": doc_type,
+            "BillingDocumentDate": dt.date.today().isoformat(),
             "SoldToParty": "17100001", "TransactionCurrency": "EUR", "TotalNetAmount": net, "TotalTaxAmount": tax,
             "to_Item": [{"BillingDocumentItem": str(10 * n), "Material": sku, "BillingQuantity": qty,
                          "NetAmount": amount, "ReferenceSDDocument": delivery, "SalesDocument": sales_order}
@@ -244,3 +247,14 @@ class CapErp:
                                    f"{quote(f'externalDocumentNumber eq {number!r}')}")
         assert response.status_code == 200, response.text
         return response.json()["value"]
+
+    def bc_post_credit_memo(self, number: str, amounts: dict[str, float]) -> None:
+        """A person posts the credit memo of the shop's return ``number``: its lines' amounts
+        (``amountIncludingTax`` by item number) and total, status Open."""
+        memo, = self.bc_credit_memos(number)
+        lines = [{"id": l["id"], "amountIncludingTax": amounts[l["lineObjectNumber"]]}
+                 for l in memo["salesCreditMemoLines"]]
+        response = self.people.patch(f"/salesCreditMemos({memo['id']})", json={
+            "status": "Open", "creditMemoDate": dt.date.today().isoformat(), "currencyCode": "EUR",
+            "totalAmountIncludingTax": round(sum(amounts.values()), 2), "salesCreditMemoLines": lines})
+        assert response.status_code == 200, response.text

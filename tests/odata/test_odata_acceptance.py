@@ -62,6 +62,11 @@ class S4:
     def returns(self, number):
         return len(self.erp.s4_returns(number))
 
+    def credit(self, number, amounts):
+        returned, = self.erp.s4_returns(number)
+        self.erp.s4_bill(returned["CustomerReturn"], None, f"7{self.tag}"[:10],
+                         {sku: (1, amount) for sku, amount in amounts.items()}, tax=0, doc_type="G2")
+
     def cancelled(self, number):
         return all(i["SalesDocumentRjcnReason"] for i in self.erp.s4_items(self.erp_id(number)))
 
@@ -95,6 +100,9 @@ class BusinessCentral:
 
     def returns(self, number):
         return len(self.erp.bc_credit_memos(number))
+
+    def credit(self, number, amounts):
+        self.erp.bc_post_credit_memo(number, amounts)
 
     def cancelled(self, number):
         return self.count(number) == 0  # BC deletes a cancelled order
@@ -208,6 +216,12 @@ def test_the_seeds_acceptance_run(profile, odata_app, cap_erp, db_url):
         assert returned.status_code == 201, returned.text
         hub.delivered(number, "send_return")
         assert side.returns(f"RMA-{tag}") == 1
+        # Once the ERP credited it, the credit memo comes back with the order.
+        side.credit(f"RMA-{tag}", {f"A-{tag}": 23.68})
+        hub.run_flow("feedback")
+        memo, = hub.order(number)["credit_memos"]
+        assert D(memo["total"]) == Decimal("23.68") and [(l["sku"], D(l["quantity"])) for l in memo["lines"]] == \
+            [(f"A-{tag}", 1)]
 
         # Another order, not shipped yet, is cancelled after the ERP took it.
         other = numbers[2]

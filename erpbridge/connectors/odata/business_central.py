@@ -15,7 +15,8 @@
   against the order's invoice, the shop's return id in ``externalDocumentNumber``.
 * Master data: ``items`` (the product, its ``unitPrice`` and its ``inventory``) and
   ``customers``; feedback: the open ``salesOrders``' shipped state (order statuses),
-  ``salesShipments`` and ``salesInvoices`` with their lines, found by ``externalDocumentNumber``.
+  ``salesShipments`` and ``salesInvoices`` with their lines, found by ``externalDocumentNumber``,
+  and posted ``salesCreditMemos`` (the order of the invoice each corrects).
   The tracking number is ``packageTrackingNumber``, which the standard shipments page lacks:
   integrators add it with an API page extension (the README says how).
 * ``ship_and_invoice``: each order is posted at once by the bound action ``shipAndInvoice``
@@ -36,8 +37,8 @@ from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageErr
 from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import (Address, Cancellation, Customer, Document, Invoice, Order, OrderStatusUpdate, Price,
-                               Product, Return, Shipment, StockLevel)
+from erpbridge.records import (Address, Cancellation, CreditMemo, Customer, Document, Invoice, Order,
+                               OrderStatusUpdate, Price, Product, Return, Shipment, StockLevel)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Requests per ``$batch``: Business Central's limit.
@@ -268,6 +269,23 @@ class BusinessCentralConnector(ODataConnector):
                       external_id=row.get("id"))
             yield Raw(row, where, _document)  # in the customer's order history, its PDF from get_document
 
+    def _fetch_credit_memos(self, since):
+        """Posted credit memos (not ``Draft``) of the shop's invoices: the order is the one of the
+        invoice the memo corrects (``invoiceId``); a memo of no shop invoice is none of the shop's."""
+        invoices: dict[str, dict | None] = {}
+        for row in self._rows("salesCreditMemos", "credit_memos", since, where="status ne 'Draft'",
+                              expand="salesCreditMemoLines"):
+            invoice_id = row.get("invoiceId")
+            if invoice_id and invoice_id not in invoices:
+                response = self.adapter.request("GET", f"{self.company}/salesInvoices({invoice_id})?"
+                                                + query({"$select": "id,number,externalDocumentNumber"}),
+                                                flow="credit_memos", point="odata.salesInvoices.read", accept=(404,))
+                invoices[invoice_id] = None if response.status_code == 404 else self.adapter.json(response)
+            invoice = invoices.get(invoice_id) if invoice_id else None
+            if invoice and invoice.get("externalDocumentNumber"):
+                yield Raw(row, f"salesCreditMemo {row.get('number')}",
+                          partial(_credit_memo, invoice=invoice, currency=self.cfg.currency), external_id=row.get("id"))
+
     # -- real time ----------------------------------------------------------------------------
 
     def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
@@ -337,6 +355,15 @@ def _shipment(row: dict) -> Shipment:
                     shipped_at=None if posted is None else dt.datetime.combine(posted, dt.time(), dt.timezone.utc),
                     tracking_numbers=[row["packageTrackingNumber"]] if row.get("packageTrackingNumber") else [],
                     lines=lines)
+
+
+def _credit_memo(row: dict, invoice: dict, currency: str) -> CreditMemo:
+    return CreditMemo(id=row["number"], order=invoice["externalDocumentNumber"], invoice=invoice["number"],
+                      issued_at=date(row["creditMemoDate"]), currency=row.get("currencyCode") or currency,
+                      total=decimal(row["totalAmountIncludingTax"]),
+                      lines=[InvoiceLine(sku=l.get("lineObjectNumber"), description=l.get("description"),
+                                         quantity=decimal(l["quantity"]), amount=decimal(l["amountIncludingTax"]))
+                             for l in row.get("salesCreditMemoLines") or [] if l.get("lineType") == "Item"])
 
 
 def _document(row: dict) -> Document:

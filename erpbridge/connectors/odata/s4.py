@@ -22,7 +22,8 @@
   the items' ``ReferenceSDDocument``), by ``LastChangeDate`` like partners; and
   ``API_BILLING_DOCUMENT_SRV`` ``A_BillingDocument`` of type F2 with its items (the order is the
   items' ``SalesDocument``, the delivery their ``ReferenceSDDocument``); each invoice is also a
-  document of the customer's order history, its PDF ``GetPDF``'s, fetched when it is opened.
+  document of the customer's order history, its PDF ``GetPDF``'s, fetched when it is opened;
+  credit memos (G2) of the customer returns, their order through the return's items.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
 from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import (Cancellation, Customer, Document, Invoice, Order, OrderStatusUpdate, Product, Return,
-                               Shipment)
+from erpbridge.records import (Cancellation, CreditMemo, Customer, Document, Invoice, Order, OrderStatusUpdate,
+                               Product, Return, Shipment)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 ORDERS = "API_SALES_ORDER_SRV/A_SalesOrder"
@@ -284,6 +285,27 @@ class S4Connector(ODataConnector):
                 yield Raw(row, where, partial(_invoice, order=order, items=items, freight=self.cfg.freight))
                 yield Raw(row, where, partial(_document, order=order))
 
+    def _fetch_credit_memos(self, since):
+        """Credit memos (billing documents of type G2) of the shop's returns: their items'
+        ``SalesDocument`` is the customer return, whose items refer to the sales order."""
+        v, orders, returns = self.adapter.version, {}, {}
+        for row in self._rows("API_BILLING_DOCUMENT_SRV/A_BillingDocument", "credit_memos",
+                              "BillingDocumentType eq 'G2'", self._since("LastChangeDateTime", since),
+                              expand="to_Item"):
+            items = self.adapter.nested(row.get("to_Item"))
+            for document in {i["SalesDocument"] for i in items if i.get("SalesDocument")} - set(returns):
+                found = self.adapter.first("API_CUSTOMER_RETURN_SRV/A_CustomerReturnItem", flow="credit_memos",
+                                           point="odata.A_CustomerReturnItem.read",
+                                           filter=f"CustomerReturn eq {literal(document, v)}",
+                                           select="CustomerReturn,ReferenceSDDocument")
+                returns[document] = (found or {}).get("ReferenceSDDocument")
+            sales_orders = [returns[i["SalesDocument"]] for i in items if returns.get(i.get("SalesDocument"))]
+            self._order_numbers(sales_orders, orders, "credit_memos")
+            order = next((orders[s] for s in sales_orders if orders.get(s)), None)
+            if order:
+                yield Raw(row, f"A_BillingDocument {row.get('BillingDocument')}", partial(_credit_memo, order=order,
+                                                                                          items=items))
+
     # -- real time ----------------------------------------------------------------------------
 
     def get_document(self, doc_type: str, number: str) -> tuple[bytes, str] | None:
@@ -335,6 +357,15 @@ def _shipment(row: dict, order: str, items: list[dict], freight: str | None) -> 
 def _document(row: dict, order: str) -> Document:
     return Document(type="invoice", number=row["BillingDocument"], order=order,
                     customer=row.get("SoldToParty") or None, issued_at=date(row["BillingDocumentDate"]))
+
+
+def _credit_memo(row: dict, order: str, items: list[dict]) -> CreditMemo:
+    net, tax = decimal(row["TotalNetAmount"]), decimal(row.get("TotalTaxAmount")) or Decimal(0)
+    return CreditMemo(id=row["BillingDocument"], order=order, issued_at=date(row["BillingDocumentDate"]),
+                      currency=row["TransactionCurrency"], total=net + tax,
+                      lines=[InvoiceLine(sku=i["Material"], description=i.get("BillingDocumentItemText"),
+                                         quantity=decimal(i["BillingQuantity"]), amount=decimal(i["NetAmount"]))
+                             for i in items])
 
 
 def _invoice(row: dict, order: str, items: list[dict], freight: str | None) -> Invoice:

@@ -20,12 +20,14 @@ from erpbridge.systems import Section, SystemBase
 #: and material stock, other APIs); Business Central's items carry both.
 FLAVOURS: dict[str, Capabilities] = {
     "s4": Capabilities(deliver=frozenset({"create_customer", "send_order", "cancel_order", "send_return"}),
-                       fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices"}),
+                       fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices",
+                                        "credit_memos"}),
                        realtime=frozenset({"document"})),
     "business_central": Capabilities(deliver=frozenset({"send_order", "cancel_order", "send_return"}),
                                      deliver_batch=True,
                                      fetch=frozenset({"products", "prices", "stock", "customers", "order_statuses",
-                                                      "shipments", "invoices"}), realtime=frozenset({"document"})),
+                                                      "shipments", "invoices", "credit_memos"}),
+                                     realtime=frozenset({"document"})),
 }
 
 

@@ -146,4 +146,5 @@ entity salesCreditMemoLines {
       description      : String(100);
       quantity         : Decimal(16, 5);
       unitPrice        : Decimal(16, 5);
+      amountIncludingTax : Decimal(16, 2);
 }
