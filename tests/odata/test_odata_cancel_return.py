@@ -252,3 +252,17 @@ def test_bc_ship_and_invoice_posts_each_order_once(odata_app, cap_erp, db_url):
         (order(f"{second}-bad", BC_CUSTOMER, [("NOPE", 1, "1.00")], shipping="0"), "k3")])
     assert batch[0].response["invoiced"] is True and isinstance(batch[1], MessageError)
     assert len(cap_erp._rows("/salesShipments", f"externalDocumentNumber eq '{second}'")) == 1
+
+
+def test_bc_a_delete_with_a_stale_etag_reads_the_order_again_and_deletes_it(bc, cap_erp):
+    """OData v4 (Business Central's @odata.etag): someone changed the order after it was read."""
+    connector, tag, number = bc
+    adapter, row = connector.adapter, cap_erp.bc_orders(number)[0]
+    path = f"{connector.company}/salesOrders({row['id']})"
+    stale = adapter.entity(adapter.json(adapter.request("GET", path, flow="t", point="t")))
+    response = cap_erp.people.patch(f"/salesOrders({row['id']})", json={"customerNumber": BC_CUSTOMER})
+    assert response.status_code == 200, response.text
+    seen = []
+    adapter.change("DELETE", path, stale, flow="t", point="t", what=f"salesOrder {row['number']}", recheck=seen.append)
+    assert len(seen) == 1 and adapter.etag(seen[0]) != adapter.etag(stale)  # the 412, then the order read again
+    assert cap_erp.bc_orders(number) == []
