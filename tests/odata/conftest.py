@@ -30,11 +30,12 @@ def cap_erp(tmp_path_factory):
 
 @pytest.fixture
 def odata_app(tmp_path, monkeypatch, cap_erp):
-    """``odata_app(profile, db_url, outbox=..., env=..., **top)``: the profile's example config pointed at
+    """``odata_app(profile, db_url, outbox=..., env=..., erp=..., **top)``: the profile's example config pointed at
     the test ERP, its store at ``db_url``, written to a file a worker process can load too."""
     apps = []
 
-    def make(profile: str, db_url: str, *, outbox: dict | None = None, env: dict | None = None, **top):
+    def make(profile: str, db_url: str, *, outbox: dict | None = None, env: dict | None = None,
+             erp: dict | None = None, **top):
         example, root, version = PROFILES[profile]
         url = cap_erp.url
         for name, value in {"SAP_URL": url + root, "SAP_USER": S4_USER[0], "SAP_PASSWORD": S4_USER[1],
@@ -46,6 +47,7 @@ def odata_app(tmp_path, monkeypatch, cap_erp):
         if system["flavour"] == "s4":
             system["version"] = version
         system["semaphore"] = {"max_lock_time": 1}
+        system.update(erp or {})  # the ERP system's own settings beyond the example's
         raw["store"] = {"url": db_url}
         raw["catalog"] = {**raw.get("catalog", {}), "new_products_enabled": True}
         channels = raw.get("outbox", {}).get("channels", {})

@@ -151,8 +151,32 @@ class CapErp:
         self._post("/S4BusinessPartners", {"BusinessPartner": number, "BusinessPartnerFullName": name,
                                            "LastChangeDate": dt.date.today().isoformat()})
 
+    def s4_partners(self, reference: str) -> list[dict]:
+        """The business partners made for the shop's customer ``reference``, with address and customer role."""
+        response = self.people.get("/S4BusinessPartners?$expand=to_BusinessPartnerAddress,to_Customer($expand="
+                                   "to_CustomerSalesArea)&$filter="
+                                   f"{quote(f'BusinessPartnerIDByExtSystem eq {reference!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
     def s4_orders(self, number: str) -> list[dict]:
         return self._rows("/S4SalesOrders", f"PurchaseOrderByCustomer eq '{number}'")
+
+    def s4_items(self, sales_order: str) -> list[dict]:
+        return self._rows("/S4SalesOrderItems", f"SalesOrder eq '{sales_order}'")
+
+    def s4_returns(self, number: str) -> list[dict]:
+        """The customer returns made for the shop's return ``number``, with their items."""
+        response = self.people.get(f"/S4CustomerReturns?$expand=to_Item&$filter="
+                                   f"{quote(f'PurchaseOrderByCustomer eq {number!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
+    def s4_touch_item(self, sales_order: str, item: str, text: str) -> None:
+        """A person edits a sales order item (its ETag changes)."""
+        response = self.people.patch(f"/S4SalesOrderItems(SalesOrder='{sales_order}',SalesOrderItem='{item}')",
+                                     json={"SalesOrderItemText": text})
+        assert response.status_code == 200, response.text
 
     def s4_deliver(self, sales_order: str, delivery: str, tracking: str, lines: dict[str, int]) -> None:
         self._post("/S4Deliveries", {
@@ -164,10 +188,13 @@ class CapErp:
                                         for n, (sku, qty) in enumerate(lines.items(), 1)]})
 
     def s4_bill(self, sales_order: str, delivery: str, billing: str, lines: dict[str, tuple[int, float]],
-                tax: float) -> None:
+                tax: float, doc_type: str = "F2") -> None:
+        """A billing document: an invoice (F2) of a delivery, or a credit memo (G2, ``sales_order``
+        the customer return it credits)."""
         net = sum(amount for _, amount in lines.values())
         self._post("/S4BillingDocuments", {
-            "BillingDocument": billing, "BillingDocumentType": "F2", "BillingDocumentDate": dt.date.today().isoformat(),
+            "BillingDocument": billing, "BillingDocumentType": doc_type,
+            "BillingDocumentDate": dt.date.today().isoformat(),
             "SoldToParty": "17100001", "TransactionCurrency": "EUR", "TotalNetAmount": net, "TotalTaxAmount": tax,
             "to_Item": [{"BillingDocumentItem": str(10 * n), "Material": sku, "BillingQuantity": qty,
                          "NetAmount": amount, "ReferenceSDDocument": delivery, "SalesDocument": sales_order}
@@ -214,3 +241,20 @@ class CapErp:
             "salesInvoiceLines": [{"id": str(uuid.uuid4()), "sequence": 10000 * n, "lineType": kind,
                                    "lineObjectNumber": number, "quantity": qty, "amountIncludingTax": amount}
                                   for n, (kind, number, qty, amount) in enumerate(lines, 1)]})
+
+    def bc_credit_memos(self, number: str) -> list[dict]:
+        response = self.people.get(f"/salesCreditMemos?$expand=salesCreditMemoLines&$filter="
+                                   f"{quote(f'externalDocumentNumber eq {number!r}')}")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
+    def bc_post_credit_memo(self, number: str, amounts: dict[str, float]) -> None:
+        """A person posts the credit memo of the shop's return ``number``: its lines' amounts
+        (``amountIncludingTax`` by item number) and total, status Open."""
+        memo, = self.bc_credit_memos(number)
+        lines = [{"id": l["id"], "amountIncludingTax": amounts[l["lineObjectNumber"]]}
+                 for l in memo["salesCreditMemoLines"]]
+        response = self.people.patch(f"/salesCreditMemos({memo['id']})", json={
+            "status": "Open", "creditMemoDate": dt.date.today().isoformat(), "currencyCode": "EUR",
+            "totalAmountIncludingTax": round(sum(amounts.values()), 2), "salesCreditMemoLines": lines})
+        assert response.status_code == 200, response.text

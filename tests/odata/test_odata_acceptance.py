@@ -2,7 +2,8 @@
 shop and the ERP's people see it, on SQLite and PostgreSQL: master data into the store, then as a
 delta; orders from the shop API into the ERP exactly once through a stopped ERP and a worker killed
 with SIGKILL while the ERP held its answer; two part deliveries with tracking and both invoices
-back, freight on the first; the invoices in the customer's order history, their PDFs from the ERP."""
+back, freight on the first; the invoices in the customer's order history, their PDFs from the ERP;
+a return and a cancellation into the ERP."""
 
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ class S4:
     def erp_id(self, number):
         return self.erp.s4_orders(number)[0]["SalesOrder"]
 
+    def returns(self, number):
+        return len(self.erp.s4_returns(number))
+
+    def credit(self, number, amounts):
+        returned, = self.erp.s4_returns(number)
+        self.erp.s4_bill(returned["CustomerReturn"], None, f"7{self.tag}"[:10],
+                         {sku: (1, amount) for sku, amount in amounts.items()}, tax=0, doc_type="G2")
+
+    def cancelled(self, number):
+        return all(i["SalesDocumentRjcnReason"] for i in self.erp.s4_items(self.erp_id(number)))
+
     def ship_and_bill(self, number, part, tracking, lines, with_freight):
         sales_order = self.erp_id(number)
         delivery, billing = f"8{part}{self.tag}"[:10], f"9{part}{self.tag}"[:10]
@@ -85,6 +97,15 @@ class BusinessCentral:
 
     def erp_id(self, number):
         return self.erp.bc_orders(number)[0]["number"]
+
+    def returns(self, number):
+        return len(self.erp.bc_credit_memos(number))
+
+    def credit(self, number, amounts):
+        self.erp.bc_post_credit_memo(number, amounts)
+
+    def cancelled(self, number):
+        return self.count(number) == 0  # BC deletes a cancelled order
 
     def ship_and_bill(self, number, part, tracking, lines, with_freight):
         shipment, invoice = f"S-SHP{part}{self.tag}", f"S-INV{part}{self.tag}"
@@ -167,12 +188,11 @@ def test_the_seeds_acceptance_run(profile, odata_app, cap_erp, db_url):
         hub.run_flow("feedback")
         view = hub.order(number)
         assert len(view["shipments"]) == 1 and len(view["invoices"]) == 1
-        if isinstance(side, S4):  # S/4's sales order says how much of it was delivered; BC's API does not
-            assert view["status"] == "partially_shipped"
+        assert view["status"] == "partially_shipped"  # S/4's OverallDeliveryStatus, BC's shipped quantities
         second = side.ship_and_bill(number, 2, "TRACK-2", {f"A-{tag}": 1}, with_freight=False)
         hub.run_flow("feedback")
         view = hub.order(number)
-        assert isinstance(side, BusinessCentral) or view["status"] == "shipped"
+        assert view["status"] == "shipped"
         assert [s["id"] for s in view["shipments"]] == [first[0], second[0]]
         assert [s["tracking_numbers"] for s in view["shipments"]] == [["TRACK-1"], ["TRACK-2"]]
         assert [{l["sku"]: D(l["quantity"]) for l in s["lines"]} for s in view["shipments"]] == \
@@ -189,5 +209,28 @@ def test_the_seeds_acceptance_run(profile, odata_app, cap_erp, db_url):
         document = hub.http.get(f"/api/v1/documents/invoice/{invoices[0]['id']}")
         assert document.status_code == 200 and document.headers["X-Erpbridge-Source"] == "erp"
         assert document.content.startswith(b"%PDF")
+
+        # A return of one drill (S/4: a customer return order; BC: a credit memo on the invoice), once.
+        returned = hub.http.post(f"/api/v1/orders/{number}/returns",
+                                 json={"id": f"RMA-{tag}", "lines": [{"sku": f"A-{tag}", "quantity": "1"}]})
+        assert returned.status_code == 201, returned.text
+        hub.delivered(number, "send_return")
+        assert side.returns(f"RMA-{tag}") == 1
+        # Once the ERP credited it, the credit memo comes back with the order.
+        side.credit(f"RMA-{tag}", {f"A-{tag}": 23.68})
+        hub.run_flow("feedback")
+        memo, = hub.order(number)["credit_memos"]
+        assert D(memo["total"]) == Decimal("23.68") and [(l["sku"], D(l["quantity"])) for l in memo["lines"]] == \
+            [(f"A-{tag}", 1)]
+
+        # Another order, not shipped yet, is cancelled after the ERP took it.
+        other = numbers[2]
+        cancelled = hub.http.post(f"/api/v1/orders/{other}/cancellations", json={"reason": "changed mind"})
+        assert cancelled.status_code == 201, cancelled.text
+        hub.delivered(other, "cancel_order")
+        assert side.cancelled(other)
+        if isinstance(side, S4):  # every item rejected: S/4 says cancelled (BC deleted the order: nothing to say)
+            hub.run_flow("feedback")
+            assert hub.order(other)["status"] == "cancelled"
     finally:
         hub.close()

@@ -32,6 +32,8 @@ class ODataPeer:
         return "CF-1" if self.s4 else "BC-CF-1"
 
     def payload(self, operation, number):
+        if operation != "send_order":
+            return None  # cancellations and returns need an order first: test_odata_cancel_return.py
         return order(number, "17100001" if self.s4 else "10000", [(self.sku, 1, "10.00")])
 
     def count(self, operation, number):
@@ -44,6 +46,8 @@ class ODataPeer:
         self.erp.come_back()
 
     def refuse(self, operation, number):
+        if operation != "send_order":
+            return None
         return order(number, None, [("NO-SUCH-SKU", 1, "5.00")])  # the ERP has no such material/item
 
     def lose_next_answer(self):

@@ -17,6 +17,9 @@ error classes, auth, exchange log).
   session cookie that came with it (httpx's cookie jar); a ``403`` saying ``x-csrf-token:
   Required`` (the session expired) fetches a new token once and sends the write again. The write
   never reached the business logic then, so sending it again cannot double it.
+* **ETags** (:meth:`ODataAdapter.change`): every update and delete sends ``If-Match`` with the
+  ETag the entity was read with (v4 ``@odata.etag``, v2 ``__metadata.etag``; opaque strings); a
+  412 re-reads the entity once and tries again, a second one is a message error naming it.
 * **$batch** (v4 JSON batch, Business Central's up to 100 requests): each member answers on its
   own; members of one ``atomicityGroup`` stand or fall together, so a failed member fails its
   whole group, whatever the other members' own statuses say (CAP answers 201 for a member of a
@@ -30,12 +33,12 @@ import re
 import threading
 from functools import partial
 from decimal import Decimal
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 from urllib.parse import quote
 
 import httpx
 
-from erpbridge.connectors.base import ConnectorError, GeneralError
+from erpbridge.connectors.base import ConnectorError, GeneralError, MessageError
 from erpbridge.connectors.kit import HttpAdapter, classify, next_links
 
 Version = Literal["v2", "v4"]
@@ -131,21 +134,62 @@ class ODataAdapter(HttpAdapter):
         """POST one entity (a deep insert when it carries its items); the created entity."""
         return self.entity(self.json(self.write("POST", path, flow=flow, point=point, json=body)))
 
-    def write(self, method: str, path: str, *, flow: str, point: str, **options: Any) -> httpx.Response:
+    def write(self, method: str, path: str, *, flow: str, point: str, accept: tuple[int, ...] = (),
+              **options: Any) -> httpx.Response:
+        """A write (with SAP's CSRF token where the system wants one); an answer whose status is in
+        ``accept`` is returned for the caller to read, any other error raised."""
         if not self.csrf:
-            return self.request(method, path, flow=flow, point=point, **options)
+            return self.request(method, path, flow=flow, point=point, accept=accept, **options)
         service = path.split("/", 1)[0]
         headers = dict(options.pop("headers", None) or {})
         headers["x-csrf-token"] = self._token(service, flow)
-        response = self.request(method, path, flow=flow, point=point, headers=headers, accept=(403,), **options)
+        response = self.request(method, path, flow=flow, point=point, headers=headers, accept=(403, *accept),
+                                **options)
         if _csrf_refused(response):
             headers["x-csrf-token"] = self._token(service, flow, stale=headers["x-csrf-token"])
-            response = self.request(method, path, flow=flow, point=point, headers=headers, accept=(403,), **options)
+            response = self.request(method, path, flow=flow, point=point, headers=headers, accept=(403, *accept),
+                                    **options)
             if _csrf_refused(response):
                 raise GeneralError(f"{self.system} refused a fresh CSRF token for {method} {path}: is the user "
                                    "allowed to write to this service?")
-        self.check(response)
+        if response.status_code not in accept:
+            self.check(response)
         return response
+
+    def etag(self, row: dict) -> str | None:
+        """The ETag an entity was read with: v4's ``@odata.etag``, v2's ``__metadata.etag``."""
+        if self.version == "v4":
+            return row.get("@odata.etag")
+        return (row.get("__metadata") or {}).get("etag")
+
+    def change(self, method: str, path: str, row: dict, *, flow: str, point: str, what: str,
+               recheck: Callable[[dict], None] | None = None, reread: str | None = None,
+               **options: Any) -> httpx.Response:
+        """An update or delete (``PATCH``, ``MERGE``, ``DELETE``) of the entity at ``path`` as it was
+        read (``row``): ``If-Match`` carries the ETag it was read with, so a change someone made in
+        between is never overwritten unseen. A ``412 Precondition Failed`` (it changed) reads the
+        entity again, lets ``recheck`` refuse what its new state no longer allows (a
+        :class:`MessageError`), and tries once more with the new ETag; a second 412 is a message
+        error naming ``what``, the entity (someone keeps changing it: a person should look). A bound
+        action (``POST`` to ``path``) names the entity to read again in ``reread``."""
+        extra = dict(options.pop("headers", None) or {})
+        for attempt in (1, 2):
+            etag = self.etag(row)
+            headers = {**extra, **({"If-Match": etag} if etag else {})}
+            response = self.write(method, path, flow=flow, point=point, accept=(412,), headers=headers, **options)
+            if response.status_code != 412:
+                return response
+            if attempt == 2:
+                break
+            again = self.request("GET", reread or path, flow=flow, point=f"{point}.reread", accept=(404,))
+            if again.status_code == 404:
+                raise MessageError(f"{self.system}: {what} was deleted while erpbridge changed it")
+            row = self.entity(self.json(again))
+            if recheck is not None:
+                recheck(row)
+        raise MessageError(f"{self.system}: {what} changed again while erpbridge retried its {method} "
+                           "(412 Precondition Failed twice): someone keeps changing it; look at it in the ERP "
+                           "and retry the message")
 
     def _token(self, service: str, flow: str, stale: str | None = None) -> str:
         with self._token_lock:

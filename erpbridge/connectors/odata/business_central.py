@@ -10,10 +10,17 @@
   request (no atomicity group), so one refused order does not take the others with it.
 * Documents: each invoice is also a document of the customer's order history; its PDF is
   BC's ``pdfDocument`` of the invoice, fetched when the customer opens it (:meth:`get_document`).
+* Cancellations delete the sales order (BC's way for a document not yet shipped; shipped or
+  invoiced it is a message error), with its ETag in ``If-Match``; returns are ``salesCreditMemos``
+  against the order's invoice, the shop's return id in ``externalDocumentNumber``.
 * Master data: ``items`` (the product, its ``unitPrice`` and its ``inventory``) and
-  ``customers``; feedback: ``salesShipments`` and ``salesInvoices`` with their lines, found by
-  ``externalDocumentNumber``. The tracking number is ``packageTrackingNumber``, which the standard
-  shipments page lacks: integrators add it with an API page extension (the README says how).
+  ``customers``; feedback: the open ``salesOrders``' shipped state (order statuses),
+  ``salesShipments`` and ``salesInvoices`` with their lines, found by ``externalDocumentNumber``,
+  and posted ``salesCreditMemos`` (the order of the invoice each corrects).
+  The tracking number is ``packageTrackingNumber``, which the standard shipments page lacks:
+  integrators add it with an API page extension (the README says how).
+* ``ship_and_invoice``: each order is posted at once by the bound action ``shipAndInvoice``
+  (:meth:`~BusinessCentralConnector._posted`), for shops that ship the goods themselves.
 * Limits: BC runs 5 requests of a user at once and queues the rest; set the channel's
   ``capacity: 5`` (``outbox.channels.<system>``) so erpbridge never has more in flight. Beyond
   its queue BC answers 429 with ``Retry-After``, which pauses the channel that long.
@@ -27,10 +34,11 @@ from functools import partial
 from typing import Any, Iterator
 
 from erpbridge.connectors.base import ConnectorError, DeliveryResult, MessageError
-from erpbridge.connectors.odata.adapter import date, decimal, literal, query
+from erpbridge.connectors.odata.adapter import date, decimal, literal, query, timestamp
 from erpbridge.connectors.odata.connector import ODataConnector
 from erpbridge.ingest import Raw
-from erpbridge.records import Address, Customer, Document, Invoice, Order, Price, Product, Shipment, StockLevel
+from erpbridge.records import (Address, Cancellation, CreditMemo, Customer, Document, Invoice, Order,
+                               OrderStatusUpdate, Price, Product, Return, Shipment, StockLevel)
 from erpbridge.records.feedback import InvoiceLine, ShipmentLine
 
 #: Requests per ``$batch``: Business Central's limit.
@@ -59,13 +67,30 @@ class BusinessCentralConnector(ODataConnector):
             found = self.adapter.first(f"{self.company}/{entity}", flow="send_order", point=f"odata.{entity}.lookup",
                                        filter=f"externalDocumentNumber eq {literal(order.number, 'v4')}", select=select)
             if found:
-                return _existing(found)
+                return self._posted(_existing(found))
         created = self.adapter.create(f"{self.company}/salesOrders", self._body(order), flow="send_order",
                                       point="odata.salesOrders.create")
-        return _created(created)
+        return self._posted(_created(created))
+
+    def _posted(self, result: DeliveryResult) -> DeliveryResult:
+        """With ``ship_and_invoice`` (the shop ships the goods itself), the sales order is posted at
+        once by BC's bound action ``Microsoft.NAV.shipAndInvoice``: BC books the shipment and the
+        invoice and deletes the order, which the look-up then finds as an invoice. An order found
+        open (posting failed or the worker died in between) is posted now."""
+        if not self.cfg.ship_and_invoice or result.response.get("invoiced"):
+            return result
+        path = f"{self.company}/salesOrders({result.response['id']})"
+        row = self.adapter.entity(self.adapter.json(self.adapter.request(
+            "GET", path, flow="send_order", point="odata.salesOrders.read")))
+        self.adapter.change("POST", f"{path}/Microsoft.NAV.shipAndInvoice", row, flow="send_order",
+                            point="odata.salesOrders.shipAndInvoice", what=f"salesOrder {row['number']}", reread=path)
+        return DeliveryResult(external_id=result.external_id, response={**result.response, "invoiced": True})
 
     def deliver_batch(self, operation: str, items: list[tuple[dict, str]]) -> list[DeliveryResult | ConnectorError]:
-        """Several orders in ``$batch`` calls of at most :data:`BATCH_LIMIT` requests."""
+        """Several orders in ``$batch`` calls of at most :data:`BATCH_LIMIT` requests; cancellations
+        and returns (rare, each a look-up then a write that depends on it) one by one."""
+        if operation != "send_order":
+            return [self._deliver_or_error(operation, payload, key) for payload, key in items]
         results: list[DeliveryResult | ConnectorError | None] = [None] * len(items)
         orders: dict[int, Order] = {}
         for i, (payload, _) in enumerate(items):
@@ -106,7 +131,85 @@ class BusinessCentralConnector(ODataConnector):
                                          flow=operation, point="odata.salesOrders.create.batch")
             for i, answer in zip(chunk, created):
                 results[i] = answer if isinstance(answer, ConnectorError) else _created(answer.json())
+        for i, result in enumerate(results):
+            if isinstance(result, DeliveryResult):
+                try:
+                    results[i] = self._posted(result)
+                except MessageError as exc:
+                    results[i] = exc
         return results  # type: ignore[return-value]
+
+    def _deliver_or_error(self, operation: str, payload: dict, key: str) -> DeliveryResult | MessageError:
+        """One message of a batch: its message error is its own; a general error stops them all."""
+        try:
+            return self.deliver(operation, payload, key)
+        except MessageError as exc:
+            return exc
+
+    def _find(self, entity: str, field: str, value: str, flow: str, **options: Any) -> dict | None:
+        return self.adapter.first(f"{self.company}/{entity}", flow=flow, point=f"odata.{entity}.lookup",
+                                  filter=f"{field} eq {literal(value, 'v4')}", **options)
+
+    def _cancel_order(self, cancellation: Cancellation) -> DeliveryResult:
+        """BC cancels a sales order not yet shipped by deleting it (its API has no cancelled
+        status); shipped or invoiced, it cannot be cancelled (a message error saying so: the
+        return or a credit memo is the way then). A redelivery after the delete finds no order,
+        no shipment and no invoice: the order is gone, which is what was asked."""
+        where = f"cancellation {cancellation.id} of order {cancellation.order}"
+        if cancellation.lines:
+            raise MessageError(f"{where}: Business Central cancels whole orders only (the order is deleted); "
+                               "change its lines in Business Central")
+        order = self._find("salesOrders", "externalDocumentNumber", cancellation.order, "cancel_order")
+        for entity, field, value in (("salesShipments", "orderNumber", order and order["number"]),
+                                     ("salesShipments", "externalDocumentNumber", cancellation.order),
+                                     ("salesInvoices", "externalDocumentNumber", cancellation.order)):
+            posted = value and self._find(entity, field, value, "cancel_order", select="id,number")
+            if posted:
+                raise MessageError(f"{where}: cannot cancel, Business Central has already "
+                                   f"{'shipped' if entity == 'salesShipments' else 'invoiced'} it "
+                                   f"({entity[:-1]} {posted['number']})")
+        if order is None:
+            return DeliveryResult(response={"cancelled": cancellation.order, "existed": False})
+        self.adapter.change("DELETE", f"{self.company}/salesOrders({order['id']})", order, flow="cancel_order",
+                            point="odata.salesOrders.delete", what=f"salesOrder {order['number']}")
+        return DeliveryResult(external_id=order["number"], response={"deleted": order["id"], "number": order["number"]})
+
+    def _send_return(self, ret: Return) -> DeliveryResult:
+        """A return is a ``salesCreditMemo`` (API v2.0 has no return orders) with the returned items,
+        against the order's invoice (``invoiceId``), the shop's return id in its
+        ``externalDocumentNumber``, looked up there before it is created. Its unit prices are BC's
+        (it fills them from the item when a line names it). Only what was invoiced can be credited."""
+        where = f"return {ret.id} of order {ret.order}"
+        found = self._find("salesCreditMemos", "externalDocumentNumber", ret.id, "send_return", select="id,number")
+        if found:
+            return DeliveryResult(external_id=found["number"], response={"id": found["id"], "number": found["number"],
+                                                                         "existed": True})
+        invoices = list(self._rows("salesInvoices", "send_return", None,
+                                   where=f"externalDocumentNumber eq {literal(ret.order, 'v4')}",
+                                   expand="salesInvoiceLines"))
+        if not invoices:
+            raise MessageError(f"{where}: Business Central has not invoiced order {ret.order} yet, so there is "
+                               "nothing to credit")
+        invoiced: dict[str, Decimal] = {}
+        for invoice in invoices:
+            for line in invoice.get("salesInvoiceLines") or []:
+                if line.get("lineType") == "Item":
+                    sku = line["lineObjectNumber"]
+                    invoiced[sku] = invoiced.get(sku, Decimal(0)) + decimal(line["quantity"])
+        for line in ret.lines:
+            if line.quantity > invoiced.get(line.sku, Decimal(0)):
+                raise MessageError(f"{where}: item {line.sku}: {line.quantity} returned, "
+                                   f"{invoiced.get(line.sku, Decimal(0))} invoiced")
+        invoice = next(i for i in invoices if any(l.get("lineObjectNumber") == ret.lines[0].sku
+                                                  for l in i.get("salesInvoiceLines") or []))
+        body = {"externalDocumentNumber": ret.id, "customerNumber": invoice["customerNumber"],
+                "invoiceId": invoice["id"], "creditMemoDate": dt.date.today().isoformat(),
+                "salesCreditMemoLines": [{"sequence": 10000 * n, "lineType": "Item", "lineObjectNumber": line.sku,
+                                          "description": (line.reason or f"Return {ret.id}")[:100],
+                                          "quantity": float(line.quantity)} for n, line in enumerate(ret.lines, 1)]}
+        created = self.adapter.create(f"{self.company}/salesCreditMemos", body, flow="send_return",
+                                      point="odata.salesCreditMemos.create")
+        return DeliveryResult(external_id=created["number"], response={"id": created["id"], "number": created["number"]})
 
     def _body(self, order: Order) -> dict:
         lines = [{"sequence": 10000 * n, "lineType": "Item", "lineObjectNumber": line.sku,
@@ -144,6 +247,15 @@ class BusinessCentralConnector(ODataConnector):
 
     # -- feedback -----------------------------------------------------------------------------
 
+    def _fetch_order_statuses(self, since):
+        """Open sales orders of the shop: shipped (``fullyShipped``), partly (a line's
+        ``shippedQuantity``) or processing. BC deletes an order once it is fully shipped and
+        invoiced, so its last status is the shipped one; its invoice says the rest."""
+        for row in self._rows("salesOrders", "order_statuses", since, where="externalDocumentNumber ne ''",
+                              select="id,number,externalDocumentNumber,fullyShipped,lastModifiedDateTime",
+                              expand="salesOrderLines($select=lineType,shippedQuantity)"):
+            yield Raw(row, f"salesOrder {row.get('number')}", _order_status, external_id=row.get("id"))
+
     def _fetch_shipments(self, since):
         for row in self._rows("salesShipments", "shipments", since, where="externalDocumentNumber ne ''",
                               expand="salesShipmentLines"):
@@ -156,6 +268,23 @@ class BusinessCentralConnector(ODataConnector):
             yield Raw(row, where, partial(_invoice, freight=self.cfg.freight, currency=self.cfg.currency),
                       external_id=row.get("id"))
             yield Raw(row, where, _document)  # in the customer's order history, its PDF from get_document
+
+    def _fetch_credit_memos(self, since):
+        """Posted credit memos (not ``Draft``) of the shop's invoices: the order is the one of the
+        invoice the memo corrects (``invoiceId``); a memo of no shop invoice is none of the shop's."""
+        invoices: dict[str, dict | None] = {}
+        for row in self._rows("salesCreditMemos", "credit_memos", since, where="status ne 'Draft'",
+                              expand="salesCreditMemoLines"):
+            invoice_id = row.get("invoiceId")
+            if invoice_id and invoice_id not in invoices:
+                response = self.adapter.request("GET", f"{self.company}/salesInvoices({invoice_id})?"
+                                                + query({"$select": "id,number,externalDocumentNumber"}),
+                                                flow="credit_memos", point="odata.salesInvoices.read", accept=(404,))
+                invoices[invoice_id] = None if response.status_code == 404 else self.adapter.json(response)
+            invoice = invoices.get(invoice_id) if invoice_id else None
+            if invoice and invoice.get("externalDocumentNumber"):
+                yield Raw(row, f"salesCreditMemo {row.get('number')}",
+                          partial(_credit_memo, invoice=invoice, currency=self.cfg.currency), external_id=row.get("id"))
 
     # -- real time ----------------------------------------------------------------------------
 
@@ -177,8 +306,10 @@ class BusinessCentralConnector(ODataConnector):
 
 
 def _existing(row: dict) -> DeliveryResult:
-    number = row.get("number") or row.get("orderNumber")
-    return DeliveryResult(external_id=number, response={"id": row.get("id"), "number": number, "existed": True})
+    """An order found again: as a sales order, or (``orderNumber`` set) as the invoice it became."""
+    number = row.get("orderNumber") or row.get("number")
+    return DeliveryResult(external_id=number, response={"id": row.get("id"), "number": number, "existed": True,
+                                                        **({"invoiced": True} if row.get("orderNumber") else {})})
 
 
 def _created(row: dict) -> DeliveryResult:
@@ -209,6 +340,13 @@ def _customer(row: dict, currency: str) -> Customer:
                     currency=row.get("currencyCode") or currency, invoice_address=address)
 
 
+def _order_status(row: dict) -> OrderStatusUpdate:
+    partly = any(decimal(l.get("shippedQuantity")) for l in row.get("salesOrderLines") or [])
+    status = "shipped" if row.get("fullyShipped") else "partially_shipped" if partly else "processing"
+    return OrderStatusUpdate(order=row["externalDocumentNumber"], erp_id=row["number"], status=status,
+                             changed_at=timestamp(row.get("lastModifiedDateTime")))
+
+
 def _shipment(row: dict) -> Shipment:
     lines = [ShipmentLine(sku=l["lineObjectNumber"], quantity=decimal(l["quantity"]))
              for l in row.get("salesShipmentLines") or [] if l.get("lineType") == "Item" and decimal(l["quantity"])]
@@ -217,6 +355,15 @@ def _shipment(row: dict) -> Shipment:
                     shipped_at=None if posted is None else dt.datetime.combine(posted, dt.time(), dt.timezone.utc),
                     tracking_numbers=[row["packageTrackingNumber"]] if row.get("packageTrackingNumber") else [],
                     lines=lines)
+
+
+def _credit_memo(row: dict, invoice: dict, currency: str) -> CreditMemo:
+    return CreditMemo(id=row["number"], order=invoice["externalDocumentNumber"], invoice=invoice["number"],
+                      issued_at=date(row["creditMemoDate"]), currency=row.get("currencyCode") or currency,
+                      total=decimal(row["totalAmountIncludingTax"]),
+                      lines=[InvoiceLine(sku=l.get("lineObjectNumber"), description=l.get("description"),
+                                         quantity=decimal(l["quantity"]), amount=decimal(l["amountIncludingTax"]))
+                             for l in row.get("salesCreditMemoLines") or [] if l.get("lineType") == "Item"])
 
 
 def _document(row: dict) -> Document:

@@ -13,6 +13,12 @@ What both flavours share, and why:
   entity's change timestamp and walks the server's pages; each entity goes to ingest as a
   :class:`~erpbridge.ingest.Raw` that the flavour's mapper builds (a bad field is then a
   rejection naming the system, the entity and the field).
+* ``cancel_order`` and ``send_return`` are idempotent the same way: a cancellation finds the
+  order and changes only what is not cancelled yet (S/4: the items' rejection reason; Business
+  Central: the order deleted, as BC cancels a document not yet shipped), a return looks for the
+  return document it created under the shop's return id first. What the ERP no longer allows
+  (goods already shipped) is a message error saying so.
+* Every update and delete sends the ETag it read (``If-Match``); see :meth:`.adapter.ODataAdapter.change`.
 * Errors are the kit's: an OData error body is a :class:`MessageError` in the system's words,
   401/408/429/5xx and broken connections a :class:`GeneralError` (429's ``Retry-After`` pauses
   the channel exactly that long).
@@ -23,9 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, Iterable
 
-from pydantic import ValidationError
-
-from erpbridge.connectors.base import DeliveryResult, MessageError
+from erpbridge.connectors.base import ERP_OPERATIONS, DeliveryResult, MessageError, payload_record
 from erpbridge.connectors.odata.adapter import ODataAdapter
 from erpbridge.ingest import Raw
 from erpbridge.records import Order
@@ -44,15 +48,15 @@ class ODataConnector:
         self.adapter.close()
 
     def deliver(self, operation: str, payload: dict, idempotency_key: str) -> DeliveryResult:
-        return self._send_order(self._order(operation, payload))
+        handler = getattr(self, f"_{operation}", None) if operation in ERP_OPERATIONS else None
+        if handler is None:
+            raise MessageError(f"{self.name}: the odata connector ({self.flavour}) does not take {operation!r}")
+        return handler(payload_record(operation, ERP_OPERATIONS[operation], payload))
 
     def _order(self, operation: str, payload: dict) -> Order:
         if operation != "send_order":
             raise MessageError(f"{self.name}: the odata connector ({self.flavour}) does not take {operation!r}")
-        try:
-            return Order.model_validate(payload)
-        except ValidationError as exc:
-            raise MessageError(f"{operation}: the payload is not a valid orders record: {exc}") from None
+        return payload_record(operation, "orders", payload)
 
     def _customer_of(self, order: Order) -> str:
         customer = order.customer or self.cfg.guest_customer

@@ -19,12 +19,15 @@ from erpbridge.systems import Section, SystemBase
 #: What each flavour does. S/4's product API has no price or stock (those are pricing conditions
 #: and material stock, other APIs); Business Central's items carry both.
 FLAVOURS: dict[str, Capabilities] = {
-    "s4": Capabilities(deliver=frozenset({"send_order"}),
-                       fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices"}),
+    "s4": Capabilities(deliver=frozenset({"create_customer", "send_order", "cancel_order", "send_return"}),
+                       fetch=frozenset({"products", "customers", "order_statuses", "shipments", "invoices",
+                                        "credit_memos"}),
                        realtime=frozenset({"document"})),
-    "business_central": Capabilities(deliver=frozenset({"send_order"}), deliver_batch=True,
-                                     fetch=frozenset({"products", "prices", "stock", "customers", "shipments",
-                                                      "invoices"}), realtime=frozenset({"document"})),
+    "business_central": Capabilities(deliver=frozenset({"send_order", "cancel_order", "send_return"}),
+                                     deliver_batch=True,
+                                     fetch=frozenset({"products", "prices", "stock", "customers", "order_statuses",
+                                                      "shipments", "invoices", "credit_memos"}),
+                                     realtime=frozenset({"document"})),
 }
 
 
@@ -51,6 +54,15 @@ class ODataSystem(SystemBase):
     password: Secret | None = None
     sales_area: SalesArea = SalesArea()
     language: str = Field(default="EN", description="s4: the language of product descriptions")
+    rejection_reason: str = Field(default="10", min_length=1, max_length=2,
+                                  description="s4: the reason for rejection (SalesDocumentRjcnReason) that cancels "
+                                  "an item; one of your system's rejection reasons")
+    partner_grouping: str | None = Field(default=None, max_length=4, description="s4: the business partner "
+                                         "grouping (number range) of new customers; S/4's default when unset")
+    return_type: str = Field(default="CBAR", description="s4: the customer return's document type (CBAR: "
+                             "advanced returns)")
+    return_reason: str | None = Field(default=None, max_length=3, description="s4: the order reason "
+                                      "(SDDocumentReason) of customer returns, where your return type needs one")
     # Business Central: an Entra app's client credentials, one company
     token_url: str | None = Field(default=None,
                                   description="https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token")
@@ -58,6 +70,8 @@ class ODataSystem(SystemBase):
     client_secret: Secret | None = None
     scope: str = "https://api.businesscentral.dynamics.com/.default"
     company: str | None = Field(default=None, description="business_central: the company's id (a GUID)")
+    ship_and_invoice: bool = Field(default=False, description="business_central: post each order at once "
+                                   "(shipAndInvoice), for shops that ship the goods themselves")
     # both
     guest_customer: str | None = Field(default=None, description="the ERP customer of orders without a customer number")
     freight: str | None = Field(default=None, description="s4: the material, business_central: the G/L account "
@@ -84,8 +98,8 @@ def configured(system: ODataSystem) -> Capabilities:
 
 SPEC = ConnectorSpec(
     name="odata", config=ODataSystem, factory="erpbridge.connectors.odata.connector:create",
-    capabilities=Capabilities(deliver=frozenset({"send_order"}), deliver_batch=True,
-                              fetch=FLAVOURS["s4"].fetch | FLAVOURS["business_central"].fetch,
+    capabilities=Capabilities(deliver=FLAVOURS["s4"].deliver | FLAVOURS["business_central"].deliver,
+                              deliver_batch=True, fetch=FLAVOURS["s4"].fetch | FLAVOURS["business_central"].fetch,
                               realtime=frozenset({"document"})),
     configured=configured, roles=("erp",),
     default_flows={"catalog": {"schedule": "0 2 * * *", "mode": "full"}, "prices": {"schedule": "5 * * * *"},

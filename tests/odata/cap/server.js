@@ -100,6 +100,90 @@ function rules () {   // the business rules of the real systems that erpbridge r
         await UPDATE(s4.SalesOrders, ref).with({ OverallDeliveryStatus: open ? 'B' : 'C' })
       }
     })
+    services.API_SALES_ORDER_SRV.before('UPDATE', 'A_SalesOrderItem', async (req) => {   // rejection = cancel
+      if (!req.data.SalesDocumentRjcnReason) return
+      const { SalesOrder, SalesOrderItem } = req.data
+      const item = await SELECT.one.from(s4.SalesOrderItems).where({ SalesOrder, SalesOrderItem })
+      const delivered = item && await SELECT.one.from(s4.DeliveryItems)
+        .where({ ReferenceSDDocument: SalesOrder, Material: item.Material })
+      if (delivered) return req.reject(400, `Item ${SalesOrderItem} of sales order ${SalesOrder} is already delivered; it cannot be rejected`, 'SalesDocumentRjcnReason')
+    })
+    services.API_SALES_ORDER_SRV.after('UPDATE', 'A_SalesOrderItem', async (_, req) => {   // the header's status
+      const items = await SELECT.from(s4.SalesOrderItems).where({ SalesOrder: req.data.SalesOrder })
+      const rejected = items.filter(i => i.SalesDocumentRjcnReason).length
+      await UPDATE(s4.SalesOrders, req.data.SalesOrder)
+        .with({ OverallSDDocumentRejectionSts: rejected === 0 ? 'A' : rejected < items.length ? 'B' : 'C' })
+    })
+    services.ErpPeople.after('CREATE', 'salesShipments', async (shipment) => {   // BC posts the shipped quantities
+      const order = await SELECT.one.from(bc.salesOrders).where({ number: shipment.orderNumber })
+      if (!order) return
+      const lines = await SELECT.from(bc.salesOrderLines).where({ documentId: order.id })
+      for (const shipped of shipment.salesShipmentLines ?? []) {
+        const line = lines.find(l => l.lineType === shipped.lineType && l.lineObjectNumber === shipped.lineObjectNumber)
+        if (line) {
+          line.shippedQuantity = Number(line.shippedQuantity || 0) + Number(shipped.quantity)
+          await UPDATE(bc.salesOrderLines, line.id).with({ shippedQuantity: line.shippedQuantity })
+        }
+      }
+      const fullyShipped = lines.filter(l => l.lineType === 'Item').every(l => Number(l.shippedQuantity || 0) >= Number(l.quantity))
+      await UPDATE(bc.salesOrders, order.id).with({ fullyShipped })
+    })
+    let partner = 17200000
+    services.API_BUSINESS_PARTNER.before('CREATE', 'A_BusinessPartner', (req) => {   // S/4 numbers partners
+      const d = req.data
+      for (const nav of ['to_BusinessPartnerAddress']) if (d[nav]?.results) d[nav] = d[nav].results
+      if (d.to_Customer?.to_CustomerSalesArea?.results) d.to_Customer.to_CustomerSalesArea = d.to_Customer.to_CustomerSalesArea.results
+      if (!d.OrganizationBPName1 && !d.LastName) return req.reject(400, 'Enter a last name or an organization name', 'LastName')
+      d.BusinessPartner = String(++partner)
+      d.BusinessPartnerFullName = d.OrganizationBPName1 || [d.FirstName, d.LastName].filter(Boolean).join(' ')
+      d.LastChangeDate = new Date().toISOString().slice(0, 10)
+      ;(d.to_BusinessPartnerAddress ?? []).forEach((a, i) => { a.AddressID = a.AddressID || String(i + 1) })
+      if (d.to_Customer) d.to_Customer.CustomerName = d.BusinessPartnerFullName
+    })
+    let returns = 60000000
+    services.API_CUSTOMER_RETURN_SRV.before('CREATE', 'A_CustomerReturn', async (req) => {
+      const items = req.data.to_Item?.results ?? req.data.to_Item ?? []
+      if (req.data.to_Item?.results) req.data.to_Item = items
+      for (const item of items) {
+        if (!await SELECT.one.from(s4.SalesOrderItems).where({ SalesOrder: item.ReferenceSDDocument, SalesOrderItem: item.ReferenceSDDocumentItem })) {
+          return req.reject(400, `Reference document ${item.ReferenceSDDocument} item ${item.ReferenceSDDocumentItem} does not exist`, 'ReferenceSDDocument')
+        }
+      }
+      req.data.CustomerReturn = String(++returns)
+      items.forEach((item, i) => { item.CustomerReturnItem = item.CustomerReturnItem || String((i + 1) * 10) })
+    })
+    services['Microsoft.NAV'].before('DELETE', 'salesOrders', async (req) => {   // BC: a shipped order stays
+      const order = await SELECT.one.from(bc.salesOrders).where({ id: req.data.id })
+      if (order && await SELECT.one.from(bc.salesShipments).where({ orderNumber: order.number })) {
+        return req.reject(400, `You cannot delete Order ${order.number} because it has been shipped.`)
+      }
+    })
+    let posted = 102000
+    services['Microsoft.NAV'].on('shipAndInvoice', 'salesOrders', async (req) => {   // post: ship, invoice, delete
+      const key = req.params[req.params.length - 1]   // below companies(<id>): the last key is the order's
+      const order = await SELECT.one.from(bc.salesOrders).where({ id: key.id ?? key })
+      if (!order) return req.reject(404, 'The specified resource was not found.')
+      const lines = await SELECT.from(bc.salesOrderLines).where({ documentId: order.id })
+      const n = ++posted, today = new Date().toISOString().slice(0, 10)
+      const common = { company_id: order.company_id, externalDocumentNumber: order.externalDocumentNumber, orderNumber: order.number }
+      await INSERT.into(bc.salesShipments).entries({ id: cds.utils.uuid(), ...common, number: `S-SHP${n}`, postingDate: today,
+        salesShipmentLines: lines.filter(l => l.lineType === 'Item').map(l => ({ id: cds.utils.uuid(), sequence: l.sequence, lineType: l.lineType, lineObjectNumber: l.lineObjectNumber, quantity: l.quantity })) })
+      const gross = lines.reduce((s, l) => s + Number(l.quantity) * Number(l.unitPrice), 0)
+      await INSERT.into(bc.salesInvoices).entries({ id: cds.utils.uuid(), ...common, number: `S-INV${n}`, customerNumber: order.customerNumber,
+        invoiceDate: today, currencyCode: order.currencyCode, totalAmountIncludingTax: gross, totalAmountExcludingTax: gross, totalTaxAmount: 0,
+        salesInvoiceLines: lines.map(l => ({ id: cds.utils.uuid(), sequence: l.sequence, lineType: l.lineType, lineObjectNumber: l.lineObjectNumber, description: l.description, quantity: l.quantity, amountIncludingTax: Number(l.quantity) * Number(l.unitPrice) })) })
+      await DELETE.from(bc.salesOrderLines).where({ documentId: order.id })
+      await DELETE.from(bc.salesOrders).where({ id: order.id })
+    })
+    let creditMemo = 104000
+    services['Microsoft.NAV'].before('CREATE', 'salesCreditMemos', async (req) => {
+      for (const line of req.data.salesCreditMemoLines ?? []) {
+        if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {
+          return req.reject(400, `The field No. of table Sales Line contains a value (${line.lineObjectNumber}) that cannot be found in the related table (Item).`, 'lineObjectNumber')
+        }
+      }
+      req.data.number = `S-CR${++creditMemo}`
+    })
     services['Microsoft.NAV'].before('CREATE', 'salesOrders', async (req) => {
       for (const line of req.data.salesOrderLines ?? []) {
         if (line.lineType === 'Item' && !await SELECT.one.from(bc.items).where({ number: line.lineObjectNumber })) {

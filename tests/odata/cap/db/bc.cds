@@ -12,6 +12,7 @@ entity companies {
       salesOrders     : Composition of many salesOrders on salesOrders.company = $self;
       salesShipments  : Composition of many salesShipments on salesShipments.company = $self;
       salesInvoices   : Composition of many salesInvoices on salesInvoices.company = $self;
+      salesCreditMemos : Composition of many salesCreditMemos on salesCreditMemos.company = $self;
 }
 
 entity items {
@@ -54,6 +55,7 @@ entity salesOrders {
       currencyCode            : String(10);
       totalAmountIncludingTax : Decimal(16, 2);
       status                  : String(20) default 'Open';
+      fullyShipped            : Boolean default false;
       lastModifiedDateTime    : Timestamp;
       salesOrderLines         : Composition of many salesOrderLines on salesOrderLines.documentId = id;
 }
@@ -67,6 +69,7 @@ entity salesOrderLines {
       description      : String(100);
       quantity         : Decimal(16, 5);
       unitPrice        : Decimal(16, 5);
+      shippedQuantity  : Decimal(16, 5) default 0;
 }
 
 entity salesShipments {
@@ -115,5 +118,33 @@ entity salesInvoiceLines {
       lineObjectNumber   : String(20);
       description        : String(100);
       quantity           : Decimal(16, 5);
+      amountIncludingTax : Decimal(16, 2);
+}
+
+entity salesCreditMemos {
+  key id                      : UUID;
+      company                 : Association to companies;
+      number                  : String(20);
+      externalDocumentNumber  : String(35);
+      creditMemoDate          : Date;
+      customerNumber          : String(20);
+      invoiceId               : UUID;
+      invoiceNumber           : String(20);
+      currencyCode            : String(10);
+      totalAmountIncludingTax : Decimal(16, 2);
+      status                  : String(20) default 'Draft';
+      lastModifiedDateTime    : Timestamp;
+      salesCreditMemoLines    : Composition of many salesCreditMemoLines on salesCreditMemoLines.documentId = id;
+}
+
+entity salesCreditMemoLines {
+  key id               : UUID;
+      documentId       : UUID;
+      sequence         : Integer;
+      lineType         : String(20);
+      lineObjectNumber : String(20);
+      description      : String(100);
+      quantity         : Decimal(16, 5);
+      unitPrice        : Decimal(16, 5);
       amountIncludingTax : Decimal(16, 2);
 }

@@ -28,6 +28,37 @@ entity BusinessPartners {
       SearchTerm1              : String(20);  // erpbridge: the shop's customer number
       BusinessPartnerIsBlocked : Boolean default false;
       LastChangeDate           : Date;
+      BusinessPartnerIDByExtSystem : String(20);  // the shop's customer reference
+      BusinessPartnerGrouping  : String(4);
+      FirstName                : String(40);
+      LastName                 : String(40);
+      OrganizationBPName1      : String(40);
+      to_BusinessPartnerAddress : Composition of many BusinessPartnerAddresses
+                                    on to_BusinessPartnerAddress.BusinessPartner = BusinessPartner;
+      to_Customer              : Composition of one PartnerCustomers on to_Customer.Customer = BusinessPartner;
+}
+
+entity BusinessPartnerAddresses {
+  key BusinessPartner : String(10);
+  key AddressID       : String(10);
+      StreetName      : String(60);
+      PostalCode      : String(10);
+      CityName        : String(40);
+      Country         : String(3);
+}
+
+entity PartnerCustomers {   // A_Customer: the partner's customer role, with its sales areas
+  key Customer             : String(10);
+      CustomerName         : String(80);
+      to_CustomerSalesArea : Composition of many CustomerSalesAreas on to_CustomerSalesArea.Customer = Customer;
+}
+
+entity CustomerSalesAreas {
+  key Customer            : String(10);
+  key SalesOrganization   : String(4);
+  key DistributionChannel : String(2);
+  key Division            : String(2);
+      Currency            : String(5);
 }
 
 entity SalesOrders {
@@ -43,6 +74,7 @@ entity SalesOrders {
       TotalNetAmount           : Decimal(16, 3);
       OverallSDProcessStatus   : String(1) default 'A';
       OverallDeliveryStatus    : String(1) default 'A';   // A none, B partly, C completely delivered
+      OverallSDDocumentRejectionSts : String(1) default 'A';   // A no, B some, C all items rejected
       LastChangeDateTime       : Timestamp;
       to_Item                  : Composition of many SalesOrderItems on to_Item.SalesOrder = SalesOrder;
 }
@@ -55,6 +87,34 @@ entity SalesOrderItems {
       RequestedQuantity        : Decimal(15, 3);
       RequestedQuantityUnit    : String(3);
       NetAmount                : Decimal(16, 3);
+      SalesDocumentRjcnReason  : String(2);      // set: the item is rejected (a cancellation)
+      LastChangeDateTime       : Timestamp;      // the item's ETag (S/4 computes one per item)
+}
+
+// API_CUSTOMER_RETURN_SRV: a customer return order with its items, each referring to the sales
+// order item it takes back.
+entity CustomerReturns {
+  key CustomerReturn           : String(10);
+      CustomerReturnType       : String(4);
+      SalesOrganization        : String(4);
+      DistributionChannel      : String(2);
+      OrganizationDivision     : String(2);
+      SoldToParty              : String(10);
+      PurchaseOrderByCustomer  : String(35);
+      SDDocumentReason         : String(3);
+      TransactionCurrency      : String(5);
+      LastChangeDateTime       : Timestamp;
+      to_Item                  : Composition of many CustomerReturnItems on to_Item.CustomerReturn = CustomerReturn;
+}
+
+entity CustomerReturnItems {
+  key CustomerReturn           : String(10);
+  key CustomerReturnItem       : String(6);
+      Material                 : String(40);
+      CustomerReturnItemText   : String(40);
+      RequestedQuantity        : Decimal(15, 3);
+      ReferenceSDDocument      : String(10);     // the sales order
+      ReferenceSDDocumentItem  : String(6);
 }
 
 entity Deliveries {
