@@ -92,6 +92,8 @@ class FlowConfig(Section):
         default=None, description="what a pull flow fetches (default: by its name, see erpbridge.flows.runners)")
     system: str | None = Field(default=None, description="the system it runs for (default: the one system whose "
                                                          "connector offers it)")
+    on_change: bool = Field(default=False, description="a push flow also runs as soon as the store holds a change "
+                                                       "it would send (looked for every second), not only on schedule")
 
     @field_validator("schedule")
     @classmethod

@@ -70,7 +70,7 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
     start = (_EPOCH, "") if full else None
     while True:
         with write_transaction(app.engine) as conn:
-            cursor = start or _cursor(conn, system, kind)
+            cursor = _cursor(conn, system, kind, lock=True) if start is None else start
             start = None
             rows = _changed(conn, kind, cursor, horizon)
             if not rows:
@@ -88,9 +88,31 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
             return counts
 
 
-def _cursor(conn, system: str, kind: str) -> tuple[dt.datetime, str]:
+def waiting(app, system: str, kinds, *, now: dt.datetime | None = None) -> bool:
+    """Whether the change feed holds, for shop ``system``, a change of one of ``kinds`` that a run
+    would read now (an ``on_change`` flow's trigger): one indexed look per kind, no rows read. A
+    change the shop does not receive also counts; the run then moves the cursor past it."""
+    horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=SETTLE)
+    with app.engine.connect() as conn:
+        for kind in kinds:
+            table = RECORD_TABLES[kind]
+            after, key = _cursor(conn, system, kind)
+            if conn.execute(select(table.c.key).where(
+                    or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > key)),
+                    table.c.updated_at <= horizon).limit(1)).first() is not None:
+                return True
+    return False
+
+
+def _cursor(conn, system: str, kind: str, *, lock: bool = False) -> tuple[dt.datetime, str]:
+    """The kind's cursor for ``system``; ``lock``: held for the transaction (on PostgreSQL), so
+    that two runs at once (a change-triggered one and a scheduled or manual one, in two
+    processes) read the same changes one after the other, never both."""
     c = flow_cursors
-    row = conn.execute(select(c.c.updated_at, c.c.key).where(c.c.system == system, c.c.kind == kind)).first()
+    stmt = select(c.c.updated_at, c.c.key).where(c.c.system == system, c.c.kind == kind)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
     return (as_utc(row.updated_at), row.key) if row else (_EPOCH, "")
 
 

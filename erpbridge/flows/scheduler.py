@@ -215,6 +215,38 @@ class Scheduler:
             self._threads[name] = thread
             thread.start()
             started.append(run)
+        return started + self._on_change()
+
+    def _on_change(self) -> list[FlowRun]:
+        """Start the ``on_change`` push flows whose shop has a change waiting (a stock level the
+        ERP just sent reaches the shop in seconds, not at the next slot). A flow running anywhere
+        is left to finish: its run, or the next look after it, takes the change."""
+        from erpbridge.flows.push import push_flow, waiting
+
+        started = []
+        for name, config in flows_of(self.app).items():
+            if not (config.enabled and config.on_change):
+                continue
+            thread = self._threads.get(name)
+            if thread is not None and thread.is_alive():
+                continue
+            context = FlowContext(self.app, name, config)
+            try:
+                if runner_for(self.app, name, config) is not push_flow or self._waits(name, config):
+                    continue
+                if not waiting(self.app, context.system, context.kinds):
+                    continue
+            except FlowError:
+                continue  # cannot run as configured: its scheduled runs say why
+            checked = utcnow()
+            self.runs.reap(name, now=checked)
+            if self.runs.live(name, now=checked) is not None:
+                continue
+            run = self.runs.start(name, trigger="change")
+            thread = threading.Thread(target=self._execute, args=(run, config, {}), name=f"flow-{name}", daemon=True)
+            self._threads[name] = thread
+            thread.start()
+            started.append(run)
         return started
 
     def _waits(self, name: str, config: FlowConfig) -> bool:
@@ -245,8 +277,8 @@ class Scheduler:
         """Seconds until the next slot of any flow, at most ``max_wait``."""
         now = now or utcnow()
         upcoming = [next_slot(cfg.schedule, now) for cfg in self.scheduled().values()]
-        if not upcoming:
-            return self.max_wait
+        if not upcoming or any(cfg.enabled and cfg.on_change for cfg in flows_of(self.app).values()):
+            return self.max_wait  # on_change flows are looked at every max_wait (1 s)
         return max(0.01, min(self.max_wait, (min(upcoming) - now).total_seconds()))
 
     def run(self, stop: threading.Event, grace: float = 10.0) -> None:

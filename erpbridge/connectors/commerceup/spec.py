@@ -49,5 +49,5 @@ def configured(system: CommerceupSystem) -> Capabilities:
 SPEC = ConnectorSpec(
     name="commerceup", config=CommerceupSystem, factory="erpbridge.connectors.commerceup.connector:create",
     capabilities=UNION, configured=configured, roles=("shop",),
-    default_flows={"stock": {"schedule": "*/5 * * * *"}, "feedback": {"schedule": "*/5 * * * *"}},
+    default_flows={"stock": {"schedule": "*/5 * * * *", "on_change": True}, "feedback": {"schedule": "*/5 * * * *"}},
     description="Commerceup: erpbridge serves its ERP APIs (create customer, create order, cancel, return)")

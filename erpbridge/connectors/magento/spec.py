@@ -86,7 +86,7 @@ SPEC = ConnectorSpec(
     roles=("shop",),
     # Seed 004's rhythm: orders every minute, stock every 5 minutes, prices hourly, the catalog
     # every 15 minutes as deltas (an unchanged product costs no call), feedback every 5 minutes.
-    default_flows={"orders": {"schedule": "* * * * *"}, "stock": {"schedule": "*/5 * * * *"},
+    default_flows={"orders": {"schedule": "* * * * *"}, "stock": {"schedule": "*/5 * * * *", "on_change": True},
                    "prices": {"schedule": "7 * * * *"}, "catalog": {"schedule": "*/15 * * * *"},
                    "feedback": {"schedule": "1-59/5 * * * *"}},
     description="Magento 2 / Adobe Commerce REST: catalog, prices and MSI stock out, orders in, feedback back",

@@ -49,7 +49,7 @@ SPEC = ConnectorSpec(
                               feedback=frozenset({"order_statuses", "shipments", "invoices", "credit_memos"})),
     roles=("shop",),
     default_flows={"orders": {"schedule": "* * * * *"}, "catalog": {"schedule": "*/15 * * * *"},
-                   "prices": {"schedule": "*/5 * * * *"}, "stock": {"schedule": "* * * * *"},
+                   "prices": {"schedule": "*/5 * * * *"}, "stock": {"schedule": "* * * * *", "on_change": True},
                    "feedback": {"schedule": "* * * * *"}},
     description="django-oscar 4.2 with django-oscar-api 3.3: catalog, prices, stock out; orders in; "
                 "status, shipments, invoices back",

@@ -12,7 +12,7 @@ SPEC = ConnectorSpec(
                               inbound=True),
     roles=("shop",),
     default_flows={"orders": {"schedule": "* * * * *"}, "catalog": {"schedule": "0 2 * * *", "mode": "full"},
-                   "prices": {"schedule": "*/15 * * * *"}, "stock": {"schedule": "*/5 * * * *"},
+                   "prices": {"schedule": "*/15 * * * *"}, "stock": {"schedule": "*/5 * * * *", "on_change": True},
                    "feedback": {"schedule": "* * * * *"}},
     description="a Shopify store by its Admin GraphQL API (productSet, inventorySetQuantities, orders and webhooks, "
                 "fulfilments, captures, refunds)",
