@@ -97,7 +97,8 @@ def reconcile_stock(app, *, repair: bool = False, in_flight_minutes: float | Non
     now = dt.datetime.now(dt.timezone.utc)
     cutoff = now - dt.timedelta(minutes=minutes)
     seen: set[int] = set()
-    overstated: dict[str, dict] = {}  # sku -> {"since": oldest wrong store value, "delta": erp - store}
+    #: sku -> {"since": its oldest wrong store value, "delta": erp - store, "store_total": before repairs}
+    overstated: dict[str, dict] = {}
     unchecked = []
     for system in erps:
         if "stock" not in app.capabilities(system).fetch:
@@ -160,6 +161,7 @@ def _compare(app, system: str, items: Iterable, report: StockReconcileReport, se
             _differ(report, overstated, system, record.sku, record.warehouse, record.quantity, quantity,
                     updated_at, now)
             wrong.append(record)
+        _store_totals(app, overstated, {r.sku for r in wrong})
         if report.repair and wrong:
             _repair(app, system, wrong, report)
 
@@ -185,6 +187,7 @@ def _not_listed(app, report: StockReconcileReport, seen: set[int], overstated: d
                 continue
             _differ(report, overstated, None, sku, warehouse, None, quantity, as_utc(updated_at), now)
             zeros.append(StockLevel(sku=sku, warehouse=warehouse, quantity=Decimal(0)))
+        _store_totals(app, overstated, {z.sku for z in zeros})
         if report.repair and zeros:  # under the first ERP's name: every ERP was asked, none listed them
             _repair(app, next(iter(app.config.systems_with("erp"))), zeros, report)
             zeros = []
@@ -230,18 +233,24 @@ def _stored(app, keys: list[str]) -> dict[str, tuple[Decimal, dt.datetime]]:
     return found
 
 
+def _store_totals(app, overstated: dict, skus: set[str]) -> None:
+    """The store's total of each SKU that differs, taken once, before a repair changes it."""
+    wanted = sorted(sku for sku in skus if "store_total" not in overstated[sku])
+    with app.engine.connect() as conn:
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start:start + LOOKUP_CHUNK]
+            totals = dict(conn.execute(select(stock.c.sku, func.sum(stock.c.quantity))
+                                       .where(stock.c.sku.in_(chunk)).group_by(stock.c.sku)).all())
+            for sku in chunk:
+                overstated[sku]["store_total"] = Decimal(totals.get(sku) or 0)
+
+
 def _oversold(app, report: StockReconcileReport, overstated: dict, now: dt.datetime) -> None:
     """Accepted order lines for more than the ERP's salable stock of an SKU the store overstated.
     The ERP's total is the store's total plus what differed (in-flight rows count as the store's)."""
     skus = sorted(sku for sku, entry in overstated.items() if entry["delta"] < 0)
     if not skus:
         return
-    totals: dict[str, Decimal] = {}
-    with app.engine.connect() as conn:
-        for start in range(0, len(skus), LOOKUP_CHUNK):
-            totals.update(conn.execute(select(stock.c.sku, func.sum(stock.c.quantity))
-                                       .where(stock.c.sku.in_(skus[start:start + LOOKUP_CHUNK]))
-                                       .group_by(stock.c.sku)).all())
     horizon = now - dt.timedelta(hours=app.config.control.kpis.window_hours)
     since = max(horizon, min(overstated[sku]["since"] for sku in skus))
     last: tuple[dt.datetime, str] | None = None
@@ -264,7 +273,7 @@ def _oversold(app, report: StockReconcileReport, overstated: dict, now: dt.datet
                     wanted[line["sku"]] = wanted.get(line["sku"], Decimal(0)) + Decimal(str(line["quantity"]))
             for sku, quantity in wanted.items():
                 entry = overstated[sku]
-                store = Decimal(totals.get(sku) or 0)
+                store = entry["store_total"]
                 erp = max(store + entry["delta"], Decimal(0))
                 if entry["delta"] < 0 and quantity > erp and as_utc(created_at) >= entry["since"] \
                         and len(report.oversold) < LISTED:
