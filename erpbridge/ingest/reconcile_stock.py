@@ -236,6 +236,8 @@ def _stored(app, keys: list[str]) -> dict[str, tuple[Decimal, dt.datetime]]:
 def _store_totals(app, overstated: dict, skus: set[str]) -> None:
     """The store's total of each SKU that differs, taken once, before a repair changes it."""
     wanted = sorted(sku for sku in skus if "store_total" not in overstated[sku])
+    if not wanted:
+        return
     with app.engine.connect() as conn:
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start:start + LOOKUP_CHUNK]
