@@ -196,10 +196,16 @@ def reconcile_stock_command(ctx: CliContext, repair: bool, in_flight: float | No
         click.echo(f"{report.compared} ERP stock row(s) compared; {report.differing} differ"
                    + (f", {report.repaired} repaired" if repair else " (--repair writes the ERP's values)")
                    + f"; {report.in_flight} in flight (changed in the last {report.in_flight_minutes:g} min)")
+        if report.shop_compared:
+            click.echo(f"{report.shop_compared} shop stock row(s) compared; {report.shop_differing} differ"
+                       + (f", {report.resent} sent again" if repair else ""))
         for d in report.differences[:SHOWN]:
-            erp = "not listed (0)" if d["erp"] is None else d["erp"]
             store = "none" if d["store"] is None else f"{d['store']} ({d['store_age_minutes']:.0f} min old)"
-            click.echo(f"  {d['sku']} in {d['warehouse']}: ERP {erp}, store {store}")
+            if d["side"] == "shop":
+                click.echo(f"  {d['sku']} in {d['warehouse']}: {d['system']} {d['shop'] or 'none'}, store {store}")
+            else:
+                erp = "not listed (0)" if d["erp"] is None else d["erp"]
+                click.echo(f"  {d['sku']} in {d['warehouse']}: ERP {erp}, store {store}")
         if report.differing > SHOWN:
             click.echo(_more(report.differing))
         for line in report.oversold[:SHOWN]:
@@ -209,6 +215,8 @@ def reconcile_stock_command(ctx: CliContext, repair: bool, in_flight: float | No
             click.echo(f"  rejected: {why}", err=True)
         if report.unchecked:
             click.echo(f"not compared: {report.unchecked}", err=True)
+        if report.shops_unchecked:
+            click.echo(f"shops not compared: {report.shops_unchecked}", err=True)
     if report.needs_repair:
         raise SystemExit(1)
 

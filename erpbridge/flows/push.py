@@ -66,18 +66,18 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
     """Send what changed of ``kind`` (everything, with ``full``) to shop ``system``."""
     horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=SETTLE)
     counts = {"changed": 0, "sent": 0, "not_selected": 0, "messages": 0}
-    selection = _Selection(app, system)
+    selection = Selection(app, system)
     start = (_EPOCH, "") if full else None
     while True:
         with write_transaction(app.engine) as conn:
-            cursor = start or _cursor(conn, system, kind)
+            cursor = start or cursor_of(conn, system, kind)
             start = None
             rows = _changed(conn, kind, cursor, horizon)
             if not rows:
                 _move(conn, system, kind, cursor)
                 return counts
             chosen = selection.take(conn, kind, rows)
-            messages = _messages(system, kind, chosen)
+            messages = push_messages(system, kind, chosen)
             enqueue_many(conn, messages)
             _move(conn, system, kind, (as_utc(rows[-1].updated_at), rows[-1].key))
         counts["changed"] += len(rows)
@@ -88,7 +88,7 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
             return counts
 
 
-def _cursor(conn, system: str, kind: str) -> tuple[dt.datetime, str]:
+def cursor_of(conn, system: str, kind: str) -> tuple[dt.datetime, str]:
     c = flow_cursors
     row = conn.execute(select(c.c.updated_at, c.c.key).where(c.c.system == system, c.c.kind == kind)).first()
     return (as_utc(row.updated_at), row.key) if row else (_EPOCH, "")
@@ -120,7 +120,7 @@ class _Chosen:
     record: dict
 
 
-class _Selection:
+class Selection:
     """What shop ``system`` receives (its ``receives:``), applied to rows of the change feed."""
 
     def __init__(self, app, system: str):
@@ -186,7 +186,7 @@ class _Selection:
         return ours
 
 
-def _messages(system: str, kind: str, chosen: list[_Chosen]) -> list[NewMessage]:
+def push_messages(system: str, kind: str, chosen: list[_Chosen]) -> list[NewMessage]:
     if kind in FEEDBACK_OPERATIONS:
         return [NewMessage(channel=system, operation=FEEDBACK_OPERATIONS[kind], business_key=c.record.get("order", c.key),
                            payload=c.record, record_kind=kind, record_key=c.key) for c in chosen]

@@ -22,7 +22,13 @@ outbox.reconcile`):
   SKU (its sum over warehouses, never below 0) where the store held more: the oversell KPI
   counts each (order, SKU) once (:mod:`erpbridge.control.kpis`).
 
-Shop platforms are not compared: none of the shop connectors reads stock back yet.
+Then every shop that receives stock and whose connector can read it back (``read_stock(skus)``:
+Magento's MSI source items) is compared with the store, a batch of the store's rows at a time,
+those the shop's selection takes (its ``receives:``, as the push flow chooses them): a row changed
+after the shop's push cursor, or while a stock push to the shop is pending, is in flight; a shop
+value that differs from the store's (or that the shop lacks) is a difference, and ``repair`` sends
+the store's value to the shop again (a ``push_stock`` message, as the push flow would). Shops whose
+connector cannot read stock (Shopify, oscar, the rest) are named in ``shops_unchecked``.
 
 A run is kept like the orders' reconciliation (flow ``reconcile_stock``, in ``flow_runs``, shown
 on the control center's reconciliation page); the lists in its report stop at ``LISTED``
@@ -40,12 +46,15 @@ from typing import Iterable
 import orjson
 from sqlalchemy import func, select
 
+from erpbridge.connectors.registry import PUSH_OPERATIONS
 from erpbridge.errors import GeneralError
 from erpbridge.flows.runs import FlowRuns
 from erpbridge.ingest.fetched import Builder, ingest_fetched
 from erpbridge.records import StockLevel
 from erpbridge.records.base import canonical_decimal, key_of
-from erpbridge.store.db import as_utc
+from erpbridge.outbox.messages import enqueue_many
+from erpbridge.outbox.tables import outbox_messages
+from erpbridge.store.db import as_utc, write_transaction
 from erpbridge.store.records import LOOKUP_CHUNK
 from erpbridge.store.tables import orders, stock
 
@@ -64,12 +73,20 @@ class StockReconcileReport:
     #: ERP stock rows compared with the store's (in flight ones included)
     compared: int = 0
     in_flight: int = 0
-    #: how many differ; ``differences`` lists the first LISTED (system, sku, warehouse, erp, store,
-    #: store_age_minutes; erp None: no ERP listed it, counted as 0; store None: the store has none)
+    #: how many differ; ``differences`` lists the first LISTED: side ("erp": the ERP against the
+    #: store; "shop": a shop against the store), system, sku, warehouse, erp, store, shop,
+    #: store_age_minutes (erp None on the ERP side: no ERP listed it, counted as 0; store None: the
+    #: store has none; shop None on the shop side: the shop has none)
     differing: int = 0
     differences: list[dict] = field(default_factory=list)
     #: rows written into the store by the repair (new or changed)
     repaired: int = 0
+    #: shop rows compared, differing (also counted in ``differing``) and sent again by the repair
+    shop_compared: int = 0
+    shop_differing: int = 0
+    resent: int = 0
+    #: shops not compared, and why (None: every shop that receives stock was)
+    shops_unchecked: str | None = None
     #: ERP records that could not be read, and repairs ingest refused: "system: location: reason"
     rejected: int = 0
     rejections: list[str] = field(default_factory=list)
@@ -116,6 +133,16 @@ def reconcile_stock(app, *, repair: bool = False, in_flight_minutes: float | Non
     else:
         _not_listed(app, report, seen, overstated, cutoff, now, batch)
     _oversold(app, report, overstated, now)
+    shops_unchecked = []
+    for shop in app.config.systems_with("shop"):
+        if "stock" in app.capabilities(shop).push:
+            try:
+                why = _compare_shop(app, shop, report, cutoff, now, batch)
+            except GeneralError as exc:
+                why = f"{shop} is unavailable: {exc}"
+            if why:
+                shops_unchecked.append(why)
+    report.shops_unchecked = "; ".join(shops_unchecked) or None
     return report
 
 
@@ -193,20 +220,69 @@ def _not_listed(app, report: StockReconcileReport, seen: set[int], overstated: d
             zeros = []
 
 
-def _differ(report: StockReconcileReport, overstated: dict, system: str | None, sku: str, warehouse: str,
-            erp: Decimal | None, store: Decimal | None, updated_at: dt.datetime | None, now: dt.datetime) -> None:
+def _listed(report: StockReconcileReport, side: str, system: str | None, sku: str, warehouse: str,
+            updated_at: dt.datetime | None, now: dt.datetime, **values: Decimal | None) -> None:
     report.differing += 1
     if len(report.differences) < LISTED:
+        shown = {name: values.get(name) for name in ("erp", "store", "shop")}
         report.differences.append({
-            "system": system, "sku": sku, "warehouse": warehouse,
-            "erp": None if erp is None else str(canonical_decimal(erp)),
-            "store": None if store is None else str(canonical_decimal(store)),
+            "side": side, "system": system, "sku": sku, "warehouse": warehouse,
+            **{name: None if value is None else str(canonical_decimal(value)) for name, value in shown.items()},
             "store_age_minutes": None if updated_at is None else round((now - updated_at).total_seconds() / 60, 1)})
+
+
+def _differ(report: StockReconcileReport, overstated: dict, system: str | None, sku: str, warehouse: str,
+            erp: Decimal | None, store: Decimal | None, updated_at: dt.datetime | None, now: dt.datetime) -> None:
+    _listed(report, "erp", system, sku, warehouse, updated_at, now, erp=erp, store=store)
     delta = (erp or Decimal(0)) - (store or Decimal(0))
     entry = overstated.setdefault(sku, {"since": updated_at or now, "delta": Decimal(0)})
     entry["delta"] += delta
     if updated_at is not None:
         entry["since"] = min(entry["since"], updated_at)
+
+
+def _compare_shop(app, shop: str, report: StockReconcileReport, cutoff: dt.datetime, now: dt.datetime,
+                  batch: int) -> str | None:
+    """Compare one shop's stock with the store's; returns why it was not compared (or None)."""
+    from erpbridge.flows.push import Selection, cursor_of, push_messages
+
+    read = getattr(app.connector(shop), "read_stock", None)
+    if read is None:
+        return f"the {app.system(shop).connector} connector of {shop} cannot read stock back"
+    m = outbox_messages
+    with app.engine.connect() as conn:
+        if conn.execute(select(m.c.id).where(m.c.channel == shop, m.c.operation == PUSH_OPERATIONS["stock"],
+                                             m.c.state.in_(("pending", "running"))).limit(1)).first():
+            return f"a stock push to {shop} is on its way (compared once it is delivered)"
+        pushed = cursor_of(conn, shop, "stock")
+    selection, last = Selection(app, shop), ""
+    while True:
+        with app.engine.connect() as conn:
+            rows = conn.execute(select(stock.c.key, stock.c.data, stock.c.updated_at).where(stock.c.key > last)
+                                .order_by(stock.c.key).limit(batch)).all()
+            if not rows:
+                return None
+            last = rows[-1].key
+            chosen = selection.take(conn, "stock", rows)
+        changed = {row.key: as_utc(row.updated_at) for row in rows}
+        held = read({c.record["sku"] for c in chosen}) if chosen else {}
+        wrong = []
+        for c in chosen:
+            updated_at, record = changed[c.key], c.record
+            report.shop_compared += 1
+            if updated_at >= cutoff or (updated_at, c.key) > pushed:
+                report.in_flight += 1
+                continue
+            value, store = held.get((record["sku"], record["warehouse"])), Decimal(str(record["quantity"]))
+            if value == store:
+                continue
+            report.shop_differing += 1
+            _listed(report, "shop", shop, record["sku"], record["warehouse"], updated_at, now, store=store, shop=value)
+            wrong.append(c)
+        if report.repair and wrong:
+            with write_transaction(app.engine) as conn:
+                enqueue_many(conn, push_messages(shop, "stock", wrong))
+            report.resent += len(wrong)
 
 
 def _repair(app, system: str, records: list[StockLevel], report: StockReconcileReport) -> None:

@@ -60,7 +60,8 @@ def test_the_page_shows_the_stock_that_differed_what_was_repaired_and_what_was_o
     assert hub.cli("reconcile", "stock").returncode == 0
     # a second hub on the same store whose ERP can be asked (the test connector package's, in this process)
     peers.reset()
-    app = bootstrap(Config(store={"url": module_db_url}, systems={"erp": {"connector": "testerp"}}))
+    app = bootstrap(Config(store={"url": module_db_url}, systems={"erp": {"connector": "testerp"},
+                                                                            "web": {"connector": "testshop"}}))
     try:
         RecordStore(app.engine).write("stock", [prepare(StockLevel(sku="LAMP-1", warehouse="MAIN", quantity=5)),
                                                 prepare(StockLevel(sku="SKU-2", warehouse="MAIN", quantity=4))])
@@ -79,7 +80,8 @@ def test_the_page_shows_the_stock_that_differed_what_was_repaired_and_what_was_o
     assert "not compared: the files connector of erp cannot be asked for stock" in older[1]
     text = " ".join(newest[1].split())
     assert "repaired 1</h2>" in text and "2 compared in erp · <strong>1 differ</strong>" in text
-    assert "<tr><td>LAMP-1</td><td>MAIN</td> <td>1 (erp)</td> <td>5</td> <td>180 min</td></tr>" in text
+    assert "<tr><td>LAMP-1</td><td>MAIN</td> <td>1 (erp)</td> <td>5</td> <td>-</td> <td>180 min</td></tr>" in text
+    assert "shops not compared: the testshop connector of web cannot read stock back" in text
     assert "<tr><td>R-2001</td><td>LAMP-1</td><td>2</td><td>1</td><td>5</td></tr>" in text
     overview = " ".join(viewer.get("/control/").text.split())
     assert "stock reconciliation</a>: 1)" in overview  # the oversell KPI counts it

@@ -447,6 +447,18 @@ class MagentoConnector:
                                  json={"sourceItems": chunk})
         return DeliveryResult()
 
+    def read_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], Decimal]:
+        """What Magento's MSI source items hold for these SKUs, by SKU and the store's warehouse
+        (stock reconciliation compares it with what the store pushed)."""
+        warehouses = {source: warehouse for warehouse, source in self.cfg.sources.items()}
+        found: dict[tuple[str, str], Decimal] = {}
+        for chunk in _chunks(sorted(set(skus)), LOOKUP_CHUNK):
+            for item in self.adapter.search("/V1/inventory/source-items", ("sku", ",".join(chunk), "in"),
+                                            flow="reconcile_stock", point="source_items.search"):
+                warehouse = warehouses.get(item["source_code"], item["source_code"])
+                found[(item["sku"], warehouse)] = Decimal(str(item["quantity"]))
+        return found
+
     # feedback
 
     def _order(self, flow: str, number: str, what: str) -> dict:
