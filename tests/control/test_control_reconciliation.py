@@ -13,7 +13,8 @@ from sqlalchemy import update
 
 from erpbridge.bootstrap import bootstrap
 from erpbridge.config import Config
-from erpbridge.ingest.reconcile_stock import recorded
+from erpbridge.flows.runs import FlowRuns
+from erpbridge.ingest.reconcile_stock import FLOW, StockReconcileReport, recorded
 from erpbridge.records import Address, Order, OrderLine, StockLevel
 from erpbridge.store.records import RecordStore, prepare
 from erpbridge.store.tables import stock
@@ -85,3 +86,20 @@ def test_the_page_shows_the_stock_that_differed_what_was_repaired_and_what_was_o
     assert "<tr><td>R-2001</td><td>LAMP-1</td><td>2</td><td>1</td><td>5</td></tr>" in text
     overview = " ".join(viewer.get("/control/").text.split())
     assert "stock reconciliation</a>: 1)" in overview  # the oversell KPI counts it
+
+
+def test_a_shop_that_differs_from_the_store_is_shown_with_the_shops_value(hub):
+    report = StockReconcileReport(erps="erp", in_flight_minutes=15, repair=True, compared=1, shop_compared=2,
+                                  shop_differing=2, differing=2, resent=2, differences=[
+                                      {"side": "shop", "system": "magento", "sku": "CUP", "warehouse": "main",
+                                       "erp": None, "store": "3", "shop": None, "store_age_minutes": 61.0},
+                                      {"side": "shop", "system": "magento", "sku": "LAMP", "warehouse": "main",
+                                       "erp": None, "store": "3", "shop": "1", "store_age_minutes": 61.0}])
+    runs = FlowRuns(hub.engine)
+    runs.finish(runs.start(FLOW, trigger="cli").id, "ok", report.as_dict())
+    page = hub.sign_in("viewer").get("/control/reconciliation").text
+    newest = " ".join(re.findall(r'<section class="stock-run" id="stock-run-\d+">(.*?)</section>', page, re.S)[0]
+                      .split())
+    assert "shops: 2 compared, 2 differ, 2 sent again" in newest
+    assert "<tr><td>CUP</td><td>main</td> <td>-</td> <td>3</td> <td>none (magento)</td> <td>61 min</td></tr>" in newest
+    assert "<tr><td>LAMP</td><td>main</td> <td>-</td> <td>3</td> <td>1 (magento)</td> <td>61 min</td></tr>" in newest
