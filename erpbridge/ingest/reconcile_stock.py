@@ -23,13 +23,15 @@ outbox.reconcile`):
   SKU (its sum over warehouses, never below 0) where the store held more: the oversell KPI
   counts each (order, SKU) once (:mod:`erpbridge.control.kpis`).
 
-Then every shop that receives stock and whose connector can read it back (``read_stock(skus)``:
-Magento's MSI source items) is compared with the store, a batch of the store's rows at a time,
+Then every shop that receives stock and whose connector can read it back is compared
+(``read_stock(levels)``: for (SKU, warehouse) rows, the shop's quantity, None where it holds none,
+left out where the row is not one it holds; Magento: its MSI source items; Shopify: the
+inventory levels of the mapped locations) with the store, a batch of the store's rows at a time,
 those the shop's selection takes (its ``receives:``, as the push flow chooses them): a row changed
 after the shop's push cursor, or while a stock push to the shop is pending, is in flight; a shop
 value that differs from the store's (or that the shop lacks) is a difference, and ``repair`` sends
 the store's value to the shop again (a ``push_stock`` message, as the push flow would). Shops whose
-connector cannot read stock (Shopify, oscar, the rest) are named in ``shops_unchecked``.
+connector cannot read stock (oscar, Commerceup, the rest) are named in ``shops_unchecked``.
 
 A run is kept like the orders' reconciliation (flow ``reconcile_stock``, in ``flow_runs``, shown
 on the control center's reconciliation page); the lists in its report stop at ``LISTED``
@@ -266,15 +268,18 @@ def _compare_shop(app, shop: str, report: StockReconcileReport, cutoff: dt.datet
             last = rows[-1].key
             chosen = selection.take(conn, "stock", rows)
         changed = {row.key: as_utc(row.updated_at) for row in rows}
-        held = read({c.record["sku"] for c in chosen}) if chosen else {}
+        held = read([(c.record["sku"], c.record["warehouse"]) for c in chosen]) if chosen else {}
         wrong = []
         for c in chosen:
             updated_at, record = changed[c.key], c.record
+            level = (record["sku"], record["warehouse"])
+            if level not in held:  # not one the shop holds (Shopify: a warehouse mapped to no location)
+                continue
             report.shop_compared += 1
             if updated_at >= cutoff or (updated_at, c.key) > pushed:
                 report.in_flight += 1
                 continue
-            value, store = held.get((record["sku"], record["warehouse"])), Decimal(str(record["quantity"]))
+            value, store = held[level], Decimal(str(record["quantity"]))
             if value == store:
                 continue
             report.shop_differing += 1

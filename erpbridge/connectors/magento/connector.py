@@ -447,17 +447,18 @@ class MagentoConnector:
                                  json={"sourceItems": chunk})
         return DeliveryResult()
 
-    def read_stock(self, skus: Iterable[str]) -> dict[tuple[str, str], Decimal]:
-        """What Magento's MSI source items hold for these SKUs, by SKU and the store's warehouse
-        (stock reconciliation compares it with what the store pushed)."""
+    def read_stock(self, levels: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal | None]:
+        """What Magento's MSI source items hold for these (SKU, store warehouse) rows, None where
+        it has no source item (stock reconciliation compares it with what the store pushed)."""
+        levels = sorted(set(levels))
         warehouses = {source: warehouse for warehouse, source in self.cfg.sources.items()}
-        found: dict[tuple[str, str], Decimal] = {}
-        for chunk in _chunks(sorted(set(skus)), LOOKUP_CHUNK):
+        held: dict[tuple[str, str], Decimal] = {}
+        for chunk in _chunks(sorted({sku for sku, _ in levels}), LOOKUP_CHUNK):
             for item in self.adapter.search("/V1/inventory/source-items", ("sku", ",".join(chunk), "in"),
                                             flow="reconcile_stock", point="source_items.search"):
                 warehouse = warehouses.get(item["source_code"], item["source_code"])
-                found[(item["sku"], warehouse)] = Decimal(str(item["quantity"]))
-        return found
+                held[(item["sku"], warehouse)] = Decimal(str(item["quantity"]))
+        return {level: held.get(level) for level in levels}
 
     # feedback
 
