@@ -15,6 +15,7 @@ from erpbridge.outbox import discard as discard_messages
 from erpbridge.outbox import replay as replay_messages
 from erpbridge.outbox.messages import list_messages
 from erpbridge.flows.runs import FlowRuns
+from erpbridge.ingest.reconcile_stock import recorded as recorded_stock_run
 from erpbridge.outbox.reconcile import reconcile as reconcile_orders
 from erpbridge.outbox.tables import STATES
 from erpbridge.outbox.worker import Worker, run_workers
@@ -131,16 +132,20 @@ def _report(verb: str, ids: tuple[int, ...], done: list[int], refused: str) -> N
         raise SystemExit(1)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--older-than", "older_than", type=click.FloatRange(0), help="Minutes (default: outbox.reconcile_after_minutes).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_cli
-def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
+@click.pass_context
+def reconcile(click_ctx: click.Context, ctx: CliContext, older_than: float | None, as_json: bool) -> None:
     """Find accepted orders without an ERP id, and orders the ERP left unfinished (Tryton: a sale
-    confirmed but never processed), and queue them again (seed 003).
+    confirmed but never processed), and queue them again (seed 003). `erpbridge reconcile stock`
+    compares the ERP's stock with the store's instead.
 
     Exit 1 when an order needed repair (re-queued, or waiting on a dead message).
     """
+    if click_ctx.invoked_subcommand is not None:
+        return
     app = ctx.app()
     runs = FlowRuns(app.engine)  # kept like the scheduled flow's runs: the control center shows them
     run = runs.start("reconcile", trigger="cli")
@@ -167,6 +172,51 @@ def reconcile(ctx: CliContext, older_than: float | None, as_json: bool) -> None:
                                ("message discarded", report.discarded)):
             if numbers:
                 click.echo(f"  {label}: {', '.join(numbers[:SHOWN])}" + _more(len(numbers)))
+    if report.needs_repair:
+        raise SystemExit(1)
+
+
+@reconcile.command("stock")
+@click.option("--repair", is_flag=True, help="Write the ERP's values into the store (as deltas: pushes follow).")
+@click.option("--in-flight", "in_flight", type=click.FloatRange(0),
+              help="Minutes (default: outbox.stock_in_flight_minutes): a store value changed this recently is "
+                   "in flight, not a difference.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_cli
+def reconcile_stock_command(ctx: CliContext, repair: bool, in_flight: float | None, as_json: bool) -> None:
+    """Compare, per SKU and warehouse, the ERP's whole stock with the store's, and list what
+    differs (with --repair, write the ERP's values in: the ERP is the source of truth).
+
+    Exit 1 when anything differed or could not be read.
+    """
+    report = recorded_stock_run(ctx.app(), trigger="cli", repair=repair, in_flight_minutes=in_flight)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        click.echo(f"{report.compared} ERP stock row(s) compared; {report.differing} differ"
+                   + (f", {report.repaired} repaired" if repair else " (--repair writes the ERP's values)")
+                   + f"; {report.in_flight} in flight (changed in the last {report.in_flight_minutes:g} min)")
+        if report.shop_compared:
+            click.echo(f"{report.shop_compared} shop stock row(s) compared; {report.shop_differing} differ"
+                       + (f", {report.resent} sent again" if repair else ""))
+        for d in report.differences[:SHOWN]:
+            store = "none" if d["store"] is None else f"{d['store']} ({d['store_age_minutes']:.0f} min old)"
+            if d["side"] == "shop":
+                click.echo(f"  {d['sku']} in {d['warehouse']}: {d['system']} {d['shop'] or 'none'}, store {store}")
+            else:
+                erp = "not listed (0)" if d["erp"] is None else d["erp"]
+                click.echo(f"  {d['sku']} in {d['warehouse']}: ERP {erp}, store {store}")
+        if report.differing > SHOWN:
+            click.echo(_more(report.differing))
+        for line in report.oversold[:SHOWN]:
+            click.echo(f"  oversold: order {line['order']} took {line['quantity']} of {line['sku']}, "
+                       f"the ERP has {line['erp']}")
+        for why in report.rejections[:SHOWN]:
+            click.echo(f"  rejected: {why}", err=True)
+        if report.unchecked:
+            click.echo(f"not compared: {report.unchecked}", err=True)
+        if report.shops_unchecked:
+            click.echo(f"shops not compared: {report.shops_unchecked}", err=True)
     if report.needs_repair:
         raise SystemExit(1)
 

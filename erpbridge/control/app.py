@@ -177,7 +177,7 @@ def control_app(hub) -> FastAPI:
     @app.get("/reconciliation")
     def reconciliation_page(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
         return page(request, "reconciliation.html", session, runs=reconciliation.runs(hub),
-                    shown=reconciliation.SHOWN)
+                    stock_runs=reconciliation.stock_runs(hub), shown=reconciliation.SHOWN)
 
     # -- alerts -------------------------------------------------------------------------------
 

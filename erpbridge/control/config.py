@@ -18,7 +18,8 @@ class KpiTargets(BaseModel):
     order_export_p95_seconds: float = Field(default=300, gt=0, description="accepted order to its ERP id, p95")
     inventory_sync_p95_seconds: float = Field(default=600, gt=0, description="stock change queued to delivered, p95")
     errors_per_1000: float = Field(default=10, ge=0, description="failed exchanges per 1,000, per flow")
-    oversell_incidents: int = Field(default=0, ge=0, description="ERP refusals for stock")
+    oversell_incidents: int = Field(default=0, ge=0, description="ERP refusals for stock, and order lines over the "
+                                                             "ERP's stock found by stock reconciliation")
     window_hours: float = Field(default=24, gt=0, description="the KPIs look at this many hours back")
 
 

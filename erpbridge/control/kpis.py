@@ -5,7 +5,10 @@
 * inventory sync latency p95: from a stock change queued for a system (a message whose operation
   names stock) until it was delivered, per channel and overall;
 * error rate per flow: exchanges with another outcome than ``ok`` per 1,000 exchanges;
-* oversell incidents: the ERP's refusals for stock (message errors whose text speaks of stock);
+* oversell incidents: the ERP's refusals for stock (message errors whose text speaks of stock),
+  and the accepted order lines the stock reconciliation found for more than the ERP had (a stock
+  difference the store overstated: :mod:`erpbridge.ingest.reconcile_stock`), each (order, SKU)
+  once however many runs found it;
 * backlog per channel against its normal: pending now against the median of what was pending at
   the same time of day on each of the 7 days before (worked out from the messages' created and
   done times, so it needs no samples).
@@ -20,6 +23,7 @@ import statistics
 import threading
 import time
 
+import orjson
 from sqlalchemy import Float, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
@@ -27,6 +31,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from erpbridge.control.tables import control_kpi_samples
 from erpbridge.exchange.tables import exchange_log
+from erpbridge.flows.tables import flow_runs
+from erpbridge.ingest.reconcile_stock import FLOW as STOCK_RECONCILIATION
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.store.db import as_utc
 
@@ -110,6 +116,17 @@ def backlog(conn, channel: str, now: dt.datetime) -> tuple[int, float]:
     return current, normal
 
 
+def _oversold(conn, since: dt.datetime) -> int:
+    """The (order, SKU) pairs the stock reconciliation runs of the window found oversold (a run
+    lists at most a few hundred; runs are hourly or nightly, so this reads a few dozen summaries)."""
+    pairs = set()
+    for summary in conn.execute(select(flow_runs.c.summary).where(
+            flow_runs.c.flow == STOCK_RECONCILIATION, flow_runs.c.started_at >= since,
+            flow_runs.c.summary.is_not(None))).scalars():
+        pairs.update((line["order"], line["sku"]) for line in orjson.loads(summary).get("oversold") or [])
+    return len(pairs)
+
+
 def compute(hub, now: dt.datetime | None = None) -> dict:
     """The KPIs with their targets and whether each is met (``ok``)."""
     now = now or _now()
@@ -120,9 +137,10 @@ def compute(hub, now: dt.datetime | None = None) -> dict:
         stock = _latencies(conn, since, m.c.operation.contains("stock"))
         flows = conn.execute(select(x.c.flow, func.count(), func.count().filter(x.c.outcome != "ok"))
                              .where(x.c.at >= since).group_by(x.c.flow)).all()
-        oversell = conn.execute(select(func.count()).select_from(x).where(
+        refusals = conn.execute(select(func.count()).select_from(x).where(
             x.c.at >= since, x.c.outcome == "message_error",
             or_(*[func.lower(x.c.error).contains(w) for w in STOCK_WORDS]))).scalar_one()
+        oversold = _oversold(conn, since)
         channels = sorted(set(hub.config.systems) | set(conn.execute(
             select(m.c.channel).distinct()).scalars()))
         backlogs = {c: backlog(conn, c, now) for c in channels}
@@ -141,8 +159,8 @@ def compute(hub, now: dt.datetime | None = None) -> dict:
             "ok": stock_p95 is None or stock_p95 < targets.inventory_sync_p95_seconds},
         "error_rate": {"per_1000_by_flow": error_rates, "target_per_1000": targets.errors_per_1000,
                        "ok": all(rate < targets.errors_per_1000 for rate in error_rates.values())},
-        "oversell": {"incidents": oversell, "target": targets.oversell_incidents,
-                     "ok": oversell <= targets.oversell_incidents},
+        "oversell": {"incidents": refusals + oversold, "erp_refusals": refusals, "found_by_reconciliation": oversold,
+                     "target": targets.oversell_incidents, "ok": refusals + oversold <= targets.oversell_incidents},
         "backlog": {c: {"pending": cur, "normal": normal} for c, (cur, normal) in backlogs.items()},
     }
 
@@ -181,7 +199,9 @@ def failing(kpis: dict) -> dict[str, str]:
             found[f"error_rate {flow}"] = f"flow {flow}: {rate:g} errors per 1,000 exchanges (target < " \
                                           f"{e['target_per_1000']:g})"
     if not v["ok"]:
-        found["oversell"] = f"{v['incidents']} ERP refusal(s) for stock (target {v['target']})"
+        found["oversell"] = (f"{v['incidents']} oversell incident(s): {v['erp_refusals']} ERP refusal(s) for stock, "
+                             f"{v['found_by_reconciliation']} order line(s) over the ERP's stock found by stock "
+                             f"reconciliation (target {v['target']})")
     return found
 
 

@@ -144,8 +144,9 @@ class StoreCollector:
         for flow, rate in found["error_rate"]["per_1000_by_flow"].items():
             errors.add_metric([flow], rate)
         yield errors
-        yield GaugeMetricFamily("erpbridge_kpi_oversell_incidents", "ERP refusals for stock over the KPI window",
-                                value=found["oversell"]["incidents"])
+        yield GaugeMetricFamily("erpbridge_kpi_oversell_incidents",
+                                "ERP refusals for stock and order lines over the ERP's stock found by stock "
+                                "reconciliation, over the KPI window", value=found["oversell"]["incidents"])
 
 
 def _registry(hub) -> tuple[CollectorRegistry, Histogram]:

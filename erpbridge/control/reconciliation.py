@@ -7,11 +7,17 @@ or with ``erpbridge reconcile``, keeps its report as the run's summary in ``flow
 their way, waiting on a dead message, delivered but unconfirmed, discarded by an operator) and
 the orders the ERP left unfinished (a sale confirmed but never processed), each re-queued. A run
 that could not ask the ERP (it was offline) shows its error instead.
+
+Below them, the runs of the stock reconciliation (``erpbridge reconcile stock``, or the
+``reconcile_stock`` flow when scheduled; :mod:`erpbridge.ingest.reconcile_stock`): what differed
+per SKU and warehouse (the ERP's value, the store's and how old it was), what was repaired, the
+order lines accepted for more than the ERP had, and the ERPs that could not be asked.
 """
 
 from __future__ import annotations
 
 from erpbridge.flows.runs import FlowRuns
+from erpbridge.ingest.reconcile_stock import FLOW as STOCK_FLOW
 
 RUNS = 20
 #: Order numbers named per list; the count is always whole.
@@ -40,4 +46,13 @@ def runs(hub, limit: int = RUNS) -> list[dict]:
             "stuck": report.get("stuck"), "stuck_unchecked": report.get("stuck_unchecked"),
             "repaired": len(report.get("requeued") or []),
         })
+    return found
+
+
+def stock_runs(hub, limit: int = RUNS) -> list[dict]:
+    """The last runs of the stock reconciliation, newest first, each with its report."""
+    found = []
+    for run in FlowRuns(hub.engine).history(STOCK_FLOW, limit=limit):
+        found.append({"id": run.id, "started_at": run.started_at, "trigger": run.trigger, "outcome": run.outcome,
+                      "error": run.error, "report": run.summary})
     return found

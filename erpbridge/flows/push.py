@@ -66,18 +66,18 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
     """Send what changed of ``kind`` (everything, with ``full``) to shop ``system``."""
     horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=SETTLE)
     counts = {"changed": 0, "sent": 0, "not_selected": 0, "messages": 0}
-    selection = _Selection(app, system)
+    selection = Selection(app, system)
     start = (_EPOCH, "") if full else None
     while True:
         with write_transaction(app.engine) as conn:
-            cursor = _cursor(conn, system, kind, lock=True) if start is None else start
+            cursor = cursor_of(conn, system, kind, lock=True) if start is None else start
             start = None
             rows = _changed(conn, kind, cursor, horizon)
             if not rows:
                 _move(conn, system, kind, cursor)
                 return counts
             chosen = selection.take(conn, kind, rows)
-            messages = _messages(system, kind, chosen)
+            messages = push_messages(system, kind, chosen)
             enqueue_many(conn, messages)
             _move(conn, system, kind, (as_utc(rows[-1].updated_at), rows[-1].key))
         counts["changed"] += len(rows)
@@ -96,7 +96,7 @@ def waiting(app, system: str, kinds, *, now: dt.datetime | None = None) -> bool:
     with app.engine.connect() as conn:
         for kind in kinds:
             table = RECORD_TABLES[kind]
-            after, key = _cursor(conn, system, kind)
+            after, key = cursor_of(conn, system, kind)
             if conn.execute(select(table.c.key).where(
                     or_(table.c.updated_at > after, and_(table.c.updated_at == after, table.c.key > key)),
                     table.c.updated_at <= horizon).limit(1)).first() is not None:
@@ -104,7 +104,7 @@ def waiting(app, system: str, kinds, *, now: dt.datetime | None = None) -> bool:
     return False
 
 
-def _cursor(conn, system: str, kind: str, *, lock: bool = False) -> tuple[dt.datetime, str]:
+def cursor_of(conn, system: str, kind: str, *, lock: bool = False) -> tuple[dt.datetime, str]:
     """The kind's cursor for ``system``; ``lock``: held for the transaction (on PostgreSQL), so
     that two runs at once (a change-triggered one and a scheduled or manual one, in two
     processes) read the same changes one after the other, never both."""
@@ -142,7 +142,7 @@ class _Chosen:
     record: dict
 
 
-class _Selection:
+class Selection:
     """What shop ``system`` receives (its ``receives:``), applied to rows of the change feed."""
 
     def __init__(self, app, system: str):
@@ -208,7 +208,7 @@ class _Selection:
         return ours
 
 
-def _messages(system: str, kind: str, chosen: list[_Chosen]) -> list[NewMessage]:
+def push_messages(system: str, kind: str, chosen: list[_Chosen]) -> list[NewMessage]:
     if kind in FEEDBACK_OPERATIONS:
         return [NewMessage(channel=system, operation=FEEDBACK_OPERATIONS[kind], business_key=c.record.get("order", c.key),
                            payload=c.record, record_kind=kind, record_key=c.key) for c in chosen]

@@ -12,6 +12,9 @@ a connector's default flows name their system themselves, see :func:`flows_of`):
   flow runs one pass of it now.
 * ``reconcile``: find accepted orders that never reached their ERP, and orders an ERP left
   unfinished (if its connector can tell: ``stuck_orders``), and queue them again.
+* ``reconcile_stock``: compare every ERP's whole stock with the store's and write the ERP's
+  values in where they differ (:mod:`erpbridge.ingest.reconcile_stock`); not scheduled unless
+  configured (a full stock fetch: hourly or nightly, not every few minutes).
 * ``prune``: remove exchange log entries and flow runs older than ``exchange_log.retention_days``.
 
 A runner gets a :class:`FlowContext` and returns the run's summary (JSON-able counts); a
@@ -126,7 +129,7 @@ def waits_for(app: App, name: str, config: FlowConfig) -> str | None:
         runner = runner_for(app, name, config)
     except FlowError:
         return None  # it cannot run at all; its run fails and says why
-    if runner is reconcile_flow:
+    if runner is reconcile_flow or runner is reconcile_stock_flow:
         erps = list(app.config.systems_with("erp"))
         return erps[0] if len(erps) == 1 else None
     if runner is watch_flow or runner is prune_flow:
@@ -167,6 +170,14 @@ def reconcile_flow(ctx: FlowContext) -> dict:
     return reconcile(ctx.app, offline_is_an_error=True).as_dict()
 
 
+def reconcile_stock_flow(ctx: FlowContext) -> dict:
+    """A scheduled stock reconciliation repairs what it finds; an ERP that is down makes the run
+    offline, and the next one compares again."""
+    from erpbridge.ingest.reconcile_stock import reconcile_stock
+
+    return reconcile_stock(ctx.app, repair=True, offline_is_an_error=True).as_dict()
+
+
 def prune_flow(ctx: FlowContext) -> dict:
     from erpbridge.exchange import ExchangeLog
     from erpbridge.flows.runs import FlowRuns
@@ -176,4 +187,5 @@ def prune_flow(ctx: FlowContext) -> dict:
             "flow_runs": FlowRuns(ctx.app.engine).prune(days)}
 
 
-SPECIAL: dict[str, Runner] = {"reconcile": reconcile_flow, "prune": prune_flow}
+SPECIAL: dict[str, Runner] = {"reconcile": reconcile_flow, "reconcile_stock": reconcile_stock_flow,
+                              "prune": prune_flow}

@@ -52,7 +52,7 @@ class Raw:
     external_id: str | None = None
 
 
-class _Builder:
+class Builder:
     """Turns fetched items from one system into records or rejections. The kind asked for is
     what a Raw without a mapper becomes; a connector may answer related records of other kinds
     along with it (an invoice's document), which go in under their own kind."""
@@ -113,7 +113,7 @@ def ingest_fetched(app, system: str, kind: str, items: Iterable[Record | Raw], *
     """Take in what ``system`` answered for ``kind``; returns the report (also in the exchange log)."""
     started = time.perf_counter()
     report = ImportReport(file=system, kind=kind, format="fetched")
-    builder = _Builder(app, system, kind)
+    builder = Builder(app, system, kind)
     origin = f"{system}: {kind}"
     take = _place_orders if kind == "orders" else _write
     position = 0

@@ -34,6 +34,9 @@ class OutboxConfig(BaseModel):
     backoff_max: float = Field(default=600.0, gt=0, description="longest wait between retries, in seconds")
     reconcile_after_minutes: float = Field(default=10, gt=0, description="an accepted order without an ERP id this "
                                                                          "old is re-queued by `erpbridge reconcile`")
+    stock_in_flight_minutes: float = Field(default=15, ge=0, description="`erpbridge reconcile stock` leaves a stock "
+                                                                         "value the store changed this recently alone "
+                                                                         "(in flight, not a difference)")
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     worker_port: int | None = Field(default=None, gt=0, lt=65536,
                                     description="`erpbridge worker` serves /health and /metrics on this port "

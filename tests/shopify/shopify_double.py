@@ -244,8 +244,12 @@ class ShopifyDouble:
 
     def variant_view(self, variant: dict) -> dict:
         product = self.products[variant["product"]]
+        item = variant["inventoryItem"]
+        levels = [{"location": {"id": location}, "quantities": [{"name": name, "quantity": quantity}
+                                                                for name in ("available", "on_hand")]}
+                  for (held, location), quantity in self.inventory.items() if held == item]
         return {**variant, "product": {"id": product["id"], "status": product["status"]},
-                "inventoryItem": {"id": variant["inventoryItem"]}}
+                "inventoryItem": {"id": item, "inventoryLevels": {"nodes": levels}}}
 
     def by_sku(self, sku: str) -> dict | None:
         return next((v for v in self.variants.values() if v["sku"] == sku), None)

@@ -447,6 +447,19 @@ class MagentoConnector:
                                  json={"sourceItems": chunk})
         return DeliveryResult()
 
+    def read_stock(self, levels: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal | None]:
+        """What Magento's MSI source items hold for these (SKU, store warehouse) rows, None where
+        it has no source item (stock reconciliation compares it with what the store pushed)."""
+        levels = sorted(set(levels))
+        warehouses = {source: warehouse for warehouse, source in self.cfg.sources.items()}
+        held: dict[tuple[str, str], Decimal] = {}
+        for chunk in _chunks(sorted({sku for sku, _ in levels}), LOOKUP_CHUNK):
+            for item in self.adapter.search("/V1/inventory/source-items", ("sku", ",".join(chunk), "in"),
+                                            flow="reconcile_stock", point="source_items.search"):
+                warehouse = warehouses.get(item["source_code"], item["source_code"])
+                held[(item["sku"], warehouse)] = Decimal(str(item["quantity"]))
+        return {level: held.get(level) for level in levels}
+
     # feedback
 
     def _order(self, flow: str, number: str, what: str) -> dict:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import select
 
@@ -40,6 +40,9 @@ from erpbridge.store.tables import bindings
 
 #: Items per look-up or mutation (Shopify's input arrays take at most 250).
 CHUNK = 250
+#: Inventory levels read per variant by :meth:`ShopifyConnector.read_stock` (Shopify plans allow
+#: up to a few dozen locations; most shops stock a variant at fewer than ten).
+LEVELS_READ = 20
 #: How erpbridge's own notes in Shopify begin: the ERP's cancellation (staff note), its refunds (note).
 CANCELLED_BY_ERP, MEMO_BY_ERP = "erpbridge: cancelled by the ERP", "erpbridge credit memo "
 
@@ -274,6 +277,30 @@ class ShopifyConnector:
         return router(self)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def read_stock(self, levels: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal | None]:
+        """Shopify's ``stock_quantity`` of these (SKU, store warehouse) rows at their mapped
+        locations, None where it has none; rows of unmapped warehouses are left out (never pushed).
+        A call asks for as many variants as keep it under Shopify's single-query cost of 1,000;
+        a variant stocked at more than ``LEVELS_READ`` locations may show a mapped one as none."""
+        levels = sorted({(sku, w) for sku, w in levels if w in self.cfg.locations})
+        warehouses = {location: warehouse for warehouse, location in self.cfg.locations.items()}
+        per_call = max(1, min(CHUNK, 1000 // (2 + 2 * LEVELS_READ)))
+        skus = sorted({sku for sku, _ in levels})
+        held: dict[tuple[str, str], Decimal] = {}
+        for start in range(0, len(skus), per_call):
+            chunk = skus[start:start + per_call]
+            data = self.adapter.graphql(q.STOCK_BY_SKU, {
+                "first": len(chunk), "query": " OR ".join(f"sku:{_quoted(sku)}" for sku in chunk),
+                "levels": LEVELS_READ, "names": [self.cfg.stock_quantity]},
+                flow="reconcile_stock", point="shopify.productVariants", read=True)
+            for variant in data["productVariants"]["nodes"]:
+                for level in variant["inventoryItem"]["inventoryLevels"]["nodes"]:
+                    warehouse = warehouses.get(level["location"]["id"])
+                    for quantity in level["quantities"]:
+                        if warehouse is not None and quantity["name"] == self.cfg.stock_quantity:
+                            held[(variant["sku"], warehouse)] = Decimal(quantity["quantity"])
+        return {level: held.get(level) for level in levels}
 
     def _variants(self, skus: list[str], flow: str) -> dict[str, dict]:
         """The variants Shopify has for these SKUs, by SKU."""

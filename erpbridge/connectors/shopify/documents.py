@@ -55,6 +55,17 @@ query VariantsBySku($first: Int!, $query: String!) {
 }
 """
 
+#: The stock of some SKUs' variants (the same query): one quantity by name per inventory level,
+#: ``levels`` levels per variant (the stock reconciliation's read-back).
+STOCK_BY_SKU = """
+query StockBySku($first: Int!, $query: String!, $levels: Int!, $names: [String!]!) {
+  productVariants(first: $first, query: $query) {
+    nodes { sku inventoryItem { inventoryLevels(first: $levels) {
+      nodes { location { id } quantities(names: $names) { name quantity } } } } }
+  }
+}
+"""
+
 #: A product with its variants, created or updated in one call (lists given replace Shopify's).
 PRODUCT_SET = """
 mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers) {
@@ -150,7 +161,8 @@ mutation Cancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, 
 """
 
 #: Every document, by name (the tests validate each one).
-ALL = {"ORDERS": ORDERS, "ORDER": ORDER, "VARIANTS_BY_SKU": VARIANTS_BY_SKU, "PRODUCT_SET": PRODUCT_SET,
+ALL = {"ORDERS": ORDERS, "ORDER": ORDER, "VARIANTS_BY_SKU": VARIANTS_BY_SKU, "STOCK_BY_SKU": STOCK_BY_SKU,
+       "PRODUCT_SET": PRODUCT_SET,
        "VARIANT_PRICES": VARIANT_PRICES, "SET_STOCK": SET_STOCK, "FULFILMENT_STATE": FULFILMENT_STATE,
        "FULFILMENT_CREATE": FULFILMENT_CREATE, "TRANSACTIONS": TRANSACTIONS, "ORDER_CAPTURE": ORDER_CAPTURE,
        "REFUND_CREATE": REFUND_CREATE, "ORDER_CANCEL": ORDER_CANCEL}
