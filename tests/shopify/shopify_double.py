@@ -261,6 +261,20 @@ class ShopifyDouble:
                   if str(v.get("sku", "")).startswith("BAD")]
         if identifier is None and not input.get("title"):
             errors.append({"field": ["input", "title"], "message": "Title can't be blank", "code": "BLANK"})
+        options = {o["name"]: [v["name"] for v in o.get("values") or []] for o in input.get("productOptions") or []}
+        combinations = set()
+        for n, v in enumerate(input.get("variants") or []):  # as Shopify checks a product's options
+            named = {o.get("optionName"): o.get("name") for o in v.get("optionValues") or []}
+            if options and (set(named) != set(options) or any(named[k] not in options[k] for k in named)):
+                errors.append({"field": ["input", "variants", str(n), "optionValues"], "message": "Option values "
+                               "must name one value of each product option", "code": "INVALID_VARIANT"})
+            if tuple(sorted(named.items())) in combinations:
+                errors.append({"field": ["input", "variants", str(n)], "message": "The variant already exists",
+                               "code": "VARIANT_ALREADY_EXISTS"})
+            combinations.add(tuple(sorted(named.items())))
+        if len(options) > 3:
+            errors.append({"field": ["input", "productOptions"], "message": "Product can't have more than 3 options",
+                           "code": "INVALID"})
         if errors:
             return {"product": None, "userErrors": errors}
         if identifier is not None:
@@ -272,11 +286,14 @@ class ShopifyDouble:
             product = {"id": self.gid("Product"), "status": "ACTIVE", "variants": []}
             self.products[product["id"]] = product
         product.update({k: v for k, v in input.items() if k in ("title", "status", "descriptionHtml", "productType")})
+        if options:
+            product["options"] = options
         kept = []
         for data in input.get("variants") or []:
             variant = self.variants.get(data.get("id")) or {"id": self.gid("ProductVariant"), "product": product["id"],
                                                             "inventoryItem": self.gid("InventoryItem"), "price": "0.00"}
             variant.update({k: data[k] for k in ("sku", "price", "barcode") if k in data})
+            variant["options"] = {o.get("optionName"): o.get("name") for o in data.get("optionValues") or []}
             self.variants[variant["id"]] = variant
             kept.append(variant["id"])
         for gone in set(product["variants"]) - set(kept):  # list fields replace

@@ -2,7 +2,9 @@
 
 * ``push_products``: ``productSet`` per product, after one look-up of the batch's SKUs (a
   redelivery finds what an earlier try created, and only a product Shopify does not have yet gets
-  a status: ``new_product_status``, DRAFT by default); ``push_prices``: list prices by
+  a status: ``new_product_status``, DRAFT by default); a parent and the variants naming it by
+  ``parent_sku`` are one Shopify product with options (:meth:`ShopifyConnector._product_sets`);
+  ``push_prices``: list prices by
   ``productVariantsBulkUpdate``; ``push_stock``: ``inventorySetQuantities`` per mapped location,
   under the message's idempotency key (``@idempotent``).
 * orders: ``fetch("orders", since)`` pages through ``orders(query: "updated_at:>=...")`` from
@@ -25,6 +27,7 @@ A mutation's ``userErrors`` are a :class:`MessageError` naming the record and th
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -40,6 +43,8 @@ from erpbridge.store.tables import bindings
 
 #: Items per look-up or mutation (Shopify's input arrays take at most 250).
 CHUNK = 250
+#: Options a Shopify product may have.
+MAX_OPTIONS = 3
 #: How erpbridge's own notes in Shopify begin: the ERP's cancellation (staff note), its refunds (note).
 CANCELLED_BY_ERP, MEMO_BY_ERP = "erpbridge: cancelled by the ERP", "erpbridge credit memo "
 
@@ -57,20 +62,83 @@ class ShopifyConnector:
         return handler(payload, idempotency_key)
 
     def _push_products(self, payload: dict, key: str) -> DeliveryResult:
-        records = payload["records"]
-        known = self._variants([r["sku"] for r in records], "push_products")
-        ids = {}
-        for record in records:
-            variant = known.get(record["sku"])
-            new = variant is None
-            data = product_input(record, new_status=self.cfg.new_product_status if new else None)
-            if not new:
-                data["variants"][0]["id"] = variant["id"]
-            result = self._mutate(q.PRODUCT_SET, {"input": data, "identifier": None if new else
-                                                  {"id": variant["product"]["id"]}},
-                                  "productSet", "push_products", f"product {record['sku']}")
-            ids[record["sku"]] = result["product"]["id"]
+        sets, failures = self._product_sets(payload["records"], "push_products")
+        ids: dict[str, str] = {}
+        for item in sets:
+            try:
+                result = self._mutate(q.PRODUCT_SET, item.variables, "productSet", "push_products", item.what)
+            except MessageError as exc:
+                failures.append(str(exc))
+                continue
+            ids.update(dict.fromkeys(item.skus, result["product"]["id"]))
+        self._refused("products", failures)
         return DeliveryResult(response={"products": ids})
+
+    def _product_sets(self, records: list[dict], flow: str) -> tuple[list[ProductSet], list[str]]:
+        """One ``productSet`` per Shopify product of these canonical products, after one SKU
+        look-up, and the products refused by name.
+
+        A product without variants is a product with one variant (its SKU). A variant
+        (``parent_sku``) and its parent are ONE Shopify product: the parent's title, description
+        and type, the axes of its variants' ``attributes`` as options, every variant of the
+        parent the store holds as a variant (``productSet`` replaces the variant list, so a push
+        of one changed variant sends its siblings too). The product is found by any of its SKUs
+        (a parent pushed before it had variants is that product, its one variant replaced);
+        only one Shopify does not have gets ``new_product_status``. A variant whose parent is
+        not in the store, or whose values of the axes are missing or repeat a sibling's, is
+        refused by name; the rest go through."""
+        from erpbridge.store.tables import products
+
+        failures: list[str] = []
+        batch = {r["sku"]: r for r in records}
+        families: dict[str, dict[str, dict]] = {}
+        for r in records:
+            if r.get("parent_sku"):
+                families.setdefault(r["parent_sku"], {})[r["sku"]] = r
+        with self.app.engine.connect() as conn:
+            for start in range(0, len(batch), CHUNK):
+                chunk = list(batch)[start:start + CHUNK]
+                families.update((p, families.get(p, {})) for p in conn.execute(
+                    select(products.c.parent_sku).distinct().where(products.c.parent_sku.in_(chunk))).scalars())
+        parents: dict[str, dict] = {}
+        for sku in sorted(families):
+            parent = batch.get(sku) or _dumped(self.app.records.get("products", sku))
+            stored = {p.sku: p.model_dump(mode="json")
+                      for p in self.app.records.find("products", products.c.parent_sku == sku)}
+            if parent is None:
+                failures += [f"{self.name}: product {v}: its parent {sku} (parent_sku) is unknown: not in the store"
+                             for v in sorted(families[sku])]
+                continue
+            parents[sku] = parent
+            families[sku] = {**stored, **families[sku]}
+        simple = [r for r in records if r["sku"] not in families and r.get("parent_sku") not in families]
+        skus = [r["sku"] for r in simple] + [s for p in parents for s in (p, *families[p])]
+        known = self._variants(sorted(set(skus)), flow)
+        sets = []
+        for record in simple:
+            variant = known.get(record["sku"])
+            data = product_input(record, new_status=None if variant else self.cfg.new_product_status)
+            if variant:
+                data["variants"][0]["id"] = variant["id"]
+            sets.append(ProductSet(f"product {record['sku']}", [record["sku"]], {
+                "input": data, "identifier": {"id": variant["product"]["id"]} if variant else None}))
+        for sku, parent in parents.items():
+            variants = [families[sku][v] for v in sorted(families[sku])]
+            axes, problems = _axes(sku, variants)
+            if problems:
+                failures += [f"{self.name}: {problem}" for problem in problems]
+                continue
+            product = next((known[s]["product"]["id"] for s in (sku, *(v["sku"] for v in variants)) if s in known),
+                           None)
+            data = product_input(parent, new_status=None if product else self.cfg.new_product_status,
+                                 variants=variants, options=axes)
+            for item in data["variants"]:
+                if item["sku"] in known and known[item["sku"]]["product"]["id"] == product:
+                    item["id"] = known[item["sku"]]["id"]
+            sets.append(ProductSet(f"product {sku} with its variants {', '.join(v['sku'] for v in variants)}",
+                                   [sku, *(v["sku"] for v in variants)],
+                                   {"input": data, "identifier": {"id": product} if product else None}))
+        return sets, failures
 
     def _push_prices(self, payload: dict, key: str) -> DeliveryResult:
         today = dt.date.today().isoformat()
@@ -314,8 +382,54 @@ class ShopifyConnector:
             return set(conn.execute(select(bindings.c.external_id).where(
                 bindings.c.kind == kind, bindings.c.system == self.name, bindings.c.key != key)).scalars())
 
+    def _refused(self, what: str, failures: list[str]) -> None:
+        """A message error naming each refused record (each failure names the system), after the
+        others went through."""
+        if len(failures) == 1:
+            raise MessageError(failures[0])
+        if failures:
+            raise MessageError(f"{len(failures)} {what} refused: " + "; ".join(failures))
+
     def close(self) -> None:
         self.adapter.close()
+
+
+@dataclass
+class ProductSet:
+    """One ``productSet`` call: what it is (for messages), the canonical SKUs it carries, its variables."""
+
+    what: str
+    skus: list[str]
+    variables: dict
+
+
+def _dumped(record) -> dict | None:
+    return None if record is None else record.model_dump(mode="json")
+
+
+def _axes(parent: str, variants: list[dict]) -> tuple[list[str], list[str]]:
+    """The parent's axes (the names of its variants' ``attributes``), and why these variants
+    cannot be one Shopify product: a variant without a value of every axis (Shopify needs one
+    per option), more than Shopify's 3 options, two variants with the same values."""
+    axes = sorted(set().union(*(v["attributes"] for v in variants)))
+    if not axes:
+        return axes, [f"product {v['sku']}: attributes: a variant of {parent} needs its values of the parent's "
+                      "axes (e.g. color: red)" for v in variants]
+    if len(axes) > MAX_OPTIONS:
+        return axes, [f"product {parent}: its variants have {len(axes)} axes ({', '.join(axes)}); Shopify allows "
+                      f"{MAX_OPTIONS} options per product"]
+    problems, seen = [], {}
+    for v in variants:
+        if sorted(v["attributes"]) != axes:
+            problems.append(f"product {v['sku']}: attributes: a variant of {parent} needs a value of each of its "
+                            f"axes {', '.join(axes)}, it has {', '.join(sorted(v['attributes'])) or 'none'}")
+            continue
+        combination = tuple(v["attributes"][a] for a in axes)
+        if combination in seen:
+            problems.append(f"product {v['sku']}: attributes: the same values ({', '.join(combination)}) as "
+                            f"{seen[combination]}, another variant of {parent}")
+        seen.setdefault(combination, v["sku"])
+    return axes, problems
 
 
 def _amount(transaction: dict) -> Decimal:
