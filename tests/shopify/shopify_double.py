@@ -102,6 +102,8 @@ class ShopifyDouble:
         self.products: dict[str, dict] = {}
         self.variants: dict[str, dict] = {}
         self.inventory: dict[tuple[str, str], int] = {}
+        #: B2B price lists: id -> {currency, fixed: {variant: amount}, breaks: {variant: {minimum: amount}}}
+        self.price_lists: dict[str, dict] = {}
         self.orders: dict[str, dict] = {}
         self.idempotent: dict[tuple[str, str], dict] = {}
         self.applied: list[tuple[str, dict]] = []  # (mutation, its input), once per idempotency key
@@ -114,7 +116,8 @@ class ShopifyDouble:
         self.port = 0
         #: the root fields the double answers (graphql-core calls each as ``fn(info, **arguments)``)
         self.root = {name: getattr(self, "orders_" if name == "orders" else name) for name in (
-            "productVariants", "productSet", "productVariantsBulkUpdate", "inventorySetQuantities", "orders", "order",
+            "productVariants", "productSet", "productVariantsBulkUpdate", "priceList", "quantityPricingByVariantUpdate",
+            "inventorySetQuantities", "orders", "order",
             "fulfillmentCreate", "orderCapture", "refundCreate", "orderCancel")}
         self.start()
 
@@ -307,6 +310,60 @@ class ShopifyDouble:
         for data in variants:
             self.variants[data["id"]]["price"] = data["price"]
         return {"productVariants": [self.variants[d["id"]] for d in variants], "userErrors": []}
+
+    def add_price_list(self, currency: str = "EUR") -> str:
+        """A B2B price list the merchant made (for a catalog of company locations)."""
+        gid = self.gid("PriceList")
+        self.price_lists[gid] = {"id": gid, "currency": currency, "fixed": {}, "breaks": {}}
+        return gid
+
+    def priceList(self, info, id):
+        return self.price_lists.get(id)
+
+    def quantityPricingByVariantUpdate(self, info, priceListId, input):
+        """As Shopify documents it: no partial success; prices in the list's currency; a
+        quantity break only for a variant with a fixed price on the list."""
+        price_list = self.price_lists.get(priceListId)
+        if price_list is None:
+            return {"productVariants": None, "userErrors": [{"field": ["priceListId"], "message": "Price list not "
+                                                             "found", "code": "PRICE_LIST_NOT_FOUND"}]}
+        errors = []
+        for kind, items in (("pricesToAdd", input["pricesToAdd"]), ("quantityPriceBreaksToAdd",
+                                                                    input["quantityPriceBreaksToAdd"])):
+            for n, item in enumerate(items):
+                if item["variantId"] not in self.variants:
+                    errors.append({"field": ["input", kind, str(n), "variantId"], "message": "Variant not found",
+                                   "code": "PRICE_ADD_VARIANT_NOT_FOUND"})
+                elif item["price"]["currencyCode"] != price_list["currency"]:
+                    errors.append({"field": ["input", kind, str(n), "price"], "message": "Currency mismatch",
+                                   "code": "PRICE_ADD_CURRENCY_MISMATCH"})
+        fixed = {**price_list["fixed"], **{i["variantId"]: i["price"]["amount"] for i in input["pricesToAdd"]}}
+        for n, item in enumerate(input["quantityPriceBreaksToAdd"]):
+            if item["variantId"] not in fixed:
+                errors.append({"field": ["input", "quantityPriceBreaksToAdd", str(n)], "message": "The variant has "
+                               "no fixed price on the price list", "code": "QUANTITY_PRICE_BREAK_ADD_PRICE_LIST_PRICE_"
+                               "NOT_FOUND"})
+            elif item["minimumQuantity"] in price_list["breaks"].get(item["variantId"], {}):
+                errors.append({"field": ["input", "quantityPriceBreaksToAdd", str(n)], "message": "A break of this "
+                               "minimum exists", "code": "QUANTITY_PRICE_BREAK_ADD_DUPLICATE_INPUT_FOR_VARIANT_AND_MIN"})
+        if errors:
+            return {"productVariants": None, "userErrors": errors}
+        price_list["fixed"] = fixed
+        for variant in input.get("quantityPriceBreaksToDeleteByVariantId") or []:
+            price_list["breaks"].pop(variant, None)
+        for item in input["quantityPriceBreaksToAdd"]:
+            price_list["breaks"].setdefault(item["variantId"], {})[item["minimumQuantity"]] = item["price"]["amount"]
+        self.applied.append(("quantityPricingByVariantUpdate", input))
+        touched = {i["variantId"] for key in ("pricesToAdd", "quantityPriceBreaksToAdd") for i in input[key]}
+        return {"productVariants": [{"id": v} for v in sorted(touched)], "userErrors": []}
+
+    def tiers(self, price_list: str, sku: str) -> tuple[Decimal | None, dict[int, Decimal]]:
+        """A SKU's fixed price and quantity breaks on a price list."""
+        variant = self.by_sku(sku)["id"]
+        found = self.price_lists[price_list]
+        fixed = found["fixed"].get(variant)
+        return (None if fixed is None else Decimal(fixed),
+                {k: Decimal(v) for k, v in found["breaks"].get(variant, {}).items()})
 
     def inventorySetQuantities(self, info, input):
         def work():

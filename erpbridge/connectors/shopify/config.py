@@ -31,6 +31,12 @@ class ShopifySystem(SystemBase):
         "(shopify_payments: card); a gateway not listed keeps its name")
     shipping_methods: dict[str, str] = Field(
         default_factory=dict, description="Shopify shipping line code -> the ERP's shipping method code")
+    volume_price_list: str | None = Field(
+        default=None, description="the B2B price list (gid://shopify/PriceList/<n>) that carries the ERP's volume "
+        "prices as quantity price breaks (Shopify Plus B2B; none: volume prices are refused)")
+    customer_price_lists: dict[str, str] = Field(
+        default_factory=dict, description="ERP customer number -> the price list GID of that customer's B2B "
+        "catalog: its customer prices (and their volume tiers) go there; a customer not listed is refused")
     new_product_status: Literal["DRAFT", "ACTIVE"] = Field(
         default="DRAFT", description="the status a product gets when it is created; later pushes leave it alone")
     stock_quantity: Literal["available", "on_hand"] = Field(
@@ -52,6 +58,22 @@ class ShopifySystem(SystemBase):
         if value != "unstable" and value < OLDEST_VERSION:
             raise ValueError(f"{value} is older than {OLDEST_VERSION}, the first version with @idempotent and "
                              "changeFromQuantity, which the connector's inventory and refund calls use")
+        return value
+
+    @field_validator("volume_price_list")
+    @classmethod
+    def _price_list(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"gid://shopify/PriceList/\d+", value):
+            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {value!r}")
+        return value
+
+    @field_validator("customer_price_lists")
+    @classmethod
+    def _price_lists(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = [f"{customer}: {gid!r}" for customer, gid in value.items()
+                 if not re.fullmatch(r"gid://shopify/PriceList/\d+", gid)]
+        if wrong:
+            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {', '.join(wrong)}")
         return value
 
     @field_validator("locations")

@@ -141,11 +141,40 @@ class ShopifyConnector:
         return sets, failures
 
     def _push_prices(self, payload: dict, key: str) -> DeliveryResult:
+        """List prices on the variants; volume and customer prices on B2B price lists.
+
+        Shopify's core Admin API has one price per variant: the list price
+        (``productVariantsBulkUpdate``). Volume tiers exist only as quantity price breaks of a
+        B2B price list, which needs a fixed price of the variant on that list; customer prices
+        only as a price list of the customer's company catalog. So a volume price goes to
+        ``volume_price_list`` (fixed price: the list price), a customer's price and tiers to its
+        ``customer_price_lists`` entry (fixed price: its price from one piece, else the list
+        price), each variant with all its tiers from the store. Refused by name, after the rest
+        went through: a volume or customer price without a price list configured, a price in
+        another currency than its price list, a fractional minimum quantity, a tier without a
+        price from one piece to base it on. A price not yet valid or no longer valid is not sent."""
         today = dt.date.today().isoformat()
-        prices = {r["sku"]: r for r in payload["records"]
-                  if r.get("customer") is None and Decimal(str(r.get("min_quantity", 1))) == 1
-                  and (r.get("valid_from") or today) <= today}
-        known = self._variants(list(prices), "push_prices")
+        due = [r for r in payload["records"]
+               if (r.get("valid_from") or today) <= today and (r.get("valid_to") or today) >= today]
+        prices = {r["sku"]: r for r in due if r.get("customer") is None and _minimum(r) == 1}
+        failures: list[str] = []
+        targets: dict[str, dict[str, set[str]]] = {}  # price list -> customer ("" for volume) -> SKUs
+        for r in due:
+            if r.get("customer") is None and _minimum(r) == 1:
+                continue
+            what = _price_words(r)
+            gid = self.cfg.customer_price_lists.get(r["customer"]) if r.get("customer") else self.cfg.volume_price_list
+            if gid is None:
+                failures.append(f"{self.name}: {what}: " + (
+                    f"customer {r['customer']} has no price list (customer_price_lists: its B2B catalog's)"
+                    if r.get("customer") else "no volume_price_list configured (Shopify has volume prices only as "
+                    "quantity price breaks of a B2B price list)"))
+            elif _minimum(r) != _minimum(r).to_integral_value():
+                failures.append(f"{self.name}: {what}: min_quantity: Shopify's quantity breaks take whole pieces")
+            else:
+                targets.setdefault(gid, {}).setdefault(r.get("customer") or "", set()).add(r["sku"])
+        tiered = {sku for customers in targets.values() for skus in customers.values() for sku in skus}
+        known = self._variants(sorted(set(prices) | tiered), "push_prices")
         by_product: dict[str, list[dict]] = {}
         for sku, price in prices.items():
             if sku in known:
@@ -154,9 +183,71 @@ class ShopifyConnector:
         for product, variants in by_product.items():
             self._mutate(q.VARIANT_PRICES, {"productId": product, "variants": variants}, "productVariantsBulkUpdate",
                          "push_prices", f"prices of {', '.join(sorted(p['sku'] for p in prices.values()))}")
-        return DeliveryResult(response={"sent": sum(map(len, by_product.values())),
-                                        "not_in_shopify": sorted(set(prices) - set(known)),
-                                        "not_list_prices": len(payload["records"]) - len(prices)})
+        sent = sum(map(len, by_product.values()))
+        for gid, customers in targets.items():
+            sent += self._price_list(gid, customers, known, failures)
+        self._refused("prices", failures)
+        return DeliveryResult(response={"sent": sent, "not_in_shopify": sorted((set(prices) | tiered) - set(known))})
+
+    def _price_list(self, gid: str, customers: dict[str, set[str]], known: dict[str, dict],
+                    failures: list[str]) -> int:
+        """Set the fixed prices and quantity breaks of these customers' SKUs ("": volume prices)
+        on price list ``gid`` from the store: a variant's breaks are deleted, then its current
+        ones added (one call each, so the order Shopify applies a call's lists in does not
+        matter). How many variants were set."""
+        from erpbridge.store.tables import prices as table
+
+        found = self.adapter.graphql(q.PRICE_LIST, {"id": gid}, flow="push_prices", point="shopify.priceList",
+                                     read=True)["priceList"]
+        if found is None:
+            failures.append(f"{self.name}: price list {gid} does not exist in Shopify "
+                            f"({'volume_price_list' if '' in customers else 'customer_price_lists'})")
+            return 0
+        currency, today = found["currency"], dt.date.today()
+        fixed, breaks = [], []
+        for customer, skus in sorted(customers.items()):
+            stored = [p for p in self.app.records.find("prices", table.c.sku.in_(sorted(skus)))
+                      if (p.valid_from or today) <= today <= (p.valid_to or today)]
+            for sku in sorted(skus & set(known)):
+                mine = [p for p in stored if p.sku == sku and p.currency == currency]
+                other = sorted({p.currency for p in stored if p.sku == sku and p.currency != currency
+                                and (p.customer or "") == customer})
+                if other:
+                    failures.append(f"{self.name}: {_price_words({'sku': sku, 'customer': customer or None})}: "
+                                    f"currency: {', '.join(other)}, but price list {gid} is in {currency}")
+                base = next((p for p in mine if p.customer == (customer or None) and p.min_quantity == 1), None) \
+                    or next((p for p in mine if p.customer is None and p.min_quantity == 1), None)
+                tiers = [p for p in mine if (p.customer or "") == customer and p.min_quantity > 1
+                         and p.min_quantity == p.min_quantity.to_integral_value()]
+                if base is None:
+                    if tiers:
+                        failures.append(f"{self.name}: {_price_words({'sku': sku, 'customer': customer or None})}: "
+                                        f"no price from one piece in {currency} to base the quantity breaks on "
+                                        "(Shopify needs a fixed price on the price list)")
+                    continue
+                variant = known[sku]["id"]
+                fixed.append({"variantId": variant, "price": {"amount": str(base.amount), "currencyCode": currency}})
+                breaks += [{"variantId": variant, "minimumQuantity": int(p.min_quantity),
+                            "price": {"amount": str(p.amount), "currencyCode": currency}} for p in tiers]
+        variants = [f["variantId"] for f in fixed]
+        nothing = {"pricesToAdd": [], "pricesToDeleteByVariantId": [], "quantityPriceBreaksToAdd": [],
+                   "quantityPriceBreaksToDelete": [], "quantityRulesToAdd": [], "quantityRulesToDeleteByVariantId": []}
+        what = f"prices of {len(variants)} variants on price list {gid}"
+        for start in range(0, len(variants), CHUNK):
+            chunk = set(variants[start:start + CHUNK])
+            try:
+                self._mutate(q.QUANTITY_PRICING, {"priceListId": gid, "input": {
+                    **nothing, "pricesToAdd": [f for f in fixed if f["variantId"] in chunk],
+                    "quantityPriceBreaksToDeleteByVariantId": sorted(chunk)}},
+                    "quantityPricingByVariantUpdate", "push_prices", what)
+                added = [b for b in breaks if b["variantId"] in chunk]
+                for first in range(0, len(added), CHUNK):
+                    self._mutate(q.QUANTITY_PRICING, {"priceListId": gid, "input": {
+                        **nothing, "quantityPriceBreaksToAdd": added[first:first + CHUNK]}},
+                        "quantityPricingByVariantUpdate", "push_prices", what)
+            except MessageError as exc:
+                failures.append(str(exc))
+        return len(variants)
 
     def _push_stock(self, payload: dict, key: str) -> DeliveryResult:
         records = [r for r in payload["records"] if r["warehouse"] in self.cfg.locations]
@@ -401,6 +492,18 @@ class ProductSet:
     what: str
     skus: list[str]
     variables: dict
+
+
+def _minimum(price: dict) -> Decimal:
+    return Decimal(str(price.get("min_quantity", 1)))
+
+
+def _price_words(price: dict) -> str:
+    """A price as a user names it: ``volume price of A-1 from 10``, ``price of A-1 for customer C1``."""
+    words = f"price of {price['sku']}" + (f" for customer {price['customer']}" if price.get("customer") else "")
+    if price.get("min_quantity") is not None and _minimum(price) > 1:
+        words = f"{'customer ' if price.get('customer') else 'volume '}{words} from {price['min_quantity']}"
+    return words
 
 
 def _dumped(record) -> dict | None:

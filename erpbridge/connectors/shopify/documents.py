@@ -75,6 +75,24 @@ mutation VariantPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!)
 }
 """
 
+#: A B2B price list's currency (its prices must be in it).
+PRICE_LIST = """
+query PriceList($id: ID!) {
+  priceList(id: $id) { id currency }
+}
+"""
+
+#: Fixed prices and quantity price breaks of variants on a B2B price list (Shopify's volume and
+#: customer prices); the connector first deletes a variant's breaks, then adds the store's.
+QUANTITY_PRICING = """
+mutation QuantityPricing($priceListId: ID!, $input: QuantityPricingByVariantUpdateInput!) {
+  quantityPricingByVariantUpdate(priceListId: $priceListId, input: $input) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 #: Available quantities per location (2026-04: the idempotency key is required).
 SET_STOCK = """
 mutation SetStock($input: InventorySetQuantitiesInput!, $key: String!) {
@@ -151,6 +169,7 @@ mutation Cancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, 
 
 #: Every document, by name (the tests validate each one).
 ALL = {"ORDERS": ORDERS, "ORDER": ORDER, "VARIANTS_BY_SKU": VARIANTS_BY_SKU, "PRODUCT_SET": PRODUCT_SET,
-       "VARIANT_PRICES": VARIANT_PRICES, "SET_STOCK": SET_STOCK, "FULFILMENT_STATE": FULFILMENT_STATE,
+       "VARIANT_PRICES": VARIANT_PRICES, "PRICE_LIST": PRICE_LIST,
+       "QUANTITY_PRICING": QUANTITY_PRICING, "SET_STOCK": SET_STOCK, "FULFILMENT_STATE": FULFILMENT_STATE,
        "FULFILMENT_CREATE": FULFILMENT_CREATE, "TRANSACTIONS": TRANSACTIONS, "ORDER_CAPTURE": ORDER_CAPTURE,
        "REFUND_CREATE": REFUND_CREATE, "ORDER_CANCEL": ORDER_CANCEL}
