@@ -8,7 +8,11 @@ what the schema cannot say, the resolvers enforce as Shopify documents it: ``@id
 required on ``inventorySetQuantities`` and ``refundCreate`` and a repeated key answers the first
 result; ``changeFromQuantity`` must be given; the calculated cost is charged to a leaky bucket
 (``extensions.cost``, ``THROTTLED`` when it is short); fulfilments take no more than is open and
-captures no more than was authorised. Webhooks are sent signed like Shopify's.
+captures no more than was authorised; B2B price lists take quantity breaks only on a fixed
+price. Bulk operations as Shopify runs them: ``stagedUploadsCreate`` names a form-POST target on
+this server, ``bulkOperationRunMutation`` validates its mutation on the schema and runs it per
+JSONL line (each line's variables validated too) in a thread, one at a time, and the result file
+is served at the operation's ``url``. Webhooks are sent signed like Shopify's.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ import socket
 import threading
 import time
 from decimal import Decimal
+from email.policy import default as email_policy
+from email.parser import BytesParser
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from graphql import GraphQLError, build_client_schema, graphql_sync, parse
+from graphql import GraphQLError, build_client_schema, graphql_sync, parse, validate
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 
 DEV_MCP = "1.16.0"
@@ -108,6 +114,9 @@ class ShopifyDouble:
         self.idempotent: dict[tuple[str, str], dict] = {}
         self.applied: list[tuple[str, dict]] = []  # (mutation, its input), once per idempotency key
         self.calls: list[tuple[str, dict]] = []    # (document, variables) of every call that executed
+        self.staged: dict[str, bytes] = {}        # staged upload key -> the uploaded file
+        self.bulk: dict[str, dict] = {}           # bulk operations by id, with their result file
+        self.bulk_seconds = 0.0                   # how long a bulk operation runs before its first line
         self.throttled = 0
         self.lose_next = False
         self.down = False
@@ -117,7 +126,8 @@ class ShopifyDouble:
         #: the root fields the double answers (graphql-core calls each as ``fn(info, **arguments)``)
         self.root = {name: getattr(self, "orders_" if name == "orders" else name) for name in (
             "productVariants", "productSet", "productVariantsBulkUpdate", "priceList", "quantityPricingByVariantUpdate",
-            "inventorySetQuantities", "orders", "order",
+            "inventorySetQuantities", "orders", "order", "stagedUploadsCreate", "bulkOperationRunMutation",
+            "bulkOperation", "currentBulkOperation",
             "fulfillmentCreate", "orderCapture", "refundCreate", "orderCancel")}
         self.start()
 
@@ -145,6 +155,8 @@ class ShopifyDouble:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/staged-uploads":
+                    return self._answer(*double.upload(self.headers.get("Content-Type") or "", body))
                 if self.path != f"/admin/api/{double.version}/graphql.json":
                     return self._answer(404, {"errors": "Not Found"})
                 if self.headers.get("X-Shopify-Access-Token") != TOKEN:
@@ -155,6 +167,16 @@ class ShopifyDouble:
                     self.close_connection = True
                     return
                 self._answer(status, answer)
+
+            def do_GET(self):
+                found = double.result_file(self.path)
+                if found is None:
+                    return self._answer(404, {"errors": "Not Found"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jsonl")
+                self.send_header("Content-Length", str(len(found)))
+                self.end_headers()
+                self.wfile.write(found)
 
             def _answer(self, status, answer):
                 data = json.dumps(answer).encode()
@@ -375,6 +397,92 @@ class ShopifyDouble:
             self.applied.append(("inventorySetQuantities", input))
             return {"inventoryAdjustmentGroup": {"id": self.gid("InventoryAdjustmentGroup")}, "userErrors": []}
         return self._replayed(info, "inventorySetQuantities", work)
+
+    # -- bulk operations ------------------------------------------------------------------------
+
+    def stagedUploadsCreate(self, info, input):
+        """A form-POST target on this server, as Shopify's (a cloud bucket) takes the JSONL file."""
+        targets = []
+        for item in input:
+            if item["resource"] != "BULK_MUTATION_VARIABLES":
+                raise GraphQLError(f"the double stages only BULK_MUTATION_VARIABLES, not {item['resource']}")
+            key = f"tmp/{next(self.ids)}/bulk/{item['filename']}"
+            targets.append({"url": f"{self.url}/staged-uploads", "resourceUrl": None, "parameters": [
+                {"name": "key", "value": key}, {"name": "Content-Type", "value": item["mimeType"]},
+                {"name": "success_action_status", "value": "201"}, {"name": "policy", "value": "e30="}]})
+        return {"stagedTargets": targets, "userErrors": []}
+
+    def upload(self, content_type: str, body: bytes) -> tuple[int, dict]:
+        """The staged upload: a multipart form with the target's parameters, then the file."""
+        message = BytesParser(policy=email_policy).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        if not message.is_multipart():
+            return 400, {"error": "a multipart/form-data POST is expected"}
+        fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                  for part in message.iter_parts()}
+        if "key" not in fields or "file" not in fields or list(fields)[-1] != "file":
+            return 400, {"error": "the form needs the target's parameters (key) and then the file"}
+        self.staged[fields["key"].decode()] = fields["file"]
+        return 201, {}
+
+    def bulkOperationRunMutation(self, info, mutation, stagedUploadPath, clientIdentifier=None, **_):
+        """Validates the mutation against the schema, then runs it once per JSONL line in a thread
+        (a line's variables validated as they would be in a call); the result file answers each
+        line with its ``__lineNumber``. One bulk mutation at a time, as Shopify allows."""
+        def refused(code, message):
+            return {"bulkOperation": None, "userErrors": [{"field": None, "message": message, "code": code}]}
+
+        try:
+            document = parse(mutation)
+        except GraphQLError as exc:
+            return refused("INVALID_MUTATION", exc.message)
+        invalid = validate(self.schema, document)
+        fields = [f for op in document.definitions if isinstance(op, OperationDefinitionNode)
+                  for f in op.selection_set.selections]
+        if invalid or len(fields) != 1:
+            return refused("INVALID_MUTATION", "; ".join(e.message for e in invalid) or "one mutation field is needed")
+        if stagedUploadPath not in self.staged:
+            return refused("NO_SUCH_FILE", "The JSONL file could not be found")
+        if any(op["status"] in ("CREATED", "RUNNING") for op in self.bulk.values()):
+            return refused("OPERATION_IN_PROGRESS", "A bulk mutation operation for this app and shop is already in "
+                           "progress")
+        operation = {"id": self.gid("BulkOperation"), "status": "CREATED", "errorCode": None, "objectCount": "0",
+                     "url": None, "partialDataUrl": None, "type": "MUTATION", "client": clientIdentifier,
+                     "file": None}
+        self.bulk[operation["id"]] = operation
+        lines = self.staged[stagedUploadPath].decode().splitlines()
+        threading.Thread(target=self._run_bulk, args=(operation, mutation, lines), daemon=True).start()
+        return {"bulkOperation": operation, "userErrors": []}
+
+    def _run_bulk(self, operation: dict, mutation: str, lines: list[str]) -> None:
+        time.sleep(self.bulk_seconds)
+        operation["status"] = "RUNNING"
+        out = []
+        for number, line in enumerate(lines):
+            with self.lock:  # not charged to the cost bucket: bulk operations are not
+                result = graphql_sync(self.schema, mutation, root_value=self.root, variable_values=json.loads(line))
+            answer: dict = {"__lineNumber": number}
+            if result.errors:
+                answer["errors"] = [e.formatted for e in result.errors]
+            if result.data is not None:
+                answer["data"] = result.data
+            out.append(json.dumps(answer))
+            operation["objectCount"] = str(number + 1)
+        operation["file"] = ("\n".join(out) + "\n").encode()
+        operation["url"] = f"{self.url}/bulk-results/{operation['id'].rsplit('/', 1)[1]}.jsonl"
+        operation["status"], operation["completedAt"] = "COMPLETED", now()
+
+    def result_file(self, path: str) -> bytes | None:
+        match = re.fullmatch(r"/bulk-results/(\d+)\.jsonl", path)
+        operation = self.bulk.get(f"gid://shopify/BulkOperation/{match.group(1)}") if match else None
+        return operation["file"] if operation else None
+
+    def bulkOperation(self, info, id):
+        return self.bulk.get(id)
+
+    def currentBulkOperation(self, info, type="QUERY"):
+        mine = [op for op in self.bulk.values() if op["type"] == type]
+        return mine[-1] if mine else None
 
     def stock(self, sku: str, location: str) -> int | None:
         variant = self.by_sku(sku)

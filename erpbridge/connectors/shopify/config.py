@@ -37,6 +37,15 @@ class ShopifySystem(SystemBase):
     customer_price_lists: dict[str, str] = Field(
         default_factory=dict, description="ERP customer number -> the price list GID of that customer's B2B "
         "catalog: its customer prices (and their volume tiers) go there; a customer not listed is refused")
+    bulk_from: int = Field(
+        default=0, ge=0, description="a push message of at least this many products goes as one bulk operation: a "
+        "JSONL file uploaded, productSet per line, not charged to the cost bucket (0: never)")
+    push_batch: int = Field(
+        default=100, ge=1, le=5000, description="records per push message; with bulk_from, e.g. 5000: a full catalog "
+        "sync of 100,000 variants is 20 bulk operations (a kind's messages are delivered one after another)")
+    bulk_poll_seconds: float = Field(default=2, gt=0, description="seconds between looks at a running bulk operation")
+    bulk_wait_seconds: float = Field(default=3600, gt=0, description="how long a bulk push waits for Shopify to "
+                                     "finish before the messages are retried (a general error: no attempt used up)")
     new_product_status: Literal["DRAFT", "ACTIVE"] = Field(
         default="DRAFT", description="the status a product gets when it is created; later pushes leave it alone")
     stock_quantity: Literal["available", "on_hand"] = Field(

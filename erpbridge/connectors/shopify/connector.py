@@ -27,10 +27,13 @@ A mutation's ``userErrors`` are a :class:`MessageError` naming the record and th
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator
 
+import httpx
+import orjson
 from sqlalchemy import select
 
 from erpbridge.connectors.base import DeliveryResult, GeneralError, MessageError
@@ -62,6 +65,8 @@ class ShopifyConnector:
         return handler(payload, idempotency_key)
 
     def _push_products(self, payload: dict, key: str) -> DeliveryResult:
+        if self.cfg.bulk_from and len(payload["records"]) >= self.cfg.bulk_from:
+            return self._bulk_products(payload["records"], key)
         sets, failures = self._product_sets(payload["records"], "push_products")
         ids: dict[str, str] = {}
         for item in sets:
@@ -139,6 +144,101 @@ class ShopifyConnector:
                                    [sku, *(v["sku"] for v in variants)],
                                    {"input": data, "identifier": {"id": product} if product else None}))
         return sets, failures
+
+    def _bulk_products(self, records: list[dict], key: str) -> DeliveryResult:
+        """A (full catalog) push as one bulk operation.
+
+        A bulk mutation still running for this app (an earlier try's, whose worker died) is
+        waited for first, so the look-ups see what it made and nothing is created twice. Then the
+        products are planned as one by one (:meth:`_product_sets`: look-ups by SKU, drafts only
+        when new), written one ``productSet`` per JSONL line, uploaded to the target
+        ``stagedUploadsCreate`` names and run by ``bulkOperationRunMutation``; ``bulkOperation``
+        is polled until it is finished and its result file read line by line
+        (``__lineNumber``): a line's ``userErrors`` or errors are a message error naming its
+        SKU, after the other lines went through. Shopify not finished within
+        ``bulk_wait_seconds`` is a general error: the message waits, its attempts kept."""
+        flow = "push_products"
+        self._bulk_finished(self._current_bulk(flow), flow)
+        lines, failures = self._product_sets(records, flow)
+        ids: dict[str, str] = {}
+        if lines:
+            operation = self._run_bulk(lines, key, flow)
+            answered: set[int] = set()
+            for line in self._bulk_results(operation, flow):
+                number = int(line.get("__lineNumber", -1))
+                if not 0 <= number < len(lines):
+                    continue
+                answered.add(number)
+                item, result = lines[number], ((line.get("data") or {}).get("productSet") or {})
+                problems = [f"{'.'.join(e.get('field') or []) or '(record)'}: {e['message']}"
+                            for e in result.get("userErrors") or []] + [e.get("message", str(e))
+                                                                        for e in line.get("errors") or []]
+                if problems or not result.get("product"):
+                    failures.append(f"{self.name} refused productSet for {item.what} (bulk operation "
+                                    f"{operation['id']}): {'; '.join(problems) or 'no product'}")
+                else:
+                    ids.update(dict.fromkeys(item.skus, result["product"]["id"]))
+            failures += [f"{self.name}: {lines[n].what}: the bulk operation {operation['id']} has no result for it"
+                         for n in sorted(set(range(len(lines))) - answered)]
+        self._refused("products", failures)
+        return DeliveryResult(response={"products": ids, "bulk_lines": len(lines)})
+
+    def _current_bulk(self, flow: str) -> dict | None:
+        return self.adapter.graphql(q.CURRENT_BULK, {}, flow=flow, point="shopify.currentBulkOperation",
+                                    read=True)["currentBulkOperation"]
+
+    def _bulk_finished(self, operation: dict | None, flow: str) -> dict | None:
+        """``operation`` once Shopify has finished it (polled every ``bulk_poll_seconds``)."""
+        deadline = time.monotonic() + self.cfg.bulk_wait_seconds
+        while operation is not None and operation["status"] in ("CREATED", "RUNNING", "CANCELING"):
+            if time.monotonic() > deadline:
+                raise GeneralError(f"{self.name}: bulk operation {operation['id']} is still {operation['status']} "
+                                   f"after {self.cfg.bulk_wait_seconds:g} s (bulk_wait_seconds)",
+                                   retry_after=self.cfg.bulk_poll_seconds)
+            time.sleep(self.cfg.bulk_poll_seconds)
+            operation = self.adapter.graphql(q.BULK_OPERATION, {"id": operation["id"]}, flow=flow,
+                                             point="shopify.bulkOperation", read=True)["bulkOperation"]
+        return operation
+
+    def _run_bulk(self, lines: list[ProductSet], key: str, flow: str) -> dict:
+        """Upload the lines' variables as JSONL, run the bulk mutation, and wait until it is finished."""
+        body = b"".join(orjson.dumps(item.variables) + b"\n" for item in lines)
+        staged = self._mutate(q.STAGED_UPLOAD, {"input": [{
+            "resource": "BULK_MUTATION_VARIABLES", "filename": "erpbridge-products.jsonl", "mimeType": "text/jsonl",
+            "httpMethod": "POST"}]}, "stagedUploadsCreate", flow, f"the upload of {len(lines)} products")
+        target = staged["stagedTargets"][0]
+        parameters = {p["name"]: p["value"] for p in target["parameters"]}
+        form = httpx.Request("POST", target["url"], data=parameters,
+                             files={"file": ("erpbridge-products.jsonl", body, "text/jsonl")})
+        self.adapter.request("POST", target["url"], flow=flow, point="shopify.stagedUpload", record_bodies=False,
+                             authenticate=False, content=form.read(),
+                             headers={"Content-Type": form.headers["Content-Type"]})
+        result = self.adapter.graphql(q.BULK_RUN, {"mutation": q.BULK_PRODUCT_SET, "path": parameters["key"],
+                                                   "client": key[:255]},
+                                      flow=flow, point="shopify.bulkOperationRunMutation")["bulkOperationRunMutation"]
+        errors = result.get("userErrors") or []
+        said = "; ".join(f"{e.get('code') or ''} {e['message']}".strip() for e in errors)
+        if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):  # another app instance's: wait for it
+            raise GeneralError(f"{self.name}: a bulk operation is running already: {said}",
+                               retry_after=self.cfg.bulk_poll_seconds)
+        if errors or not result.get("bulkOperation"):
+            raise MessageError(f"{self.name} refused bulkOperationRunMutation for {len(lines)} products: {said}")
+        operation = self._bulk_finished(result["bulkOperation"], flow)
+        if operation["status"] != "COMPLETED":
+            raise MessageError(f"{self.name}: bulk operation {operation['id']} of {len(lines)} products ended "
+                               f"{operation['status']} ({operation.get('errorCode') or 'no error code'})")
+        return operation
+
+    def _bulk_results(self, operation: dict, flow: str) -> Iterator[dict]:
+        """The lines of a finished bulk operation's result file (none when it has no file)."""
+        url = operation.get("url") or operation.get("partialDataUrl")
+        if not url:
+            return
+        response = self.adapter.request("GET", url, flow=flow, point="shopify.bulkResults", record_bodies=False,
+                                        authenticate=False, idempotent=True)
+        for raw in response.content.splitlines():
+            if raw.strip():
+                yield orjson.loads(raw)
 
     def _push_prices(self, payload: dict, key: str) -> DeliveryResult:
         """List prices on the variants; volume and customer prices on B2B price lists.
