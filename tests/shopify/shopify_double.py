@@ -367,7 +367,8 @@ class ShopifyDouble:
                                "NOT_FOUND"})
             elif item["minimumQuantity"] in price_list["breaks"].get(item["variantId"], {}):
                 errors.append({"field": ["input", "quantityPriceBreaksToAdd", str(n)], "message": "A break of this "
-                               "minimum exists", "code": "QUANTITY_PRICE_BREAK_ADD_DUPLICATE_INPUT_FOR_VARIANT_AND_MIN"})
+                               "minimum exists",
+                               "code": "QUANTITY_PRICE_BREAK_ADD_DUPLICATE_INPUT_FOR_VARIANT_AND_MIN"})
         if errors:
             return {"productVariants": None, "userErrors": errors}
         price_list["fixed"] = fixed

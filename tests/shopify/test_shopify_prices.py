@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from erpbridge.flows.push import push_kind

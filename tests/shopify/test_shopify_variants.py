@@ -62,7 +62,8 @@ def test_a_parent_and_its_variants_are_one_draft_product_whose_status_is_kept(sh
     assert shopify.by_sku("SHIRT-R")["id"] == red["id"]
     assert Decimal(shopify.by_sku("SHIRT-R")["price"]) == Decimal("22.00")
     assert shopify.by_sku("SHIRT-B")["id"] == blue["id"]  # the sibling sent along is kept, not made again
-    assert product["options"] == {"color": ["blue", "green", "red"], "size": ["M", "L"]}  # as the variants by SKU use them
+    # the values in the order the variants, by SKU, use them
+    assert product["options"] == {"color": ["blue", "green", "red"], "size": ["M", "L"]}
 
 
 def test_a_parent_pushed_alone_before_it_had_variants_becomes_their_product(shopify, app):
