@@ -115,6 +115,7 @@ class ShopifyDouble:
         self.applied: list[tuple[str, dict]] = []  # (mutation, its input), once per idempotency key
         self.calls: list[tuple[str, dict]] = []    # (document, variables) of every call that executed
         self.staged: dict[str, bytes] = {}        # staged upload key -> the uploaded file
+        self.upload_headers: list[dict] = []      # the headers of each upload
         self.bulk: dict[str, dict] = {}           # bulk operations by id, with their result file
         self.bulk_seconds = 0.0                   # how long a bulk operation runs before its first line
         self.throttled = 0
@@ -155,7 +156,8 @@ class ShopifyDouble:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path == "/staged-uploads":
+                if self.path == "/staged-uploads":  # a cloud bucket's: the Admin API's token is not for it
+                    double.upload_headers.append(dict(self.headers))
                     return self._answer(*double.upload(self.headers.get("Content-Type") or "", body))
                 if self.path != f"/admin/api/{double.version}/graphql.json":
                     return self._answer(404, {"errors": "Not Found"})

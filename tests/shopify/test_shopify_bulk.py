@@ -66,6 +66,7 @@ def test_a_full_push_goes_as_one_bulk_operation_and_keeps_the_merchants_status(s
     uploaded, = shopify.staged.values()
     lines = [json.loads(line) for line in uploaded.splitlines()]  # productSet's variables, a product a line
     assert len(lines) == 9 and all(set(line) == {"input", "identifier"} for line in lines)
+    assert [h for h in shopify.upload_headers if "x-shopify-access-token" in map(str.lower, h)] == []
 
 
 def test_a_line_shopify_refuses_is_named_by_sku_and_the_other_lines_go_through(shopify, app):

@@ -4,9 +4,11 @@
   redelivery finds what an earlier try created, and only a product Shopify does not have yet gets
   a status: ``new_product_status``, DRAFT by default); a parent and the variants naming it by
   ``parent_sku`` are one Shopify product with options (:meth:`ShopifyConnector._product_sets`);
-  ``push_prices``: list prices by
-  ``productVariantsBulkUpdate``; ``push_stock``: ``inventorySetQuantities`` per mapped location,
-  under the message's idempotency key (``@idempotent``).
+  a message of at least ``bulk_from`` products is one bulk operation (``_bulk_products``).
+* ``push_prices``: list prices by ``productVariantsBulkUpdate``, volume and customer prices on
+  B2B price lists by ``quantityPricingByVariantUpdate`` (``_push_prices``); ``push_stock``:
+  ``inventorySetQuantities`` per mapped location, under the message's idempotency key
+  (``@idempotent``).
 * orders: ``fetch("orders", since)`` pages through ``orders(query: "updated_at:>=...")`` from
   ``order_overlap`` seconds before ``since``; the order service dedupes on the shop order number,
   so an order seen again (the overlap, a webhook) goes in once. Webhooks: :mod:`.webhooks`.
