@@ -11,7 +11,7 @@ result; ``changeFromQuantity`` must be given; the calculated cost is charged to 
 captures no more than was authorised; B2B price lists take quantity breaks only on a fixed
 price. Bulk operations as Shopify runs them: ``stagedUploadsCreate`` names a form-POST target on
 this server, ``bulkOperationRunMutation`` validates its mutation on the schema and runs it per
-JSONL line (each line's variables validated too) in a thread, one at a time, and the result file
+JSONL line (each line's variables validated too) in a thread, and the result file
 is served at the operation's ``url``. Webhooks are sent signed like Shopify's.
 """
 
@@ -431,7 +431,8 @@ class ShopifyDouble:
     def bulkOperationRunMutation(self, info, mutation, stagedUploadPath, clientIdentifier=None, **_):
         """Validates the mutation against the schema, then runs it once per JSONL line in a thread
         (a line's variables validated as they would be in a call); the result file answers each
-        line with its ``__lineNumber``. One bulk mutation at a time, as Shopify allows."""
+        line with its ``__lineNumber``. At most 5 bulk mutations at a time (one before 2026-01), as
+        Shopify's bulk import guide says."""
         def refused(code, message):
             return {"bulkOperation": None, "userErrors": [{"field": None, "message": message, "code": code}]}
 
@@ -446,7 +447,8 @@ class ShopifyDouble:
             return refused("INVALID_MUTATION", "; ".join(e.message for e in invalid) or "one mutation field is needed")
         if stagedUploadPath not in self.staged:
             return refused("NO_SUCH_FILE", "The JSONL file could not be found")
-        if any(op["status"] in ("CREATED", "RUNNING") for op in self.bulk.values()):
+        running = sum(op["status"] in ("CREATED", "RUNNING") for op in self.bulk.values())
+        if running >= (5 if self.version >= "2026-01" else 1):  # Shopify's guide: 5 at a time from 2026-01
             return refused("OPERATION_IN_PROGRESS", "A bulk mutation operation for this app and shop is already in "
                            "progress")
         operation = {"id": self.gid("BulkOperation"), "status": "CREATED", "errorCode": None, "objectCount": "0",

@@ -102,11 +102,11 @@ class ShopifyConnector:
         for r in records:
             if r.get("parent_sku"):
                 families.setdefault(r["parent_sku"], {})[r["sku"]] = r
+        keys = list(batch)
         with self.app.engine.connect() as conn:
-            for start in range(0, len(batch), CHUNK):
-                chunk = list(batch)[start:start + CHUNK]
-                families.update((p, families.get(p, {})) for p in conn.execute(
-                    select(products.c.parent_sku).distinct().where(products.c.parent_sku.in_(chunk))).scalars())
+            for start in range(0, len(keys), CHUNK):
+                families.update((p, families.get(p, {})) for p in conn.execute(select(products.c.parent_sku).distinct()
+                                .where(products.c.parent_sku.in_(keys[start:start + CHUNK]))).scalars())
         parents: dict[str, dict] = {}
         for sku in sorted(families):
             parent = batch.get(sku) or _dumped(self.app.records.get("products", sku))
@@ -142,7 +142,8 @@ class ShopifyConnector:
             for item in data["variants"]:
                 if item["sku"] in known and known[item["sku"]]["product"]["id"] == product:
                     item["id"] = known[item["sku"]]["id"]
-            sets.append(ProductSet(f"product {sku} with its variants {', '.join(v['sku'] for v in variants)}",
+            named = ", ".join(v["sku"] for v in variants) if len(variants) <= 5 else f"{len(variants)} variants"
+            sets.append(ProductSet(f"product {sku} with its variants {named}",
                                    [sku, *(v["sku"] for v in variants)],
                                    {"input": data, "identifier": {"id": product} if product else None}))
         return sets, failures
@@ -151,7 +152,8 @@ class ShopifyConnector:
         """A (full catalog) push as one bulk operation.
 
         A bulk mutation still running for this app (an earlier try's, whose worker died) is
-        waited for first, so the look-ups see what it made and nothing is created twice. Then the
+        waited for first, so the look-ups see what it made and nothing is created twice (Shopify
+        would run up to 5 at once from 2026-01; erpbridge runs one at a time for this). Then the
         products are planned as one by one (:meth:`_product_sets`: look-ups by SKU, drafts only
         when new), written one ``productSet`` per JSONL line, uploaded to the target
         ``stagedUploadsCreate`` names and run by ``bulkOperationRunMutation``; ``bulkOperation``
@@ -220,8 +222,8 @@ class ShopifyConnector:
                                       flow=flow, point="shopify.bulkOperationRunMutation")["bulkOperationRunMutation"]
         errors = result.get("userErrors") or []
         said = "; ".join(f"{e.get('code') or ''} {e['message']}".strip() for e in errors)
-        if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):  # another app instance's: wait for it
-            raise GeneralError(f"{self.name}: a bulk operation is running already: {said}",
+        if any(e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED") for e in errors):  # others' bulk work
+            raise GeneralError(f"{self.name}: Shopify runs no further bulk mutation now: {said}",
                                retry_after=self.cfg.bulk_poll_seconds)
         if errors or not result.get("bulkOperation"):
             raise MessageError(f"{self.name} refused bulkOperationRunMutation for {len(lines)} products: {said}")
