@@ -45,7 +45,8 @@ def test_volume_and_customer_prices_go_to_their_price_lists_and_a_change_replace
     try:
         ingest_fetched(app, "erp", "prices", [
             price("A-1", "10.00"), price("A-1", "9.00", "10"), price("A-1", "8.00", "50"),
-            price("A-1", "9.50", customer="C1"), price("A-1", "8.50", "20", customer="C1"), price("B-2", "5.00")])
+            price("A-1", "9.50", customer="C1"), price("A-1", "8.50", "20", customer="C1"), price("B-2", "5.00"),
+            price("A-1", "11.00", currency="USD")])  # a list price in another currency is no tier: not refused
         assert pushed(app, "prices")["state"] == "done"
         assert [Decimal(shopify.by_sku(s)["price"]) for s in ("A-1", "B-2")] == [10, 5]
         assert shopify.tiers(volume, "A-1") == (Decimal("10.00"), {10: Decimal("9.00"), 50: Decimal("8.00")})

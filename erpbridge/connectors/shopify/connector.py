@@ -315,7 +315,7 @@ class ShopifyConnector:
             for sku in sorted(skus & set(known)):
                 mine = [p for p in stored if p.sku == sku and p.currency == currency]
                 other = sorted({p.currency for p in stored if p.sku == sku and p.currency != currency
-                                and (p.customer or "") == customer})
+                                and (p.customer or "") == customer and (customer or p.min_quantity > 1)})
                 if other:
                     failures.append(f"{self.name}: {_price_words({'sku': sku, 'customer': customer or None})}: "
                                     f"currency: {', '.join(other)}, but price list {gid} is in {currency}")
