@@ -10,7 +10,8 @@ the shop's semaphore, like any message.
 
 * master data: the records of the shop's selection (``receives:``: product groups with their
   subgroups, SKU patterns, one currency, some warehouses; prices and stock only of selected
-  products), :data:`BATCH` records per ``push_<kind>`` message, products with the store's
+  products), :data:`BATCH` records per ``push_<kind>`` message (or the system's ``push_batch``,
+  up to :data:`ROWS_PER_PASS`), products with the store's
   ``enabled`` switch. A kind's messages are delivered in order (one business key per kind).
 * feedback: each record of an order that came from this shop, one ``send_<kind>`` message per
   record, keyed by its order, so an order's shipment never overtakes its status.
@@ -67,6 +68,8 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
     horizon = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(seconds=SETTLE)
     counts = {"changed": 0, "sent": 0, "not_selected": 0, "messages": 0}
     selection = Selection(app, system)
+    # A shop whose API takes large batches (Shopify's bulk operations) says how many in ``push_batch``.
+    batch = getattr(app.config.systems[system], "push_batch", None) or BATCH
     start = (_EPOCH, "") if full else None
     while True:
         with write_transaction(app.engine) as conn:
@@ -77,7 +80,7 @@ def push_kind(app, system: str, kind: str, *, full: bool = False, now: dt.dateti
                 _move(conn, system, kind, cursor)
                 return counts
             chosen = selection.take(conn, kind, rows)
-            messages = push_messages(system, kind, chosen)
+            messages = push_messages(system, kind, chosen, batch)
             enqueue_many(conn, messages)
             _move(conn, system, kind, (as_utc(rows[-1].updated_at), rows[-1].key))
         counts["changed"] += len(rows)
@@ -208,11 +211,11 @@ class Selection:
         return ours
 
 
-def push_messages(system: str, kind: str, chosen: list[_Chosen]) -> list[NewMessage]:
+def push_messages(system: str, kind: str, chosen: list[_Chosen], batch: int = BATCH) -> list[NewMessage]:
     if kind in FEEDBACK_OPERATIONS:
         return [NewMessage(channel=system, operation=FEEDBACK_OPERATIONS[kind], business_key=c.record.get("order", c.key),
                            payload=c.record, record_kind=kind, record_key=c.key) for c in chosen]
     operation = PUSH_OPERATIONS[kind]
     return [NewMessage(channel=system, operation=operation, business_key=kind,
-                       payload={"kind": kind, "records": [c.record for c in chosen[i:i + BATCH]]})
-            for i in range(0, len(chosen), BATCH)]
+                       payload={"kind": kind, "records": [c.record for c in chosen[i:i + batch]]})
+            for i in range(0, len(chosen), batch)]

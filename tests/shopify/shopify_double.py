@@ -8,7 +8,11 @@ what the schema cannot say, the resolvers enforce as Shopify documents it: ``@id
 required on ``inventorySetQuantities`` and ``refundCreate`` and a repeated key answers the first
 result; ``changeFromQuantity`` must be given; the calculated cost is charged to a leaky bucket
 (``extensions.cost``, ``THROTTLED`` when it is short); fulfilments take no more than is open and
-captures no more than was authorised. Webhooks are sent signed like Shopify's.
+captures no more than was authorised; B2B price lists take quantity breaks only on a fixed
+price. Bulk operations as Shopify runs them: ``stagedUploadsCreate`` names a form-POST target on
+this server, ``bulkOperationRunMutation`` validates its mutation on the schema and runs it per
+JSONL line (each line's variables validated too) in a thread, and the result file
+is served at the operation's ``url``. Webhooks are sent signed like Shopify's.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ import socket
 import threading
 import time
 from decimal import Decimal
+from email.policy import default as email_policy
+from email.parser import BytesParser
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from graphql import GraphQLError, build_client_schema, graphql_sync, parse
+from graphql import GraphQLError, build_client_schema, graphql_sync, parse, validate
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 
 DEV_MCP = "1.16.0"
@@ -102,10 +108,16 @@ class ShopifyDouble:
         self.products: dict[str, dict] = {}
         self.variants: dict[str, dict] = {}
         self.inventory: dict[tuple[str, str], int] = {}
+        #: B2B price lists: id -> {currency, fixed: {variant: amount}, breaks: {variant: {minimum: amount}}}
+        self.price_lists: dict[str, dict] = {}
         self.orders: dict[str, dict] = {}
         self.idempotent: dict[tuple[str, str], dict] = {}
         self.applied: list[tuple[str, dict]] = []  # (mutation, its input), once per idempotency key
         self.calls: list[tuple[str, dict]] = []    # (document, variables) of every call that executed
+        self.staged: dict[str, bytes] = {}        # staged upload key -> the uploaded file
+        self.upload_headers: list[dict] = []      # the headers of each upload
+        self.bulk: dict[str, dict] = {}           # bulk operations by id, with their result file
+        self.bulk_seconds = 0.0                   # how long a bulk operation runs before its first line
         self.throttled = 0
         self.lose_next = False
         self.down = False
@@ -114,7 +126,9 @@ class ShopifyDouble:
         self.port = 0
         #: the root fields the double answers (graphql-core calls each as ``fn(info, **arguments)``)
         self.root = {name: getattr(self, "orders_" if name == "orders" else name) for name in (
-            "productVariants", "productSet", "productVariantsBulkUpdate", "inventorySetQuantities", "orders", "order",
+            "productVariants", "productSet", "productVariantsBulkUpdate", "priceList", "quantityPricingByVariantUpdate",
+            "inventorySetQuantities", "orders", "order", "stagedUploadsCreate", "bulkOperationRunMutation",
+            "bulkOperation", "currentBulkOperation",
             "fulfillmentCreate", "orderCapture", "refundCreate", "orderCancel")}
         self.start()
 
@@ -142,6 +156,9 @@ class ShopifyDouble:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/staged-uploads":  # a cloud bucket's: the Admin API's token is not for it
+                    double.upload_headers.append(dict(self.headers))
+                    return self._answer(*double.upload(self.headers.get("Content-Type") or "", body))
                 if self.path != f"/admin/api/{double.version}/graphql.json":
                     return self._answer(404, {"errors": "Not Found"})
                 if self.headers.get("X-Shopify-Access-Token") != TOKEN:
@@ -152,6 +169,16 @@ class ShopifyDouble:
                     self.close_connection = True
                     return
                 self._answer(status, answer)
+
+            def do_GET(self):
+                found = double.result_file(self.path)
+                if found is None:
+                    return self._answer(404, {"errors": "Not Found"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jsonl")
+                self.send_header("Content-Length", str(len(found)))
+                self.end_headers()
+                self.wfile.write(found)
 
             def _answer(self, status, answer):
                 data = json.dumps(answer).encode()
@@ -265,6 +292,20 @@ class ShopifyDouble:
                   if str(v.get("sku", "")).startswith("BAD")]
         if identifier is None and not input.get("title"):
             errors.append({"field": ["input", "title"], "message": "Title can't be blank", "code": "BLANK"})
+        options = {o["name"]: [v["name"] for v in o.get("values") or []] for o in input.get("productOptions") or []}
+        combinations = set()
+        for n, v in enumerate(input.get("variants") or []):  # as Shopify checks a product's options
+            named = {o.get("optionName"): o.get("name") for o in v.get("optionValues") or []}
+            if options and (set(named) != set(options) or any(named[k] not in options[k] for k in named)):
+                errors.append({"field": ["input", "variants", str(n), "optionValues"], "message": "Option values "
+                               "must name one value of each product option", "code": "INVALID_VARIANT"})
+            if tuple(sorted(named.items())) in combinations:
+                errors.append({"field": ["input", "variants", str(n)], "message": "The variant already exists",
+                               "code": "VARIANT_ALREADY_EXISTS"})
+            combinations.add(tuple(sorted(named.items())))
+        if len(options) > 3:
+            errors.append({"field": ["input", "productOptions"], "message": "Product can't have more than 3 options",
+                           "code": "INVALID"})
         if errors:
             return {"product": None, "userErrors": errors}
         if identifier is not None:
@@ -276,11 +317,14 @@ class ShopifyDouble:
             product = {"id": self.gid("Product"), "status": "ACTIVE", "variants": []}
             self.products[product["id"]] = product
         product.update({k: v for k, v in input.items() if k in ("title", "status", "descriptionHtml", "productType")})
+        if options:
+            product["options"] = options
         kept = []
         for data in input.get("variants") or []:
             variant = self.variants.get(data.get("id")) or {"id": self.gid("ProductVariant"), "product": product["id"],
                                                             "inventoryItem": self.gid("InventoryItem"), "price": "0.00"}
             variant.update({k: data[k] for k in ("sku", "price", "barcode") if k in data})
+            variant["options"] = {o.get("optionName"): o.get("name") for o in data.get("optionValues") or []}
             self.variants[variant["id"]] = variant
             kept.append(variant["id"])
         for gone in set(product["variants"]) - set(kept):  # list fields replace
@@ -295,6 +339,61 @@ class ShopifyDouble:
             self.variants[data["id"]]["price"] = data["price"]
         return {"productVariants": [self.variants[d["id"]] for d in variants], "userErrors": []}
 
+    def add_price_list(self, currency: str = "EUR") -> str:
+        """A B2B price list the merchant made (for a catalog of company locations)."""
+        gid = self.gid("PriceList")
+        self.price_lists[gid] = {"id": gid, "currency": currency, "fixed": {}, "breaks": {}}
+        return gid
+
+    def priceList(self, info, id):
+        return self.price_lists.get(id)
+
+    def quantityPricingByVariantUpdate(self, info, priceListId, input):
+        """As Shopify documents it: no partial success; prices in the list's currency; a
+        quantity break only for a variant with a fixed price on the list."""
+        price_list = self.price_lists.get(priceListId)
+        if price_list is None:
+            return {"productVariants": None, "userErrors": [{"field": ["priceListId"], "message": "Price list not "
+                                                             "found", "code": "PRICE_LIST_NOT_FOUND"}]}
+        errors = []
+        for kind, items in (("pricesToAdd", input["pricesToAdd"]), ("quantityPriceBreaksToAdd",
+                                                                    input["quantityPriceBreaksToAdd"])):
+            for n, item in enumerate(items):
+                if item["variantId"] not in self.variants:
+                    errors.append({"field": ["input", kind, str(n), "variantId"], "message": "Variant not found",
+                                   "code": "PRICE_ADD_VARIANT_NOT_FOUND"})
+                elif item["price"]["currencyCode"] != price_list["currency"]:
+                    errors.append({"field": ["input", kind, str(n), "price"], "message": "Currency mismatch",
+                                   "code": "PRICE_ADD_CURRENCY_MISMATCH"})
+        fixed = {**price_list["fixed"], **{i["variantId"]: i["price"]["amount"] for i in input["pricesToAdd"]}}
+        for n, item in enumerate(input["quantityPriceBreaksToAdd"]):
+            if item["variantId"] not in fixed:
+                errors.append({"field": ["input", "quantityPriceBreaksToAdd", str(n)], "message": "The variant has "
+                               "no fixed price on the price list", "code": "QUANTITY_PRICE_BREAK_ADD_PRICE_LIST_PRICE_"
+                               "NOT_FOUND"})
+            elif item["minimumQuantity"] in price_list["breaks"].get(item["variantId"], {}):
+                errors.append({"field": ["input", "quantityPriceBreaksToAdd", str(n)], "message": "A break of this "
+                               "minimum exists",
+                               "code": "QUANTITY_PRICE_BREAK_ADD_DUPLICATE_INPUT_FOR_VARIANT_AND_MIN"})
+        if errors:
+            return {"productVariants": None, "userErrors": errors}
+        price_list["fixed"] = fixed
+        for variant in input.get("quantityPriceBreaksToDeleteByVariantId") or []:
+            price_list["breaks"].pop(variant, None)
+        for item in input["quantityPriceBreaksToAdd"]:
+            price_list["breaks"].setdefault(item["variantId"], {})[item["minimumQuantity"]] = item["price"]["amount"]
+        self.applied.append(("quantityPricingByVariantUpdate", input))
+        touched = {i["variantId"] for key in ("pricesToAdd", "quantityPriceBreaksToAdd") for i in input[key]}
+        return {"productVariants": [{"id": v} for v in sorted(touched)], "userErrors": []}
+
+    def tiers(self, price_list: str, sku: str) -> tuple[Decimal | None, dict[int, Decimal]]:
+        """A SKU's fixed price and quantity breaks on a price list."""
+        variant = self.by_sku(sku)["id"]
+        found = self.price_lists[price_list]
+        fixed = found["fixed"].get(variant)
+        return (None if fixed is None else Decimal(fixed),
+                {k: Decimal(v) for k, v in found["breaks"].get(variant, {}).items()})
+
     def inventorySetQuantities(self, info, input):
         def work():
             for q in input["quantities"]:
@@ -305,6 +404,94 @@ class ShopifyDouble:
             self.applied.append(("inventorySetQuantities", input))
             return {"inventoryAdjustmentGroup": {"id": self.gid("InventoryAdjustmentGroup")}, "userErrors": []}
         return self._replayed(info, "inventorySetQuantities", work)
+
+    # -- bulk operations ------------------------------------------------------------------------
+
+    def stagedUploadsCreate(self, info, input):
+        """A form-POST target on this server, as Shopify's (a cloud bucket) takes the JSONL file."""
+        targets = []
+        for item in input:
+            if item["resource"] != "BULK_MUTATION_VARIABLES":
+                raise GraphQLError(f"the double stages only BULK_MUTATION_VARIABLES, not {item['resource']}")
+            key = f"tmp/{next(self.ids)}/bulk/{item['filename']}"
+            targets.append({"url": f"{self.url}/staged-uploads", "resourceUrl": None, "parameters": [
+                {"name": "key", "value": key}, {"name": "Content-Type", "value": item["mimeType"]},
+                {"name": "success_action_status", "value": "201"}, {"name": "policy", "value": "e30="}]})
+        return {"stagedTargets": targets, "userErrors": []}
+
+    def upload(self, content_type: str, body: bytes) -> tuple[int, dict]:
+        """The staged upload: a multipart form with the target's parameters, then the file."""
+        message = BytesParser(policy=email_policy).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        if not message.is_multipart():
+            return 400, {"error": "a multipart/form-data POST is expected"}
+        fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                  for part in message.iter_parts()}
+        if "key" not in fields or "file" not in fields or list(fields)[-1] != "file":
+            return 400, {"error": "the form needs the target's parameters (key) and then the file"}
+        self.staged[fields["key"].decode()] = fields["file"]
+        return 201, {}
+
+    def bulkOperationRunMutation(self, info, mutation, stagedUploadPath, clientIdentifier=None, **_):
+        """Validates the mutation against the schema, then runs it once per JSONL line in a thread
+        (a line's variables validated as they would be in a call); the result file answers each
+        line with its ``__lineNumber``. At most 5 bulk mutations at a time (one before 2026-01), as
+        Shopify's bulk import guide says."""
+        def refused(code, message):
+            return {"bulkOperation": None, "userErrors": [{"field": None, "message": message, "code": code}]}
+
+        try:
+            document = parse(mutation)
+        except GraphQLError as exc:
+            return refused("INVALID_MUTATION", exc.message)
+        invalid = validate(self.schema, document)
+        fields = [f for op in document.definitions if isinstance(op, OperationDefinitionNode)
+                  for f in op.selection_set.selections]
+        if invalid or len(fields) != 1:
+            return refused("INVALID_MUTATION", "; ".join(e.message for e in invalid) or "one mutation field is needed")
+        if stagedUploadPath not in self.staged:
+            return refused("NO_SUCH_FILE", "The JSONL file could not be found")
+        running = sum(op["status"] in ("CREATED", "RUNNING") for op in self.bulk.values())
+        if running >= (5 if self.version >= "2026-01" else 1):  # Shopify's guide: 5 at a time from 2026-01
+            return refused("OPERATION_IN_PROGRESS", "A bulk mutation operation for this app and shop is already in "
+                           "progress")
+        operation = {"id": self.gid("BulkOperation"), "status": "CREATED", "errorCode": None, "objectCount": "0",
+                     "url": None, "partialDataUrl": None, "type": "MUTATION", "client": clientIdentifier,
+                     "file": None}
+        self.bulk[operation["id"]] = operation
+        lines = self.staged[stagedUploadPath].decode().splitlines()
+        threading.Thread(target=self._run_bulk, args=(operation, mutation, lines), daemon=True).start()
+        return {"bulkOperation": operation, "userErrors": []}
+
+    def _run_bulk(self, operation: dict, mutation: str, lines: list[str]) -> None:
+        time.sleep(self.bulk_seconds)
+        operation["status"] = "RUNNING"
+        out = []
+        for number, line in enumerate(lines):
+            with self.lock:  # not charged to the cost bucket: bulk operations are not
+                result = graphql_sync(self.schema, mutation, root_value=self.root, variable_values=json.loads(line))
+            answer: dict = {"__lineNumber": number}
+            if result.errors:
+                answer["errors"] = [e.formatted for e in result.errors]
+            if result.data is not None:
+                answer["data"] = result.data
+            out.append(json.dumps(answer))
+            operation["objectCount"] = str(number + 1)
+        operation["file"] = ("\n".join(out) + "\n").encode()
+        operation["url"] = f"{self.url}/bulk-results/{operation['id'].rsplit('/', 1)[1]}.jsonl"
+        operation["status"], operation["completedAt"] = "COMPLETED", now()
+
+    def result_file(self, path: str) -> bytes | None:
+        match = re.fullmatch(r"/bulk-results/(\d+)\.jsonl", path)
+        operation = self.bulk.get(f"gid://shopify/BulkOperation/{match.group(1)}") if match else None
+        return operation["file"] if operation else None
+
+    def bulkOperation(self, info, id):
+        return self.bulk.get(id)
+
+    def currentBulkOperation(self, info, type="QUERY"):
+        mine = [op for op in self.bulk.values() if op["type"] == type]
+        return mine[-1] if mine else None
 
     def stock(self, sku: str, location: str) -> int | None:
         variant = self.by_sku(sku)

@@ -28,3 +28,12 @@ def test_a_version_before_2026_01_is_refused_with_the_reason():
     with pytest.raises(ValueError) as caught:
         ShopifySystem(connector="shopify", shop="https://x.myshopify.com", access_token="t", api_version="2025-10")
     assert "older than 2026-01, the first version with @idempotent" in str(caught.value)
+
+
+@pytest.mark.parametrize("version", ["2026-01", "2026-07", "2026-10", "unstable"])
+def test_each_document_is_valid_on_every_version_the_connector_accepts(version):
+    """The B2B price list and bulk operation calls included: the versions the configuration
+    accepts all have them, so none is refused for its version."""
+    invalid = {name: [e.message for e in validate(schema(version), parse(document))]
+               for name, document in documents.ALL.items()}
+    assert not {name: errors for name, errors in invalid.items() if errors}

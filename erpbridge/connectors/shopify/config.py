@@ -31,6 +31,21 @@ class ShopifySystem(SystemBase):
         "(shopify_payments: card); a gateway not listed keeps its name")
     shipping_methods: dict[str, str] = Field(
         default_factory=dict, description="Shopify shipping line code -> the ERP's shipping method code")
+    volume_price_list: str | None = Field(
+        default=None, description="the B2B price list (gid://shopify/PriceList/<n>) that carries the ERP's volume "
+        "prices as quantity price breaks (Shopify Plus B2B; none: volume prices are refused)")
+    customer_price_lists: dict[str, str] = Field(
+        default_factory=dict, description="ERP customer number -> the price list GID of that customer's B2B "
+        "catalog: its customer prices (and their volume tiers) go there; a customer not listed is refused")
+    bulk_from: int = Field(
+        default=0, ge=0, description="a push message of at least this many products goes as one bulk operation: a "
+        "JSONL file uploaded, productSet per line, not charged to the cost bucket (0: never)")
+    push_batch: int = Field(
+        default=100, ge=1, le=5000, description="records per push message; with bulk_from, e.g. 5000: a full catalog "
+        "sync of 100,000 variants is 20 bulk operations (a kind's messages are delivered one after another)")
+    bulk_poll_seconds: float = Field(default=2, gt=0, description="seconds between looks at a running bulk operation")
+    bulk_wait_seconds: float = Field(default=3600, gt=0, description="how long a bulk push waits for Shopify to "
+                                     "finish before the messages are retried (a general error: no attempt used up)")
     new_product_status: Literal["DRAFT", "ACTIVE"] = Field(
         default="DRAFT", description="the status a product gets when it is created; later pushes leave it alone")
     stock_quantity: Literal["available", "on_hand"] = Field(
@@ -52,6 +67,22 @@ class ShopifySystem(SystemBase):
         if value != "unstable" and value < OLDEST_VERSION:
             raise ValueError(f"{value} is older than {OLDEST_VERSION}, the first version with @idempotent and "
                              "changeFromQuantity, which the connector's inventory and refund calls use")
+        return value
+
+    @field_validator("volume_price_list")
+    @classmethod
+    def _price_list(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"gid://shopify/PriceList/\d+", value):
+            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {value!r}")
+        return value
+
+    @field_validator("customer_price_lists")
+    @classmethod
+    def _price_lists(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = [f"{customer}: {gid!r}" for customer, gid in value.items()
+                 if not re.fullmatch(r"gid://shopify/PriceList/\d+", gid)]
+        if wrong:
+            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {', '.join(wrong)}")
         return value
 
     @field_validator("locations")

@@ -76,11 +76,75 @@ mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers
 }
 """
 
+#: The mutation a bulk catalog push runs once per line of its JSONL file (each line: these variables).
+BULK_PRODUCT_SET = """
+mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers) {
+  productSet(input: $input, identifier: $identifier) {
+    product { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+#: Where to upload a bulk operation's JSONL file (a form POST with these parameters).
+STAGED_UPLOAD = """
+mutation StagedUpload($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}
+"""
+
+#: Run a mutation once per line of the uploaded file.
+BULK_RUN = """
+mutation BulkRun($mutation: String!, $path: String!, $client: String) {
+  bulkOperationRunMutation(mutation: $mutation, stagedUploadPath: $path, clientIdentifier: $client) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
+_BULK_FIELDS = "id status errorCode objectCount url partialDataUrl"
+
+#: A bulk operation's progress; when COMPLETED, ``url`` is its JSONL result file.
+BULK_OPERATION = f"""
+query BulkOperation($id: ID!) {{
+  bulkOperation(id: $id) {{ {_BULK_FIELDS} }}
+}}
+"""
+
+#: The bulk mutation running for this app (one at a time), if any.
+CURRENT_BULK = f"""
+query CurrentBulk {{
+  currentBulkOperation(type: MUTATION) {{ {_BULK_FIELDS} }}
+}}
+"""
+
 #: List prices of a product's variants.
 VARIANT_PRICES = """
 mutation VariantPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
   productVariantsBulkUpdate(productId: $productId, variants: $variants) {
     productVariants { id price }
+    userErrors { field message code }
+  }
+}
+"""
+
+#: A B2B price list's currency (its prices must be in it).
+PRICE_LIST = """
+query PriceList($id: ID!) {
+  priceList(id: $id) { id currency }
+}
+"""
+
+#: Fixed prices and quantity price breaks of variants on a B2B price list (Shopify's volume and
+#: customer prices); the connector first deletes a variant's breaks, then adds the store's.
+QUANTITY_PRICING = """
+mutation QuantityPricing($priceListId: ID!, $input: QuantityPricingByVariantUpdateInput!) {
+  quantityPricingByVariantUpdate(priceListId: $priceListId, input: $input) {
+    productVariants { id }
     userErrors { field message code }
   }
 }
@@ -163,6 +227,9 @@ mutation Cancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, 
 #: Every document, by name (the tests validate each one).
 ALL = {"ORDERS": ORDERS, "ORDER": ORDER, "VARIANTS_BY_SKU": VARIANTS_BY_SKU, "STOCK_BY_SKU": STOCK_BY_SKU,
        "PRODUCT_SET": PRODUCT_SET,
-       "VARIANT_PRICES": VARIANT_PRICES, "SET_STOCK": SET_STOCK, "FULFILMENT_STATE": FULFILMENT_STATE,
+       "BULK_PRODUCT_SET": BULK_PRODUCT_SET, "STAGED_UPLOAD": STAGED_UPLOAD, "BULK_RUN": BULK_RUN,
+       "BULK_OPERATION": BULK_OPERATION, "CURRENT_BULK": CURRENT_BULK,
+       "VARIANT_PRICES": VARIANT_PRICES, "PRICE_LIST": PRICE_LIST,
+       "QUANTITY_PRICING": QUANTITY_PRICING, "SET_STOCK": SET_STOCK, "FULFILMENT_STATE": FULFILMENT_STATE,
        "FULFILMENT_CREATE": FULFILMENT_CREATE, "TRANSACTIONS": TRANSACTIONS, "ORDER_CAPTURE": ORDER_CAPTURE,
        "REFUND_CREATE": REFUND_CREATE, "ORDER_CANCEL": ORDER_CANCEL}

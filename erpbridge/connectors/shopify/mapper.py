@@ -57,17 +57,31 @@ def order_record(node: dict, payment_methods: dict[str, str] | None = None,
         "tax_amount": _money(node.get("totalTaxSet")), "grand_total": _money(node.get("totalPriceSet"))})
 
 
-def product_input(record: dict, *, new_status: str | None) -> dict[str, Any]:
-    """The ``ProductSetInput`` of a canonical product (with the store's ``enabled``): one variant
-    carrying the SKU, EAN and list price. ``new_status`` only for a product Shopify does not
-    have yet: a later push never touches the status the merchant set."""
-    variant: dict[str, Any] = {"sku": record["sku"], "optionValues": [DEFAULT_OPTION]}
-    if record.get("ean"):
-        variant["barcode"] = record["ean"]
-    if record.get("list_price") is not None:
-        variant["price"] = str(record["list_price"])
-    data: dict[str, Any] = {"title": record["name"], "productOptions": [
-        {"name": DEFAULT_OPTION["optionName"], "values": [{"name": DEFAULT_OPTION["name"]}]}], "variants": [variant]}
+def product_input(record: dict, *, new_status: str | None, variants: list[dict] | None = None,
+                  options: list[str] | None = None) -> dict[str, Any]:
+    """The ``ProductSetInput`` of a canonical product (with the store's ``enabled``).
+
+    Without ``variants``: one variant carrying the product's SKU, EAN and list price under
+    Shopify's default option. With them (the product is the parent its variants name by
+    ``parent_sku``): one Shopify product whose ``productOptions`` are ``options`` (the parent's
+    axes, the variants' ``attributes`` names) with the values the variants use, and one variant
+    per canonical variant with its values of those axes (Shopify needs every variant to name a
+    value of every option). ``new_status`` only for a product Shopify does not have yet: a later
+    push never touches the status the merchant set."""
+    if variants:
+        axes = options or []
+        values: dict[str, list[str]] = {axis: [] for axis in axes}
+        for variant in variants:
+            for axis in axes:
+                if variant["attributes"][axis] not in values[axis]:
+                    values[axis].append(variant["attributes"][axis])
+        product_options = [{"name": axis, "values": [{"name": v} for v in values[axis]]} for axis in axes]
+        items = [_variant(v, [{"optionName": axis, "name": v["attributes"][axis]} for axis in axes])
+                 for v in variants]
+    else:
+        product_options = [{"name": DEFAULT_OPTION["optionName"], "values": [{"name": DEFAULT_OPTION["name"]}]}]
+        items = [_variant(record, [DEFAULT_OPTION])]
+    data: dict[str, Any] = {"title": record["name"], "productOptions": product_options, "variants": items}
     description = record.get("description") or record.get("short_description")
     if description:
         data["descriptionHtml"] = description
@@ -76,3 +90,12 @@ def product_input(record: dict, *, new_status: str | None) -> dict[str, Any]:
     if new_status:
         data["status"] = new_status
     return data
+
+
+def _variant(record: dict, option_values: list[dict]) -> dict[str, Any]:
+    variant: dict[str, Any] = {"sku": record["sku"], "optionValues": option_values}
+    if record.get("ean"):
+        variant["barcode"] = record["ean"]
+    if record.get("list_price") is not None:
+        variant["price"] = str(record["list_price"])
+    return variant

@@ -14,6 +14,6 @@ SPEC = ConnectorSpec(
     default_flows={"orders": {"schedule": "* * * * *"}, "catalog": {"schedule": "0 2 * * *", "mode": "full"},
                    "prices": {"schedule": "*/15 * * * *"}, "stock": {"schedule": "*/5 * * * *", "on_change": True},
                    "feedback": {"schedule": "* * * * *"}},
-    description="a Shopify store by its Admin GraphQL API (productSet, inventorySetQuantities, orders and webhooks, "
-                "fulfilments, captures, refunds)",
+    description="a Shopify store by its Admin GraphQL API (productSet with variants, bulk operations, B2B price "
+                "lists, inventorySetQuantities, orders and webhooks, fulfilments, captures, refunds)",
 )
