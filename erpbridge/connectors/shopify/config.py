@@ -72,24 +72,24 @@ class ShopifySystem(SystemBase):
     @field_validator("volume_price_list")
     @classmethod
     def _price_list(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"gid://shopify/PriceList/\d+", value):
-            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {value!r}")
+        if value is not None:
+            _check_gids("PriceList", {"volume_price_list": value})
         return value
 
     @field_validator("customer_price_lists")
     @classmethod
     def _price_lists(cls, value: dict[str, str]) -> dict[str, str]:
-        wrong = [f"{customer}: {gid!r}" for customer, gid in value.items()
-                 if not re.fullmatch(r"gid://shopify/PriceList/\d+", gid)]
-        if wrong:
-            raise ValueError(f"not a price list GID (gid://shopify/PriceList/<n>): {', '.join(wrong)}")
-        return value
+        return _check_gids("PriceList", value)
 
     @field_validator("locations")
     @classmethod
     def _locations(cls, value: dict[str, str]) -> dict[str, str]:
-        wrong = [f"{warehouse}: {gid!r}" for warehouse, gid in value.items()
-                 if not re.fullmatch(r"gid://shopify/Location/\d+", gid)]
-        if wrong:
-            raise ValueError(f"not a location GID (gid://shopify/Location/<n>): {', '.join(wrong)}")
-        return value
+        return _check_gids("Location", value)
+
+
+def _check_gids(kind: str, values: dict[str, str]) -> dict[str, str]:
+    """``values`` (name -> GID) when each is a GID of ``kind``; else the error naming the wrong ones."""
+    wrong = [f"{name}: {gid!r}" for name, gid in values.items() if not re.fullmatch(rf"gid://shopify/{kind}/\d+", gid)]
+    if wrong:
+        raise ValueError(f"not a {kind} GID (gid://shopify/{kind}/<n>): {', '.join(wrong)}")
+    return values
