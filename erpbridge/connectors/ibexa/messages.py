@@ -463,3 +463,8 @@ HANDLERS: dict[str, Handler] = {
     **{f"{name}List": _list_handler(kind) for name, kind in DOCUMENTS.items()},
     **{f"{name}Detail": _detail_handler(kind) for name, kind in DOCUMENTS.items()},
 }
+
+#: The exchange log's flow of each operation (what an operator filters by).
+FLOWS: dict[str, str] = {"CreateSalesOrder": "orders", "CalculateSalesPrice": "prices", "SelectCustomer": "customers",
+                         "OrderList": "orders", "OrderDetail": "orders",
+                         **{name: "documents" for name in HANDLERS if name.startswith(tuple(DOCUMENTS))}}

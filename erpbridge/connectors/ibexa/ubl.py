@@ -199,3 +199,16 @@ def party(parent: etree._Element, tag: str, number: str | None, addr: dict | Non
 def money(parent: etree._Element, path: str, amount: Any, currency: str | None) -> etree._Element:
     attributes = {"currencyID": currency} if currency else {}
     return add(parent, path, Decimal(str(amount)), **attributes)
+
+
+#: Where a message names what it is about, first found wins (the exchange log's business key).
+_KEYS = {"order": ("UUID", "SalesOrderID", "OrderID", "OrderReference/ID"),
+         "document": ("InvoiceID", "DeliveryNoteID", "CreditMemoID")}
+
+
+def business_key(data: etree._Element) -> dict[str, str]:
+    """What a Web.Connector message is about: its order, customer and document, as far as named."""
+    found = {name: next((value for path in paths if (value := text(data, path))), None)
+             for name, paths in _KEYS.items()}
+    found["customer"] = customer_number(data) or text(data, "DeliveryParty/PartyIdentification/ID")
+    return {name: value for name, value in found.items() if value}
