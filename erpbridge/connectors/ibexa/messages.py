@@ -14,7 +14,7 @@ import asyncio
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Awaitable, Callable
 
 import orjson
@@ -32,9 +32,12 @@ from erpbridge.records import Customer, Order, key_of
 from erpbridge.records.base import canonical_decimal
 from erpbridge.services import orders as order_service
 from erpbridge.services.errors import Conflict, NotFound, Rejected
-from erpbridge.store.tables import bindings, credit_memos, documents, invoices, order_statuses, orders, shipments, stock
+from erpbridge.store.tables import (bindings, credit_memos, documents, invoices, order_statuses, orders, products,
+                                    shipments, stock)
 
 _STOCK = select(stock.c.quantity).where(stock.c.sku == bindparam("sku"))
+_PRODUCT = select(products.c.data).where(products.c.key == bindparam("key"))
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -241,16 +244,57 @@ async def order_list(shop: Shop, data: etree._Element) -> Reply:
 
 # -- prices and availability --------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Vat:
+    """A product's VAT: its percent and where that came from (``tax_rates[<class>]`` or
+    ``default_tax_rate``); ``percent`` None when neither knows it."""
+
+    percent: Decimal | None
+    code: str | None
+    source: str
+
+
+def _vat(shop: Shop, sku: str) -> Vat:
+    """The VAT of ``sku``: the rate configured for the tax class the ERP's catalog gives the
+    product (``systems.<shop>.tax_rates``), else ``default_tax_rate``. ERPs export a product's
+    tax class, not a rate per shop country, so the rate is the hub's configuration."""
+    rows = shop.reads.all(_PRODUCT, {"key": key_of((sku,))})
+    tax_class = orjson.loads(rows[0][0]).get("tax_class") if rows else None
+    config = shop.config
+    if tax_class is not None and tax_class in config.tax_rates:
+        return Vat(config.tax_rates[tax_class], tax_class, f"tax_rates[{tax_class}]")
+    if config.default_tax_rate is not None:
+        return Vat(config.default_tax_rate, tax_class or "default", "default_tax_rate")
+    return Vat(None, tax_class, "none")
+
+
+def _amounts(shop: Shop, unit: Decimal, quantity: Decimal, percent: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Net unit price, net line, VAT and gross line, in cents. The line's VAT is worked out from
+    the line (not from a rounded unit price), from the net, or from the gross when the ERP's
+    prices include it (``prices_include_tax``)."""
+    factor = 1 + percent / 100
+    if shop.config.prices_include_tax:
+        gross = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
+        net = (gross / factor).quantize(CENT, ROUND_HALF_UP)
+        return (unit / factor).quantize(CENT, ROUND_HALF_UP), net, gross - net, gross
+    net = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
+    tax = (net * percent / 100).quantize(CENT, ROUND_HALF_UP)
+    return unit, net, tax, net + tax
+
+
 async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
-    """Prices and availability of a basket: the customer's own price from the ERP in real time
-    (when configured), the store's price otherwise; unknown products are left out, as Ibexa allows."""
+    """Prices, VAT and availability of a basket: the customer's own price from the ERP in real
+    time (when configured), the store's price otherwise; unknown products are left out, as Ibexa
+    allows. Each line is answered net (``Price/PriceAmount``, ``LineExtensionAmount``), with its
+    VAT (``TaxTotal/TaxAmount``, ``SesExtension/VatPercent``, ``VatCode`` and ``VatSource``: where
+    the rate came from) and gross (``SesExtension/TaxInclusiveAmount``); the totals likewise."""
     what = f"ibexa {shop.name}: CalculateSalesPrice"
     customer = ubl.customer_number(data)
     currency = ubl.text(data, "DocumentCurrencyCode") or shop.hub.config.catalog.default_currency
     lines, _costs = ubl.order_lines(data, what)
     root = etree.Element("OrderResponse")
     ubl.add(root, "DocumentCurrencyCode", currency)
-    statuses, payable, today = [], Decimal(0), dt.date.today()
+    statuses, net_total, tax_total, today, unrated = [], Decimal(0), Decimal(0), dt.date.today(), []
     for i, line in enumerate(lines, 1):
         sku, quantity = line.get("sku"), line.get("quantity") or Decimal(1)
         if not sku:
@@ -270,15 +314,18 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
             if found is None:
                 continue
             unit = found["unit_price"]
+        vat = _vat(shop, sku)
+        if vat.percent is None:
+            unrated.append(sku)
+        net_unit, net, tax, gross = _amounts(shop, unit, quantity, vat.percent or Decimal(0))
         on_hand = sum((q for (q,) in shop.reads.all(_STOCK, {"sku": sku})), Decimal(0))
         salable = max(on_hand, Decimal(0))
-        total = canonical_decimal(unit * quantity)
-        payable += total
+        net_total += net
         item = ubl.add(root, "OrderLine/LineItem")
         ubl.add(item, "ID", i)
         ubl.add(item, "Quantity", canonical_decimal(quantity))
-        ubl.money(item, "LineExtensionAmount", total, currency)
-        ubl.money(item, "Price/PriceAmount", unit, currency)
+        ubl.money(item, "LineExtensionAmount", net, currency)
+        ubl.money(item, "Price/PriceAmount", net_unit, currency)
         ubl.add(item, "Delivery/MaximumQuantity", canonical_decimal(salable))
         ubl.add(item, "Item/SellersItemIdentification/ID", sku)
         ext = ubl.add(item, "SesExtension")
@@ -286,12 +333,28 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
         ubl.add(ext, "OnStock", "true" if salable >= quantity else "false")
         ubl.add(ext, "StockNumeric", canonical_decimal(salable))
         ubl.add(ext, "PriceSource", source)
+        ubl.add(ext, "PriceIsIncVat", "false")
+        if vat.percent is not None:
+            tax_total += tax
+            ubl.money(item, "TaxTotal/TaxAmount", tax, currency)
+            ubl.add(item, "Item/ClassifiedTaxCategory/Percent", canonical_decimal(vat.percent))
+            ubl.add(ext, "VatPercent", canonical_decimal(vat.percent))
+            ubl.add(ext, "VatCode", vat.code)
+            ubl.money(ext, "TaxInclusiveAmount", gross, currency)
+        ubl.add(ext, "VatSource", vat.source)
+    ubl.money(root, "TaxTotal/TaxAmount", tax_total, currency)
     totals = ubl.add(root, "LegalMonetaryTotal")
-    ubl.money(totals, "LineExtensionAmount", payable, currency)
-    ubl.money(totals, "PayableAmount", payable, currency)
-    status = _worst(statuses)
-    told = "" if status == Status.OK else "answered from the store: the ERP cannot give real-time prices now"
-    return root, status, told
+    ubl.money(totals, "LineExtensionAmount", net_total, currency)
+    ubl.money(totals, "TaxExclusiveAmount", net_total, currency)
+    ubl.money(totals, "TaxInclusiveAmount", net_total + tax_total, currency)
+    ubl.money(totals, "PayableAmount", net_total + tax_total, currency)
+    told = [] if _worst(statuses) == Status.OK else ["answered from the store: the ERP cannot give real-time "
+                                                     "prices now"]
+    if unrated:  # Ibexa needs a VAT rate per line: 11 makes it use its own price
+        statuses.append(Status.ERP_ERROR)
+        told.append(f"no VAT rate for {', '.join(unrated)}: set systems.{shop.name}.tax_rates for its tax class or "
+                    "default_tax_rate")
+    return root, _worst(statuses), "; ".join(told)
 
 
 # -- customers -----------------------------------------------------------------------------------
