@@ -43,6 +43,13 @@ class RealTimeErp:
         return None
 
 
+class Served(tuple):
+    """``(app, server, client, realtime)``, as the tests unpack it; ``erp`` is the REST ERP the
+    app's outbox delivers to."""
+
+    erp: RestErp
+
+
 @pytest.fixture
 def served(tmp_path, db_url, monkeypatch):
     """The API over an app with the Ibexa shop, on SQLite and PostgreSQL, its real time answered by
@@ -59,7 +66,9 @@ def served(tmp_path, db_url, monkeypatch):
     realtime = RealTimeErp()
     server = ApiServer(create_api(app, erp=realtime))
     client = zeep.Client(f"{server.url}/connectors/shop?wsdl")
-    yield app, server, client, realtime
+    served = Served((app, server, client, realtime))
+    served.erp = erp
+    yield served
     server.close()
     app.close()
     erp.stop()

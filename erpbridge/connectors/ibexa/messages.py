@@ -28,8 +28,9 @@ from erpbridge.connectors.ibexa import ubl
 from erpbridge.connectors.ibexa.soap import FALLBACK_STATUS, Fault, Status
 from erpbridge.connectors.ibexa.spec import IbexaSystem
 from erpbridge.documents import copy_path
-from erpbridge.records import Customer, Order, key_of
+from erpbridge.records import Address, Customer, Order, key_of
 from erpbridge.records.base import canonical_decimal
+from erpbridge.services import customers as customer_service
 from erpbridge.services import orders as order_service
 from erpbridge.services.errors import Conflict, NotFound, Rejected
 from erpbridge.store.tables import (bindings, credit_memos, documents, invoices, order_statuses, orders, products,
@@ -360,28 +361,37 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
 # -- customers -----------------------------------------------------------------------------------
 
 async def select_customer(shop: Shop, data: etree._Element) -> Reply:
+    """The customer at login: from the ERP in real time (``customer_at_login``), else the store.
+    A customer created or changed through the Web.Connector whose message is still under way
+    is answered as the shop sent it (the ERP does not hold it yet); one named by erpbridge's
+    provisional number is answered with the ERP's number once the ERP gave it."""
     number = ubl.customer_number(data)
     if not number:
         raise Fault(f"ibexa {shop.name}: SelectCustomer: BuyerCustomerParty/Party/PartyIdentification/ID is missing")
     hub, status, customer = shop.hub, Status.OK, None
-    if shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
-        answer = await shop.realtime.customer(number)
+    (_reference, erp_number), (current, under_way) = await asyncio.gather(
+        asyncio.to_thread(customer_service.customer_key, hub, number, shop=shop.name),
+        asyncio.to_thread(customer_service.current_customer, hub, number, shop=shop.name))
+    if under_way:
+        customer = current
+    elif shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
+        answer = await shop.realtime.customer(erp_number or number)
         if answer.from_erp and isinstance(answer.value, Customer):
             customer = answer.value
             await asyncio.to_thread(hub.records.put, [customer])
         else:
             status = FALLBACK_STATUS.get(answer.fallback or "erp_not_found", Status.ERP_ERROR)
-    if customer is None:
-        customer = await asyncio.to_thread(hub.records.get, "customers", key_of((number,)))
+    customer = customer or current
     root = etree.Element("OrderResponse")
     if customer is None:
         # Unknown here; the ERP either said so (11) or could not be asked (its status).
         return root, Status.ERP_ERROR if status == Status.OK else status, f"no customer {number!r}"
+    number = erp_number or customer.number
     invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
     if invoice is not None and customer.email and not invoice.get("email"):
         invoice["email"] = customer.email
-    ubl.party(root, "BuyerCustomerParty", customer.number, invoice or {"name": customer.name})
-    ubl.party(root, "AccountingCustomerParty", customer.number, invoice)
+    ubl.party(root, "BuyerCustomerParty", number, invoice or {"name": customer.name})
+    ubl.party(root, "AccountingCustomerParty", number, invoice)
     for addr in customer.delivery_addresses:
         delivery = ubl.add(root, "Delivery")
         ubl.party(delivery, "DeliveryAddress", None, addr.model_dump(mode="json", exclude_none=True), wrap=False)
@@ -392,6 +402,168 @@ async def select_customer(shop: Shop, data: etree._Element) -> Reply:
     if customer.credit_limit is not None:
         ubl.add(ext, "CreditLimit", customer.credit_limit)
     return root, status, "" if status == Status.OK else "answered from the store: the ERP cannot be asked now"
+
+
+# -- new and changed customers, delivery addresses -----------------------------------------------
+# Registration creates a contact or customer in the ERP: erpbridge answers at once with its
+# provisional number (the shop's own id of the customer) and the creation goes into the outbox to
+# the shop's ERP, like the API's customers; once the ERP answered, every answer names the ERP's
+# number. Changes (UpdateCustomer, Create/UpdateDeliveryAddress) are one update_customer message
+# each, behind the creation. A delivery address is named by its customer (DeliveryParty/
+# PartyIdentification/ID, as in Ibexa's sample) and its position in the customer's list
+# (SesExtension/AddressID, 1 for the first, as ReadDeliveryAddress answers it).
+
+def _validated(shop: Shop, operation: str, model, fields: dict, what: str, party: str):
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        where = (lambda loc: loc) if model is Customer else (lambda loc: ("delivery_addresses", 0, *loc))
+        problems = "; ".join(f"{ubl.party_path(where(e['loc']), party)}: {e['msg']}" for e in exc.errors())
+        raise Fault(f"ibexa {shop.name}: {operation}: {what}: {problems}") from None
+
+
+def _takes(shop: Shop, operation: str) -> str | None:
+    """Why the shop's ERP cannot take ``operation`` (None: it can)."""
+    if operation in shop.hub.capabilities(shop.erp).operations:
+        return None
+    return f"the ERP {shop.erp} does not take {operation} (systems.{shop.erp}.messages.{operation} is not " \
+           "configured): change the customer in the ERP"
+
+
+def _customer_answer(root_tag: str, customer: Customer, number: str, state: str, created: bool) -> etree._Element:
+    root = etree.Element(root_tag)
+    invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
+    party = ubl.party(root, "Party", number, invoice or {"name": customer.name}, wrap=False)
+    ext = ubl.add(party, "SesExtension")
+    ubl.add(ext, "Provisional", "true" if number == customer.number and state != "created" else "false")
+    ubl.add(ext, "State", state)
+    ubl.add(ext, "Replay", "false" if created else "true")
+    return root
+
+
+def _create_customer(shop: Shop, operation: str, data: etree._Element) -> Reply:
+    party = ubl.find(data, "Party")
+    if party is None:
+        raise Fault(f"ibexa {shop.name}: {operation}: the request has no Party")
+    reference = ubl.text(party, "PartyIdentification/ID") \
+        or ubl.text(data, "BuyerCustomerParty/SupplierAssignedAccountID") or ubl.text(party, "Contact/ID")
+    if not reference:
+        raise Fault(f"ibexa {shop.name}: {operation}: Party/PartyIdentification/ID (or BuyerCustomerParty/"
+                    "SupplierAssignedAccountID, the shop's id of the customer) is missing")
+    fields = {"reference": reference, **ubl.customer_fields(party)}
+    customer = _validated(shop, operation, Customer, {"number": reference, **ubl.customer_fields(party)},
+                          f"customer {reference}", "Party")
+    refused = _takes(shop, customer_service.OPERATION)
+    if refused:
+        return etree.Element(f"Response{operation}"), Status.ERP_ERROR, refused
+    try:
+        _id, created = customer_service.create_customer(shop.hub, fields, shop=shop.name)
+    except (Conflict, Rejected) as exc:
+        raise Fault(f"ibexa {shop.name}: {operation}: customer {reference}: {exc}") from None
+    request = customer_service.customer_request(shop.hub, reference, shop=shop.name)
+    number = request["number"] or reference
+    root = _customer_answer(f"Response{operation}", customer, number, request["status"], created)
+    return root, Status.OK, "created" if request["number"] else "accepted: the ERP's customer number follows"
+
+
+def _changed(shop: Shop, operation: str, customer: Customer, root: etree._Element) -> Reply:
+    refused = _takes(shop, customer_service.UPDATE)
+    if refused:
+        return root, Status.ERP_ERROR, refused
+    _id, new = customer_service.update_customer(shop.hub, customer, shop=shop.name)
+    ubl.add(root, "SesExtension/Replay", "false" if new else "true")
+    return root, Status.OK, "accepted: the change is on its way to the ERP" if new else "already accepted"
+
+
+def _known(shop: Shop, operation: str, number: str | None, where: str) -> tuple[Customer | None, str]:
+    if not number:
+        raise Fault(f"ibexa {shop.name}: {operation}: {where}/PartyIdentification/ID (the customer number) is missing")
+    customer, _under_way = customer_service.current_customer(shop.hub, number, shop=shop.name)
+    reference, erp_number = customer_service.customer_key(shop.hub, number, shop=shop.name)
+    return customer, erp_number or reference
+
+
+def _update_customer(shop: Shop, data: etree._Element) -> Reply:
+    operation = "UpdateCustomer"
+    party = ubl.find(data, "Party")
+    if party is None:
+        raise Fault(f"ibexa {shop.name}: {operation}: the request has no Party")
+    current, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "Party")
+    if current is None:
+        return etree.Element("ResponseUpdateCustomer"), Status.ERP_ERROR, f"no customer {number!r}"
+    fields = current.model_dump(mode="json", exclude_none=True)
+    sent = ubl.customer_fields(party)
+    if "invoice_address" in sent:
+        sent["invoice_address"] = {**fields.get("invoice_address", {}), **sent["invoice_address"]}
+    customer = _validated(shop, operation, Customer, {**fields, **sent}, f"customer {number}", "Party")
+    root = etree.Element("ResponseUpdateCustomer")
+    invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
+    ubl.party(root, "Party", number, invoice or {"name": customer.name}, wrap=False)
+    return _changed(shop, operation, customer, root)
+
+
+def _delivery_party(root: etree._Element, number: str, position: int, addr: Address) -> None:
+    element = ubl.party(root, "DeliveryParty", number, addr.model_dump(mode="json", exclude_none=True), wrap=False)
+    ubl.add(element, "SesExtension/AddressID", position)
+
+
+def _read_delivery_addresses(shop: Shop, data: etree._Element) -> Reply:
+    operation = "ReadDeliveryAddress"
+    party = ubl.find(data, "DeliveryParty")
+    customer, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "DeliveryParty")
+    root = etree.Element("ReadDeliveryAddressResponse")
+    if customer is None:
+        return root, Status.ERP_ERROR, f"no customer {number!r}"
+    for position, addr in enumerate(customer.delivery_addresses, 1):
+        _delivery_party(root, number, position, addr)
+    return root, Status.OK, ""
+
+
+def _delivery_address(shop: Shop, operation: str, data: etree._Element) -> Reply:
+    """CreateDeliveryAddress (appended to the customer's list) and UpdateDeliveryAddress (the
+    address at SesExtension/AddressID, with the fields sent over it)."""
+    party = ubl.find(data, "DeliveryParty")
+    customer, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "DeliveryParty")
+    root = etree.Element(f"{operation}Response")
+    if customer is None:
+        return root, Status.ERP_ERROR, f"no customer {number!r}"
+    addresses = list(customer.delivery_addresses)
+    sent = ubl.address(party)
+    if operation == "UpdateDeliveryAddress":
+        wanted = ubl.text(party, "SesExtension/AddressID")
+        if not wanted or not wanted.isdigit():
+            raise Fault(f"ibexa {shop.name}: {operation}: customer {number}: DeliveryParty/SesExtension/AddressID "
+                        f"(the address's position in ReadDeliveryAddress) is missing or not a number: {wanted!r}")
+        position = int(wanted)
+        if not 1 <= position <= len(addresses):
+            return root, Status.ERP_ERROR, f"customer {number} has no delivery address {position}"
+        sent = {**addresses[position - 1].model_dump(mode="json", exclude_none=True), **sent}
+    addr = _validated(shop, operation, Address, sent, f"customer {number}", "DeliveryParty")
+    if operation == "UpdateDeliveryAddress":
+        addresses[position - 1] = addr
+    elif addr in addresses:
+        position = addresses.index(addr) + 1  # the same address again: a repeat
+    else:
+        addresses.append(addr)
+        position = len(addresses)
+    _delivery_party(root, number, position, addr)
+    return _changed(shop, operation, customer.model_copy(update={"delivery_addresses": addresses}), root)
+
+
+def _in_thread(handle) -> Handler:
+    async def handler(shop: Shop, data: etree._Element) -> Reply:
+        return await asyncio.to_thread(handle, shop, data)
+    return handler
+
+
+CUSTOMER_HANDLERS: dict[str, Handler] = {
+    "CreateContact": _in_thread(lambda shop, data: _create_customer(shop, "CreateContact", data)),
+    "CreateCustomer": _in_thread(lambda shop, data: _create_customer(shop, "CreateCustomer", data)),
+    "UpdateCustomer": _in_thread(_update_customer),
+    "ReadDeliveryAddress": _in_thread(_read_delivery_addresses),
+    "CreateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "CreateDeliveryAddress", data)),
+    "UpdateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "UpdateDeliveryAddress", data)),
+}
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -522,12 +694,12 @@ def _detail_handler(kind: DocumentKind) -> Handler:
 #: The WSDL's operations and their handlers.
 HANDLERS: dict[str, Handler] = {
     "CreateSalesOrder": create_sales_order, "CalculateSalesPrice": calculate_sales_price,
-    "SelectCustomer": select_customer, "OrderList": order_list, "OrderDetail": order_detail,
+    "SelectCustomer": select_customer, "OrderList": order_list, "OrderDetail": order_detail, **CUSTOMER_HANDLERS,
     **{f"{name}List": _list_handler(kind) for name, kind in DOCUMENTS.items()},
     **{f"{name}Detail": _detail_handler(kind) for name, kind in DOCUMENTS.items()},
 }
 
 #: The exchange log's flow of each operation (what an operator filters by).
 FLOWS: dict[str, str] = {"CreateSalesOrder": "orders", "CalculateSalesPrice": "prices", "SelectCustomer": "customers",
-                         "OrderList": "orders", "OrderDetail": "orders",
+                         "OrderList": "orders", "OrderDetail": "orders", **dict.fromkeys(CUSTOMER_HANDLERS, "customers"),
                          **{name: "documents" for name in HANDLERS if name.startswith(tuple(DOCUMENTS))}}
