@@ -97,7 +97,8 @@ def test_a_registration_is_answered_at_once_then_with_the_erps_number_and_change
     ("CreateContact", registration().replace("jane@example.com", "not-an-address"), "Party/Contact/ElectronicMail"),
     ("CreateDeliveryAddress", delivery("CreateDeliveryAddress", "jane-web", "Hamburg").replace(
         "<PostalZone>10115</PostalZone>", ""), "DeliveryParty/PostalAddress/PostalZone"),
-    ("UpdateDeliveryAddress", delivery("UpdateDeliveryAddress", "jane-web", "Hamburg"), "DeliveryParty/SesExtension/AddressID"),
+    ("UpdateDeliveryAddress", delivery("UpdateDeliveryAddress", "jane-web", "Hamburg"),
+     "DeliveryParty/SesExtension/AddressID"),
 ])
 def test_bad_customer_input_is_a_fault_naming_the_element_and_stores_nothing(served, operation, data, named):
     import zeep.exceptions
@@ -121,3 +122,15 @@ def test_an_unknown_customer_or_address_is_status_11(served):
     assert code == 11 and "has no delivery address 2" in status
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m)).scalar_one() == 1
+
+
+def test_a_change_the_erp_does_not_take_is_status_11_and_queues_nothing(served, monkeypatch):
+    from erpbridge.connectors.registry import Capabilities
+
+    app, _server, client, _ = served
+    call(client, "CreateContact", registration())
+    # an ERP whose connector creates customers but cannot change them (Tryton, Odoo, NetSuite today)
+    monkeypatch.setattr(app, "capabilities", lambda name: Capabilities(deliver=frozenset({"create_customer"})))
+    _, code, status = call(client, "CreateDeliveryAddress", delivery("CreateDeliveryAddress", "jane-web", "Kiel"))
+    assert code == 11 and "does not take update_customer" in status
+    assert messages(app) == [("create_customer", "customer:jane-web", "pending")]

@@ -269,7 +269,8 @@ def _vat(shop: Shop, sku: str) -> Vat:
     return Vat(None, tax_class, "none")
 
 
-def _amounts(shop: Shop, unit: Decimal, quantity: Decimal, percent: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+def _amounts(shop: Shop, unit: Decimal, quantity: Decimal,
+             percent: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """Net unit price, net line, VAT and gross line, in cents. The line's VAT is worked out from
     the line (not from a rounded unit price), from the net, or from the gross when the ERP's
     prices include it (``prices_include_tax``)."""
@@ -701,5 +702,6 @@ HANDLERS: dict[str, Handler] = {
 
 #: The exchange log's flow of each operation (what an operator filters by).
 FLOWS: dict[str, str] = {"CreateSalesOrder": "orders", "CalculateSalesPrice": "prices", "SelectCustomer": "customers",
-                         "OrderList": "orders", "OrderDetail": "orders", **dict.fromkeys(CUSTOMER_HANDLERS, "customers"),
+                         "OrderList": "orders", "OrderDetail": "orders",
+                         **dict.fromkeys(CUSTOMER_HANDLERS, "customers"),
                          **{name: "documents" for name in HANDLERS if name.startswith(tuple(DOCUMENTS))}}
