@@ -134,3 +134,16 @@ def test_a_change_the_erp_does_not_take_is_status_11_and_queues_nothing(served, 
     _, code, status = call(client, "CreateDeliveryAddress", delivery("CreateDeliveryAddress", "jane-web", "Kiel"))
     assert code == 11 and "does not take update_customer" in status
     assert messages(app) == [("create_customer", "customer:jane-web", "pending")]
+
+
+def test_a_creation_that_will_never_reach_the_erp_is_status_11(served):
+    from erpbridge.outbox.messages import discard
+
+    app, _server, client, _ = served
+    call(client, "CreateContact", registration())
+    with app.engine.connect() as conn:
+        message_id = conn.execute(select(m.c.id)).scalar_one()
+    discard(app.engine, [message_id], actor="operator", reason="a test customer")
+    answer, code, status = call(client, "CreateContact", registration())
+    assert code == 11 and "did not create customer jane-web" in status
+    assert ubl.text(answer, "Party/SesExtension/State") == "failed"

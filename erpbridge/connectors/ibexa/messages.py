@@ -428,7 +428,7 @@ def _takes(shop: Shop, operation: str) -> str | None:
     if operation in shop.hub.capabilities(shop.erp).operations:
         return None
     return f"the ERP {shop.erp} does not take {operation} (systems.{shop.erp}.messages.{operation} is not " \
-           "configured): change the customer in the ERP"
+           "configured): do it in the ERP"
 
 
 def _customer_answer(root_tag: str, customer: Customer, number: str, state: str, created: bool) -> etree._Element:
@@ -451,19 +451,21 @@ def _create_customer(shop: Shop, operation: str, data: etree._Element) -> Reply:
     if not reference:
         raise Fault(f"ibexa {shop.name}: {operation}: Party/PartyIdentification/ID (or BuyerCustomerParty/"
                     "SupplierAssignedAccountID, the shop's id of the customer) is missing")
-    fields = {"reference": reference, **ubl.customer_fields(party)}
-    customer = _validated(shop, operation, Customer, {"number": reference, **ubl.customer_fields(party)},
-                          f"customer {reference}", "Party")
+    found = ubl.customer_fields(party)
+    customer = _validated(shop, operation, Customer, {"number": reference, **found}, f"customer {reference}", "Party")
     refused = _takes(shop, customer_service.OPERATION)
     if refused:
         return etree.Element(f"Response{operation}"), Status.ERP_ERROR, refused
     try:
-        _id, created = customer_service.create_customer(shop.hub, fields, shop=shop.name)
+        _id, created = customer_service.create_customer(shop.hub, {"reference": reference, **found}, shop=shop.name)
     except (Conflict, Rejected) as exc:
         raise Fault(f"ibexa {shop.name}: {operation}: customer {reference}: {exc}") from None
     request = customer_service.customer_request(shop.hub, reference, shop=shop.name)
     number = request["number"] or reference
     root = _customer_answer(f"Response{operation}", customer, number, request["status"], created)
+    if request["status"] == "failed":  # the ERP refused it (dead, or discarded by an operator)
+        error = (request["message"] or {}).get("last_error") or "see the outbox"
+        return root, Status.ERP_ERROR, f"the ERP did not create customer {reference}: {error}"
     return root, Status.OK, "created" if request["number"] else "accepted: the ERP's customer number follows"
 
 
