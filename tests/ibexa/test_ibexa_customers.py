@@ -147,3 +147,18 @@ def test_a_creation_that_will_never_reach_the_erp_is_status_11(served):
     answer, code, status = call(client, "CreateContact", registration())
     assert code == 11 and "did not create customer jane-web" in status
     assert ubl.text(answer, "Party/SesExtension/State") == "failed"
+
+
+def test_a_deleted_delivery_address_is_gone_and_the_next_moves_up(served):
+    app, _server, client, _ = served
+    call(client, "CreateContact", registration())
+    for city in ("Hamburg", "Kiel"):
+        call(client, "CreateDeliveryAddress", delivery("CreateDeliveryAddress", "jane-web", city))
+    answer, code, _ = call(client, "DeleteDeliveryAddress", delivery("DeleteDeliveryAddress", "jane-web", "x", "1"))
+    assert code == 0 and "deleted" in ubl.text(answer, "Result")
+    listed, _, _ = call(client, "ReadDeliveryAddress", delivery("ReadDeliveryAddress", "jane-web", "x"))
+    assert [(ubl.text(p, "SesExtension/AddressID"), ubl.text(p, "PostalAddress/CityName"))
+            for p in listed.iter("DeliveryParty")] == [("1", "Kiel")]
+    Worker(app).drain()
+    number, = served.erp.updated_customers[-1:]
+    assert [a["city"] for a in served.erp.customers[number]["ship_to"]] == ["Kiel"]

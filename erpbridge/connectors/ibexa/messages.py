@@ -409,7 +409,7 @@ async def select_customer(shop: Shop, data: etree._Element) -> Reply:
 # Registration creates a contact or customer in the ERP: erpbridge answers at once with its
 # provisional number (the shop's own id of the customer) and the creation goes into the outbox to
 # the shop's ERP, like the API's customers; once the ERP answered, every answer names the ERP's
-# number. Changes (UpdateCustomer, Create/UpdateDeliveryAddress) are one update_customer message
+# number. Changes (UpdateCustomer, Create/Update/DeleteDeliveryAddress) are one update_customer message
 # each, behind the creation. A delivery address is named by its customer (DeliveryParty/
 # PartyIdentification/ID, as in Ibexa's sample) and its position in the customer's list
 # (SesExtension/AddressID, 1 for the first, as ReadDeliveryAddress answers it).
@@ -523,8 +523,9 @@ def _read_delivery_addresses(shop: Shop, data: etree._Element) -> Reply:
 
 
 def _delivery_address(shop: Shop, operation: str, data: etree._Element) -> Reply:
-    """CreateDeliveryAddress (appended to the customer's list) and UpdateDeliveryAddress (the
-    address at SesExtension/AddressID, with the fields sent over it)."""
+    """CreateDeliveryAddress (appended to the customer's list), UpdateDeliveryAddress (the
+    address at SesExtension/AddressID, with the fields sent over it) and DeleteDeliveryAddress
+    (that address removed: the ones after it move up by one)."""
     party = ubl.find(data, "DeliveryParty")
     customer, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "DeliveryParty")
     root = etree.Element(f"{operation}Response")
@@ -532,7 +533,7 @@ def _delivery_address(shop: Shop, operation: str, data: etree._Element) -> Reply
         return root, Status.ERP_ERROR, f"no customer {number!r}"
     addresses = list(customer.delivery_addresses)
     sent = ubl.address(party)
-    if operation == "UpdateDeliveryAddress":
+    if operation != "CreateDeliveryAddress":
         wanted = ubl.text(party, "SesExtension/AddressID")
         if not wanted or not wanted.isdigit():
             raise Fault(f"ibexa {shop.name}: {operation}: customer {number}: DeliveryParty/SesExtension/AddressID "
@@ -540,6 +541,10 @@ def _delivery_address(shop: Shop, operation: str, data: etree._Element) -> Reply
         position = int(wanted)
         if not 1 <= position <= len(addresses):
             return root, Status.ERP_ERROR, f"customer {number} has no delivery address {position}"
+        if operation == "DeleteDeliveryAddress":
+            del addresses[position - 1]
+            ubl.add(root, "Result", f"delivery address {position} of customer {number} deleted")
+            return _changed(shop, operation, customer.model_copy(update={"delivery_addresses": addresses}), root)
         sent = {**addresses[position - 1].model_dump(mode="json", exclude_none=True), **sent}
     addr = _validated(shop, operation, Address, sent, f"customer {number}", "DeliveryParty")
     if operation == "UpdateDeliveryAddress":
@@ -566,6 +571,7 @@ CUSTOMER_HANDLERS: dict[str, Handler] = {
     "ReadDeliveryAddress": _in_thread(_read_delivery_addresses),
     "CreateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "CreateDeliveryAddress", data)),
     "UpdateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "UpdateDeliveryAddress", data)),
+    "DeleteDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "DeleteDeliveryAddress", data)),
 }
 
 
