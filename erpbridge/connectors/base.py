@@ -28,6 +28,7 @@ __all__ = ["ConnectorError", "GeneralError", "MessageError", "ERP_OPERATIONS", "
 #: shop -> ERP operations, by name (the message's ``operation``) -> the record kind of its payload.
 ERP_OPERATIONS: dict[str, str] = {
     "create_customer": "customers",
+    "update_customer": "customers",  # a changed customer (addresses, delivery addresses), by its number
     "send_order": "orders",
     "cancel_order": "cancellations",
     "send_return": "returns",

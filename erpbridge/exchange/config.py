@@ -17,7 +17,10 @@ PERSONAL_KEYS = ["email", "e_mail", "mail", "phone", "telephone", "mobile", "fax
                  "last_name", "full_name", "firstname", "lastname", "contact", "street", "street2", "street_2",
                  "address", "address1", "address2", "address_line", "address_line1", "address_line2",
                  "address_line3", "postcode", "post_code", "postal_code", "zip", "zip_code", "zipcode", "city",
-                 "birthday", "date_of_birth", "iban", "vat_id", "tax_id", "ip", "ip_address"]
+                 "birthday", "date_of_birth", "iban", "vat_id", "tax_id", "ip", "ip_address",
+                 # UBL's names, as Ibexa's Web.Connector messages carry parties (connectors/ibexa)
+                 "street_name", "additional_street_name", "building_number", "city_name", "postal_zone",
+                 "family_name", "electronic_mail", "telefax", "person"]
 
 
 class ExchangeLogConfig(BaseModel):

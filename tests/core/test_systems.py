@@ -84,7 +84,7 @@ def test_per_message_settings_are_honoured_or_refused_by_name(tmp_path):
         "systems.erp.messages.send_order.timeout: the files connector has no per-message timeout (it honours: "
         "endpoint, operation)",
         "systems.erp.messages.send_invoice: the files connector has no such message; its messages are: "
-        "cancel_order, create_customer, send_order, send_return"]
+        "cancel_order, create_customer, send_order, send_return, update_customer"]
 
 
 def test_erpbridge_connectors_lists_what_is_installed_and_what_each_can_do(tmp_path):

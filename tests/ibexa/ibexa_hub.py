@@ -30,17 +30,32 @@ def ibexa_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, **top) -> ob
     """The examples' systems (the REST ERP's, examples/ibexa's shop) on ``db_url``, written to a
     file (``app.config.source``) a worker process opens too."""
     monkeypatch.setenv("IBEXA_PASSWORD", PASSWORD)
-    return shop_app("ibexa", folder, erp, db_url, monkeypatch, **top)
+    return shop_app("ibexa", folder, erp, db_url, monkeypatch, erp_messages=UPDATE_CUSTOMER, **top)
+
+
+#: The REST ERP's message for a changed customer (the example's ERP has none: a shop's change
+#: of a customer then gets status 11, "the ERP does not take update_customer").
+UPDATE_CUSTOMER = {"update_customer": {
+    "endpoint": "/updatecustomer",
+    "request": {"send": "body", "fields": {
+        "number": "body.customer_id", "name": "body.name", "email": "body.email",
+        "invoice_address": {"from": "body.address", "fields": {"street": "street", "postcode": "zip", "city": "city",
+                                                               "country": "country"}},
+        "delivery_addresses": {"each": "body.ship_to", "fields": {"name": "name", "street": "street",
+                                                                  "postcode": "zip", "city": "city",
+                                                                  "country": "country"}}}},
+    "response": {"id": "customer_id"}}}
 
 
 def shop_app(example_name: str, folder: Path, erp: RestErp, db_url: str, monkeypatch, *, shop: dict | None = None,
-             **top) -> object:
+             erp_messages: dict | None = None, **top) -> object:
     """examples/<example_name>'s shop system (with ``shop``'s settings over it) in front of the
-    REST ERP (tests/commerceup uses it too)."""
+    REST ERP (with ``erp_messages`` besides the example's; tests/commerceup uses it too)."""
     monkeypatch.setenv("ERP_URL", erp.url)
     for variable, value in erp.environment.items():
         monkeypatch.setenv(variable, value)
     erp_system = yaml.safe_load((ROOT / "examples/webservice-rest/erpbridge.yaml").read_text())["systems"]["erp"]
+    erp_system["messages"].update(erp_messages or {})
     example = yaml.safe_load((ROOT / f"examples/{example_name}/erpbridge.yaml").read_text())
     raw = {**example, "store": {"url": db_url},
            "systems": {"erp": {**erp_system, "semaphore": {"max_lock_time": 1}},

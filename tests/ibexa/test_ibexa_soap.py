@@ -5,7 +5,6 @@ response code that says where they came from (0, 11 ERP error, 12 timeout, 21 of
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import httpx
@@ -13,65 +12,12 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
-from erpbridge.api import create_api
-from erpbridge.connectors.base import GeneralError
 from erpbridge.connectors.ibexa import soap, ubl
 from erpbridge.connectors.ibexa.messages import HANDLERS
 from erpbridge.outbox.tables import outbox_messages
-from erpbridge.records import Customer, Price
 from erpbridge.store.tables import orders
 
-from ibexa_hub import RestErp, call, ibexa_app, ubl_order
-from shop import ApiServer  # tests/tryton/shop.py (on the path through ibexa_hub)
-
-
-class RealTimeErp:
-    """The ERP's real-time lookups, as a connector offers them (``create_api(hub, erp=...)``):
-    ``mode`` is ``answer``, ``slow``, ``down`` (a general error) or ``broken`` (any other)."""
-
-    def __init__(self):
-        self.mode = "answer"
-
-    def _act(self):
-        if self.mode == "slow":
-            time.sleep(2)
-        if self.mode == "down":
-            raise GeneralError("connection refused")
-        if self.mode == "broken":
-            raise ValueError("the ERP answered nonsense")
-
-    def get_price(self, query):
-        self._act()
-        return Price(sku=query.sku, amount=Decimal("15.00"), currency="EUR", customer=query.customer)
-
-    def get_customer(self, number):
-        self._act()
-        return Customer(number=number, name="Jane Doe (from the ERP)", email="jane@example.com")
-
-    def get_document(self, doc_type, number):
-        self._act()
-        return None
-
-
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    """The API over an app with the Ibexa shop, on SQLite, its real time answered by RealTimeErp."""
-    import zeep
-
-    erp = RestErp()
-    app = ibexa_app(tmp_path, erp, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch,
-                    api={"realtime": {"timeout": 0.3, "cache_ttl": 0}})
-    erp.add_product("A-1", "Drill", "19.90", stock={"MAIN": 7})
-    from erpbridge.flows.scheduler import run_flow
-    for flow in ("catalog", "prices", "stock"):
-        assert run_flow(app, flow)["outcome"] == "ok"
-    realtime = RealTimeErp()
-    server = ApiServer(create_api(app, erp=realtime))
-    client = zeep.Client(f"{server.url}/connectors/shop?wsdl")
-    yield app, server, client, realtime
-    server.close()
-    app.close()
-    erp.stop()
+from ibexa_hub import call, ubl_order
 
 
 def stored(app) -> tuple[int, int]:

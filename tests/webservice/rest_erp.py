@@ -10,7 +10,8 @@ an HTTP 200 (``{"status": "failed", "message": ...}``) and refuses a second orde
 shop number (HTTP 409). Master data and feedback are read with ``GET`` lists that take
 ``updated_since`` (ISO 8601) and, for products and customers, ``page``/``per_page`` with a
 ``total``. ``/health`` answers without a token. What is not in the seed (those lists, the
-lookups by shop number, returns, invoice PDFs) is the smallest REST shape such an ERP has.
+lookups by shop number, returns, invoice PDFs, ``POST /updatecustomer`` for a changed customer)
+is the smallest REST shape such an ERP has.
 
 The people working in the ERP are :class:`RestErp`'s methods (add products, ship part of an
 order with a tracking number, receive a return); switches stop it (connections refused), make
@@ -60,6 +61,7 @@ class RestErp:
         self.prices: dict[tuple, dict] = {}
         self.inventory: dict[tuple, dict] = {}
         self.customers: dict[str, dict] = {}
+        self.updated_customers: list[str] = []  # the number of each customer changed, once per change
         self.orders: dict[str, dict] = {}
         self.shipments: dict[str, dict] = {}
         self.invoices: dict[str, dict] = {}
@@ -142,6 +144,18 @@ class RestErp:
         self.created["customers"] += 1
         return number
 
+    def _update_customer(self, body: dict) -> tuple[int, Any]:
+        """A changed customer, named by the ERP's number or, before the shop knew it, its own reference."""
+        wanted = body.get("customer_id")
+        customer = self.customers.get(wanted) or next(
+            (c for c in self.customers.values() if wanted and c["reference"] == wanted), None)
+        if customer is None:
+            return 200, {"status": "failed", "message": f"Unknown customer {wanted}"}
+        customer.update({k: body[k] for k in ("name", "email", "address", "ship_to") if k in body},
+                        updated_at=now())
+        self.updated_customers.append(customer["customer_id"])
+        return 200, {"status": "success", "customer_id": customer["customer_id"]}
+
     def order(self, number: str) -> dict | None:
         return next((o for o in self.orders.values() if o["order_no"] == number), None)
 
@@ -214,6 +228,8 @@ class RestErp:
                 if not customer.get("name"):
                     return 200, {"status": "failed", "message": "customer name is required"}
                 return 200, {"status": "success", "customer_id": self._customer(customer)}
+            if route == ("POST", "/updatecustomer"):
+                return self._update_customer((body or {}).get("body") or {})
             if route == ("POST", "/createorder"):
                 return self._create_order((body or {}).get("body") or {})
             if route == ("POST", "/cancelorder"):

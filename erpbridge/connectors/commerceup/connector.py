@@ -15,6 +15,13 @@
 
 Bad bodies are answered ``{"success": false, "message", "errors": [{field, reason}]}`` with
 422 (409 for a number reused with other content, 401 for credentials): never a 500.
+
+Every call is in the exchange log: measuring point ``commerceup.<call>`` (``createorder``,
+``orders``...), direction ``in``, the business key (``key: {order, customer}``), the body as
+read (its personal data masked by the log) with the credential headers as ``***``, the status
+and answer, and the outcome (``ok`` below 400, ``error`` for a failure inside erpbridge,
+``message_error`` otherwise). A body that cannot be read is logged by its size only. The log
+is written in the background (buffered), so a call waits for no log transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from erpbridge.connectors.base import MessageError
 from erpbridge.connectors.commerceup import contract
 from erpbridge.connectors.commerceup.contract import BadRequest
 from erpbridge.connectors.commerceup.spec import CommerceupSystem
+from erpbridge.exchange import ExchangeLog
 from erpbridge.records import Order
 from erpbridge.services import customers as customer_service
 from erpbridge.services import orders as order_service
@@ -53,6 +61,7 @@ class Refused(Exception):
 class CommerceupConnector:
     def __init__(self, app, name: str, config: CommerceupSystem):
         self.app, self.name, self.config = app, name, config
+        self.log = ExchangeLog.for_app(app, buffered=True)
         self._pusher = None
         if config.api_key is not None:
             from erpbridge.connectors.commerceup.push import Pusher
@@ -68,6 +77,7 @@ class CommerceupConnector:
     def close(self) -> None:
         if self._pusher is not None:
             self._pusher.close()
+        self.log.close()
 
     # -- wiring --------------------------------------------------------------------------------
 
@@ -85,10 +95,12 @@ class CommerceupConnector:
         async def endpoint(request: Request) -> Response:
             xml = contract.is_xml(request.headers.get("content-type")) or contract.is_xml(request.headers.get("accept"))
             what = f"commerceup {self.name}: {request.url.path.rsplit('/', 1)[-1] if body else request.url.path}"
+            started, data, raw, failed = time.perf_counter(), None if body else dict(request.path_params), b"", False
             try:
                 self._check_credentials(request)
                 if body:
-                    data = contract.read_body(await request.body(), request.headers.get("content-type"), what)
+                    raw = await request.body()
+                    data = contract.read_body(raw, request.headers.get("content-type"), what)
                     status, answer = await handler(data, what)
                 else:
                     status, answer = await handler(request.path_params, what)
@@ -98,12 +110,37 @@ class CommerceupConnector:
                 status, answer = exc.status, _refusal(str(exc), exc.errors)
             except Exception:
                 logger.exception("%s failed", what)
+                failed = True
                 status, answer = 503, _refusal(f"{what}: failed inside erpbridge (see its log); nothing was stored "
                                                "half; call again")
+            await self._record(request, handler.__name__, data, len(raw), started, status, answer, failed)
             content, media_type = contract.render(answer, xml)
             headers = {"WWW-Authenticate": 'Basic realm="erpbridge"'} if status == 401 else None
             return Response(content, status_code=status, media_type=media_type, headers=headers)
         return endpoint
+
+    async def _record(self, request: Request, call: str, data, size: int, started: float, status: int,
+                      answer: dict, failed: bool) -> None:
+        """The call in the exchange log (see the module docstring); never raises."""
+        try:
+            call = call.replace("_", "")  # create_order -> createorder, as the path names it
+            body = data if isinstance(data, dict) else {"bytes": size}
+            keys = {"order": body.get("orderId") or body.get("order_id"),
+                    "customer": body.get("customerId") or body.get("reference")}
+            headers = {name: request.headers.get(name) for name in ("authorization", "username", "password")
+                       if request.headers.get(name) is not None}
+            request_entry = {"method": request.method, "path": request.url.path,
+                             "key": {k: str(v) for k, v in keys.items() if v}, "headers": headers, "body": body}
+            outcome = "ok" if status < 400 else "error" if failed else "message_error"
+            error = None if outcome == "ok" else f"{status}: {answer.get('message')}"
+            flow = {"createcustomer": "customers", "customer": "customers", "createorder": "orders", "order": "orders",
+                    "cancelorder": "cancellations", "returnorder": "returns"}.get(call, "commerceup")
+            await asyncio.to_thread(self.log.record, self.name, flow, f"commerceup.{call}", "in",
+                                    duration_ms=(time.perf_counter() - started) * 1000, outcome=outcome, error=error,
+                                    request=request_entry, response={"status": status, "body": answer})
+        except Exception:
+            logger.warning("commerceup %s: the exchange log entry of a call could not be made", self.name,
+                           exc_info=True)
 
     def _check_credentials(self, request: Request) -> None:
         """Basic (RFC 7617), the ``username``/``password`` headers of the seed, or a bearer token;
@@ -137,12 +174,12 @@ class CommerceupConnector:
             raise _invalid(what, exc) from None
         reference = fields["reference"]
         try:
-            await asyncio.to_thread(customer_service.create_customer, self.app, fields)
+            await asyncio.to_thread(customer_service.create_customer, self.app, fields, shop=self.name)
         except Conflict as exc:
             raise Refused(409, f"{what}: {exc}") from None
         deadline = time.monotonic() + self.config.customer_wait
         while True:
-            view = await asyncio.to_thread(customer_service.customer_request, self.app, reference)
+            view = await asyncio.to_thread(customer_service.customer_request, self.app, reference, shop=self.name)
             if view["status"] != "pending" or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.05)
@@ -150,7 +187,8 @@ class CommerceupConnector:
 
     async def customer(self, params: dict, what: str) -> tuple[int, dict]:
         try:
-            view = await asyncio.to_thread(customer_service.customer_request, self.app, params["reference"])
+            view = await asyncio.to_thread(customer_service.customer_request, self.app, params["reference"],
+                                         shop=self.name)
         except NotFound as exc:
             raise Refused(404, f"{what}: {exc}") from None
         return 200, _customer_answer(view)

@@ -14,7 +14,7 @@ import asyncio
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Awaitable, Callable
 
 import orjson
@@ -28,13 +28,17 @@ from erpbridge.connectors.ibexa import ubl
 from erpbridge.connectors.ibexa.soap import FALLBACK_STATUS, Fault, Status
 from erpbridge.connectors.ibexa.spec import IbexaSystem
 from erpbridge.documents import copy_path
-from erpbridge.records import Customer, Order, key_of
+from erpbridge.records import Address, Customer, Order, key_of
 from erpbridge.records.base import canonical_decimal
+from erpbridge.services import customers as customer_service
 from erpbridge.services import orders as order_service
 from erpbridge.services.errors import Conflict, NotFound, Rejected
-from erpbridge.store.tables import bindings, credit_memos, documents, invoices, order_statuses, orders, shipments, stock
+from erpbridge.store.tables import (bindings, credit_memos, documents, invoices, order_statuses, orders, products,
+                                    shipments, stock)
 
 _STOCK = select(stock.c.quantity).where(stock.c.sku == bindparam("sku"))
+_PRODUCT = select(products.c.data).where(products.c.key == bindparam("key"))
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -241,16 +245,58 @@ async def order_list(shop: Shop, data: etree._Element) -> Reply:
 
 # -- prices and availability --------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Vat:
+    """A product's VAT: its percent and where that came from (``tax_rates[<class>]`` or
+    ``default_tax_rate``); ``percent`` None when neither knows it."""
+
+    percent: Decimal | None
+    code: str | None
+    source: str
+
+
+def _vat(shop: Shop, sku: str) -> Vat:
+    """The VAT of ``sku``: the rate configured for the tax class the ERP's catalog gives the
+    product (``systems.<shop>.tax_rates``), else ``default_tax_rate``. ERPs export a product's
+    tax class, not a rate per shop country, so the rate is the hub's configuration."""
+    rows = shop.reads.all(_PRODUCT, {"key": key_of((sku,))})
+    tax_class = orjson.loads(rows[0][0]).get("tax_class") if rows else None
+    config = shop.config
+    if tax_class is not None and tax_class in config.tax_rates:
+        return Vat(config.tax_rates[tax_class], tax_class, f"tax_rates[{tax_class}]")
+    if config.default_tax_rate is not None:
+        return Vat(config.default_tax_rate, tax_class or "default", "default_tax_rate")
+    return Vat(None, tax_class, "none")
+
+
+def _amounts(shop: Shop, unit: Decimal, quantity: Decimal,
+             percent: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Net unit price, net line, VAT and gross line, in cents. The line's VAT is worked out from
+    the line (not from a rounded unit price), from the net, or from the gross when the ERP's
+    prices include it (``prices_include_tax``)."""
+    factor = 1 + percent / 100
+    if shop.config.prices_include_tax:
+        gross = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
+        net = (gross / factor).quantize(CENT, ROUND_HALF_UP)
+        return (unit / factor).quantize(CENT, ROUND_HALF_UP), net, gross - net, gross
+    net = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
+    tax = (net * percent / 100).quantize(CENT, ROUND_HALF_UP)
+    return unit, net, tax, net + tax
+
+
 async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
-    """Prices and availability of a basket: the customer's own price from the ERP in real time
-    (when configured), the store's price otherwise; unknown products are left out, as Ibexa allows."""
+    """Prices, VAT and availability of a basket: the customer's own price from the ERP in real
+    time (when configured), the store's price otherwise; unknown products are left out, as Ibexa
+    allows. Each line is answered net (``Price/PriceAmount``, ``LineExtensionAmount``), with its
+    VAT (``TaxTotal/TaxAmount``, ``SesExtension/VatPercent``, ``VatCode`` and ``VatSource``: where
+    the rate came from) and gross (``SesExtension/TaxInclusiveAmount``); the totals likewise."""
     what = f"ibexa {shop.name}: CalculateSalesPrice"
     customer = ubl.customer_number(data)
     currency = ubl.text(data, "DocumentCurrencyCode") or shop.hub.config.catalog.default_currency
     lines, _costs = ubl.order_lines(data, what)
     root = etree.Element("OrderResponse")
     ubl.add(root, "DocumentCurrencyCode", currency)
-    statuses, payable, today = [], Decimal(0), dt.date.today()
+    statuses, net_total, tax_total, today, unrated = [], Decimal(0), Decimal(0), dt.date.today(), []
     for i, line in enumerate(lines, 1):
         sku, quantity = line.get("sku"), line.get("quantity") or Decimal(1)
         if not sku:
@@ -270,15 +316,18 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
             if found is None:
                 continue
             unit = found["unit_price"]
+        vat = _vat(shop, sku)
+        if vat.percent is None:
+            unrated.append(sku)
+        net_unit, net, tax, gross = _amounts(shop, unit, quantity, vat.percent or Decimal(0))
         on_hand = sum((q for (q,) in shop.reads.all(_STOCK, {"sku": sku})), Decimal(0))
         salable = max(on_hand, Decimal(0))
-        total = canonical_decimal(unit * quantity)
-        payable += total
+        net_total += net
         item = ubl.add(root, "OrderLine/LineItem")
         ubl.add(item, "ID", i)
         ubl.add(item, "Quantity", canonical_decimal(quantity))
-        ubl.money(item, "LineExtensionAmount", total, currency)
-        ubl.money(item, "Price/PriceAmount", unit, currency)
+        ubl.money(item, "LineExtensionAmount", net, currency)
+        ubl.money(item, "Price/PriceAmount", net_unit, currency)
         ubl.add(item, "Delivery/MaximumQuantity", canonical_decimal(salable))
         ubl.add(item, "Item/SellersItemIdentification/ID", sku)
         ext = ubl.add(item, "SesExtension")
@@ -286,39 +335,64 @@ async def calculate_sales_price(shop: Shop, data: etree._Element) -> Reply:
         ubl.add(ext, "OnStock", "true" if salable >= quantity else "false")
         ubl.add(ext, "StockNumeric", canonical_decimal(salable))
         ubl.add(ext, "PriceSource", source)
+        ubl.add(ext, "PriceIsIncVat", "false")
+        if vat.percent is not None:
+            tax_total += tax
+            ubl.money(item, "TaxTotal/TaxAmount", tax, currency)
+            ubl.add(item, "Item/ClassifiedTaxCategory/Percent", canonical_decimal(vat.percent))
+            ubl.add(ext, "VatPercent", canonical_decimal(vat.percent))
+            ubl.add(ext, "VatCode", vat.code)
+            ubl.money(ext, "TaxInclusiveAmount", gross, currency)
+        ubl.add(ext, "VatSource", vat.source)
+    ubl.money(root, "TaxTotal/TaxAmount", tax_total, currency)
     totals = ubl.add(root, "LegalMonetaryTotal")
-    ubl.money(totals, "LineExtensionAmount", payable, currency)
-    ubl.money(totals, "PayableAmount", payable, currency)
-    status = _worst(statuses)
-    told = "" if status == Status.OK else "answered from the store: the ERP cannot give real-time prices now"
-    return root, status, told
+    ubl.money(totals, "LineExtensionAmount", net_total, currency)
+    ubl.money(totals, "TaxExclusiveAmount", net_total, currency)
+    ubl.money(totals, "TaxInclusiveAmount", net_total + tax_total, currency)
+    ubl.money(totals, "PayableAmount", net_total + tax_total, currency)
+    told = [] if _worst(statuses) == Status.OK else ["answered from the store: the ERP cannot give real-time "
+                                                     "prices now"]
+    if unrated:  # Ibexa needs a VAT rate per line: 11 makes it use its own price
+        statuses.append(Status.ERP_ERROR)
+        told.append(f"no VAT rate for {', '.join(unrated)}: set systems.{shop.name}.tax_rates for its tax class or "
+                    "default_tax_rate")
+    return root, _worst(statuses), "; ".join(told)
 
 
 # -- customers -----------------------------------------------------------------------------------
 
 async def select_customer(shop: Shop, data: etree._Element) -> Reply:
+    """The customer at login: from the ERP in real time (``customer_at_login``), else the store.
+    A customer created or changed through the Web.Connector whose message is still under way
+    is answered as the shop sent it (the ERP does not hold it yet); one named by erpbridge's
+    provisional number is answered with the ERP's number once the ERP gave it."""
     number = ubl.customer_number(data)
     if not number:
         raise Fault(f"ibexa {shop.name}: SelectCustomer: BuyerCustomerParty/Party/PartyIdentification/ID is missing")
     hub, status, customer = shop.hub, Status.OK, None
-    if shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
-        answer = await shop.realtime.customer(number)
+    (_reference, erp_number), (current, under_way) = await asyncio.gather(
+        asyncio.to_thread(customer_service.customer_key, hub, number, shop=shop.name),
+        asyncio.to_thread(customer_service.current_customer, hub, number, shop=shop.name))
+    if under_way:
+        customer = current
+    elif shop.asks_erp("customer") and hub.config.api.realtime.customer_at_login:
+        answer = await shop.realtime.customer(erp_number or number)
         if answer.from_erp and isinstance(answer.value, Customer):
             customer = answer.value
             await asyncio.to_thread(hub.records.put, [customer])
         else:
             status = FALLBACK_STATUS.get(answer.fallback or "erp_not_found", Status.ERP_ERROR)
-    if customer is None:
-        customer = await asyncio.to_thread(hub.records.get, "customers", key_of((number,)))
+    customer = customer or current
     root = etree.Element("OrderResponse")
     if customer is None:
         # Unknown here; the ERP either said so (11) or could not be asked (its status).
         return root, Status.ERP_ERROR if status == Status.OK else status, f"no customer {number!r}"
+    number = erp_number or customer.number
     invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
     if invoice is not None and customer.email and not invoice.get("email"):
         invoice["email"] = customer.email
-    ubl.party(root, "BuyerCustomerParty", customer.number, invoice or {"name": customer.name})
-    ubl.party(root, "AccountingCustomerParty", customer.number, invoice)
+    ubl.party(root, "BuyerCustomerParty", number, invoice or {"name": customer.name})
+    ubl.party(root, "AccountingCustomerParty", number, invoice)
     for addr in customer.delivery_addresses:
         delivery = ubl.add(root, "Delivery")
         ubl.party(delivery, "DeliveryAddress", None, addr.model_dump(mode="json", exclude_none=True), wrap=False)
@@ -329,6 +403,176 @@ async def select_customer(shop: Shop, data: etree._Element) -> Reply:
     if customer.credit_limit is not None:
         ubl.add(ext, "CreditLimit", customer.credit_limit)
     return root, status, "" if status == Status.OK else "answered from the store: the ERP cannot be asked now"
+
+
+# -- new and changed customers, delivery addresses -----------------------------------------------
+# Registration creates a contact or customer in the ERP: erpbridge answers at once with its
+# provisional number (the shop's own id of the customer) and the creation goes into the outbox to
+# the shop's ERP, like the API's customers; once the ERP answered, every answer names the ERP's
+# number. Changes (UpdateCustomer, Create/Update/DeleteDeliveryAddress) are one update_customer message
+# each, behind the creation. A delivery address is named by its customer (DeliveryParty/
+# PartyIdentification/ID, as in Ibexa's sample) and its position in the customer's list
+# (SesExtension/AddressID, 1 for the first, as ReadDeliveryAddress answers it).
+
+def _validated(shop: Shop, operation: str, model, fields: dict, what: str, party: str):
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        where = (lambda loc: loc) if model is Customer else (lambda loc: ("delivery_addresses", 0, *loc))
+        problems = "; ".join(f"{ubl.party_path(where(e['loc']), party)}: {e['msg']}" for e in exc.errors())
+        raise Fault(f"ibexa {shop.name}: {operation}: {what}: {problems}") from None
+
+
+def _takes(shop: Shop, operation: str) -> str | None:
+    """Why the shop's ERP cannot take ``operation`` (None: it can)."""
+    if operation in shop.hub.capabilities(shop.erp).operations:
+        return None
+    return f"the ERP {shop.erp} does not take {operation} (systems.{shop.erp}.messages.{operation} is not " \
+           "configured): do it in the ERP"
+
+
+def _customer_answer(root_tag: str, customer: Customer, number: str, state: str, created: bool) -> etree._Element:
+    root = etree.Element(root_tag)
+    invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
+    party = ubl.party(root, "Party", number, invoice or {"name": customer.name}, wrap=False)
+    ext = ubl.add(party, "SesExtension")
+    ubl.add(ext, "Provisional", "true" if number == customer.number and state != "created" else "false")
+    ubl.add(ext, "State", state)
+    ubl.add(ext, "Replay", "false" if created else "true")
+    return root
+
+
+def _create_customer(shop: Shop, operation: str, data: etree._Element) -> Reply:
+    party = ubl.find(data, "Party")
+    if party is None:
+        raise Fault(f"ibexa {shop.name}: {operation}: the request has no Party")
+    reference = ubl.text(party, "PartyIdentification/ID") \
+        or ubl.text(data, "BuyerCustomerParty/SupplierAssignedAccountID") or ubl.text(party, "Contact/ID")
+    if not reference:
+        raise Fault(f"ibexa {shop.name}: {operation}: Party/PartyIdentification/ID (or BuyerCustomerParty/"
+                    "SupplierAssignedAccountID, the shop's id of the customer) is missing")
+    found = ubl.customer_fields(party)
+    customer = _validated(shop, operation, Customer, {"number": reference, **found}, f"customer {reference}", "Party")
+    refused = _takes(shop, customer_service.OPERATION)
+    if refused:
+        return etree.Element(f"Response{operation}"), Status.ERP_ERROR, refused
+    try:
+        _id, created = customer_service.create_customer(shop.hub, {"reference": reference, **found}, shop=shop.name)
+    except (Conflict, Rejected) as exc:
+        raise Fault(f"ibexa {shop.name}: {operation}: customer {reference}: {exc}") from None
+    request = customer_service.customer_request(shop.hub, reference, shop=shop.name)
+    number = request["number"] or reference
+    root = _customer_answer(f"Response{operation}", customer, number, request["status"], created)
+    if request["status"] == "failed":  # the ERP refused it (dead, or discarded by an operator)
+        error = (request["message"] or {}).get("last_error") or "see the outbox"
+        return root, Status.ERP_ERROR, f"the ERP did not create customer {reference}: {error}"
+    return root, Status.OK, "created" if request["number"] else "accepted: the ERP's customer number follows"
+
+
+def _changed(shop: Shop, operation: str, customer: Customer, root: etree._Element) -> Reply:
+    refused = _takes(shop, customer_service.UPDATE)
+    if refused:
+        return root, Status.ERP_ERROR, refused
+    _id, new = customer_service.update_customer(shop.hub, customer, shop=shop.name)
+    ubl.add(root, "SesExtension/Replay", "false" if new else "true")
+    return root, Status.OK, "accepted: the change is on its way to the ERP" if new else "already accepted"
+
+
+def _known(shop: Shop, operation: str, number: str | None, where: str) -> tuple[Customer | None, str]:
+    if not number:
+        raise Fault(f"ibexa {shop.name}: {operation}: {where}/PartyIdentification/ID (the customer number) is missing")
+    customer, _under_way = customer_service.current_customer(shop.hub, number, shop=shop.name)
+    reference, erp_number = customer_service.customer_key(shop.hub, number, shop=shop.name)
+    return customer, erp_number or reference
+
+
+def _update_customer(shop: Shop, data: etree._Element) -> Reply:
+    operation = "UpdateCustomer"
+    party = ubl.find(data, "Party")
+    if party is None:
+        raise Fault(f"ibexa {shop.name}: {operation}: the request has no Party")
+    current, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "Party")
+    if current is None:
+        return etree.Element("ResponseUpdateCustomer"), Status.ERP_ERROR, f"no customer {number!r}"
+    fields = current.model_dump(mode="json", exclude_none=True)
+    sent = ubl.customer_fields(party)
+    if "invoice_address" in sent:
+        sent["invoice_address"] = {**fields.get("invoice_address", {}), **sent["invoice_address"]}
+    customer = _validated(shop, operation, Customer, {**fields, **sent}, f"customer {number}", "Party")
+    root = etree.Element("ResponseUpdateCustomer")
+    invoice = customer.invoice_address.model_dump(mode="json", exclude_none=True) if customer.invoice_address else None
+    ubl.party(root, "Party", number, invoice or {"name": customer.name}, wrap=False)
+    return _changed(shop, operation, customer, root)
+
+
+def _delivery_party(root: etree._Element, number: str, position: int, addr: Address) -> None:
+    element = ubl.party(root, "DeliveryParty", number, addr.model_dump(mode="json", exclude_none=True), wrap=False)
+    ubl.add(element, "SesExtension/AddressID", position)
+
+
+def _read_delivery_addresses(shop: Shop, data: etree._Element) -> Reply:
+    operation = "ReadDeliveryAddress"
+    party = ubl.find(data, "DeliveryParty")
+    customer, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "DeliveryParty")
+    root = etree.Element("ReadDeliveryAddressResponse")
+    if customer is None:
+        return root, Status.ERP_ERROR, f"no customer {number!r}"
+    for position, addr in enumerate(customer.delivery_addresses, 1):
+        _delivery_party(root, number, position, addr)
+    return root, Status.OK, ""
+
+
+def _delivery_address(shop: Shop, operation: str, data: etree._Element) -> Reply:
+    """CreateDeliveryAddress (appended to the customer's list), UpdateDeliveryAddress (the
+    address at SesExtension/AddressID, with the fields sent over it) and DeleteDeliveryAddress
+    (that address removed: the ones after it move up by one)."""
+    party = ubl.find(data, "DeliveryParty")
+    customer, number = _known(shop, operation, ubl.text(party, "PartyIdentification/ID"), "DeliveryParty")
+    root = etree.Element(f"{operation}Response")
+    if customer is None:
+        return root, Status.ERP_ERROR, f"no customer {number!r}"
+    addresses = list(customer.delivery_addresses)
+    sent = ubl.address(party)
+    if operation != "CreateDeliveryAddress":
+        wanted = ubl.text(party, "SesExtension/AddressID")
+        if not wanted or not wanted.isdigit():
+            raise Fault(f"ibexa {shop.name}: {operation}: customer {number}: DeliveryParty/SesExtension/AddressID "
+                        f"(the address's position in ReadDeliveryAddress) is missing or not a number: {wanted!r}")
+        position = int(wanted)
+        if not 1 <= position <= len(addresses):
+            return root, Status.ERP_ERROR, f"customer {number} has no delivery address {position}"
+        if operation == "DeleteDeliveryAddress":
+            del addresses[position - 1]
+            ubl.add(root, "Result", f"delivery address {position} of customer {number} deleted")
+            return _changed(shop, operation, customer.model_copy(update={"delivery_addresses": addresses}), root)
+        sent = {**addresses[position - 1].model_dump(mode="json", exclude_none=True), **sent}
+    addr = _validated(shop, operation, Address, sent, f"customer {number}", "DeliveryParty")
+    if operation == "UpdateDeliveryAddress":
+        addresses[position - 1] = addr
+    elif addr in addresses:
+        position = addresses.index(addr) + 1  # the same address again: a repeat
+    else:
+        addresses.append(addr)
+        position = len(addresses)
+    _delivery_party(root, number, position, addr)
+    return _changed(shop, operation, customer.model_copy(update={"delivery_addresses": addresses}), root)
+
+
+def _in_thread(handle) -> Handler:
+    async def handler(shop: Shop, data: etree._Element) -> Reply:
+        return await asyncio.to_thread(handle, shop, data)
+    return handler
+
+
+CUSTOMER_HANDLERS: dict[str, Handler] = {
+    "CreateContact": _in_thread(lambda shop, data: _create_customer(shop, "CreateContact", data)),
+    "CreateCustomer": _in_thread(lambda shop, data: _create_customer(shop, "CreateCustomer", data)),
+    "UpdateCustomer": _in_thread(_update_customer),
+    "ReadDeliveryAddress": _in_thread(_read_delivery_addresses),
+    "CreateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "CreateDeliveryAddress", data)),
+    "UpdateDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "UpdateDeliveryAddress", data)),
+    "DeleteDeliveryAddress": _in_thread(lambda shop, data: _delivery_address(shop, "DeleteDeliveryAddress", data)),
+}
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -459,7 +703,13 @@ def _detail_handler(kind: DocumentKind) -> Handler:
 #: The WSDL's operations and their handlers.
 HANDLERS: dict[str, Handler] = {
     "CreateSalesOrder": create_sales_order, "CalculateSalesPrice": calculate_sales_price,
-    "SelectCustomer": select_customer, "OrderList": order_list, "OrderDetail": order_detail,
+    "SelectCustomer": select_customer, "OrderList": order_list, "OrderDetail": order_detail, **CUSTOMER_HANDLERS,
     **{f"{name}List": _list_handler(kind) for name, kind in DOCUMENTS.items()},
     **{f"{name}Detail": _detail_handler(kind) for name, kind in DOCUMENTS.items()},
 }
+
+#: The exchange log's flow of each operation (what an operator filters by).
+FLOWS: dict[str, str] = {"CreateSalesOrder": "orders", "CalculateSalesPrice": "prices", "SelectCustomer": "customers",
+                         "OrderList": "orders", "OrderDetail": "orders",
+                         **dict.fromkeys(CUSTOMER_HANDLERS, "customers"),
+                         **{name: "documents" for name in HANDLERS if name.startswith(tuple(DOCUMENTS))}}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -24,6 +25,14 @@ class IbexaSystem(SystemBase):
                                             description="UBL PaymentMeansCode -> erpbridge payment method code")
     price_context: str = Field("basket", pattern=r"^[a-z_]{1,32}$",
                                description="the real-time price context of a price calculation (api.realtime)")
+    tax_rates: dict[str, Annotated[Decimal, Field(ge=0, le=100)]] = Field(
+        default_factory=dict, description="a product's tax_class (as the ERP's catalog gives it) -> its VAT percent, "
+                                          "answered per line of a price calculation")
+    default_tax_rate: Decimal | None = Field(None, ge=0, le=100, description="the VAT percent of a product whose "
+                                             "tax_class is empty or not in tax_rates (unset: such a line is answered "
+                                             "without VAT and the calculation with status 11)")
+    prices_include_tax: bool = Field(False, description="the ERP's prices (in the store and in real time) are gross: "
+                                                        "net and VAT are worked out from them")
 
 
 SPEC = ConnectorSpec(

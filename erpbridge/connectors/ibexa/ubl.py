@@ -199,3 +199,54 @@ def party(parent: etree._Element, tag: str, number: str | None, addr: dict | Non
 def money(parent: etree._Element, path: str, amount: Any, currency: str | None) -> etree._Element:
     attributes = {"currencyID": currency} if currency else {}
     return add(parent, path, Decimal(str(amount)), **attributes)
+
+
+#: Where a message names what it is about, first found wins (the exchange log's business key).
+_KEYS = {"order": ("UUID", "SalesOrderID", "OrderID", "OrderReference/ID"),
+         "document": ("InvoiceID", "DeliveryNoteID", "CreditMemoID")}
+
+
+def business_key(data: etree._Element) -> dict[str, str]:
+    """What a Web.Connector message is about: its order, customer and document, as far as named."""
+    found = {name: next((value for path in paths if (value := text(data, path))), None)
+             for name, paths in _KEYS.items()}
+    found["customer"] = customer_number(data) or text(data, "DeliveryParty/PartyIdentification/ID")
+    return {name: value for name, value in found.items() if value}
+
+
+#: Where each field of an address and of a customer comes from in a UBL ``Party``.
+ADDRESS_PATHS = {"name": "PartyName/Name", "company": "PartyName/Name", "street": "PostalAddress/StreetName",
+                 "postcode": "PostalAddress/PostalZone", "city": "PostalAddress/CityName",
+                 "country": "PostalAddress/Country/IdentificationCode", "phone": "Contact/Telephone",
+                 "email": "Contact/ElectronicMail"}
+CUSTOMER_PATHS = {"number": "PartyIdentification/ID", "name": "PartyName/Name", "email": "Contact/ElectronicMail",
+                  "vat_id": "PartyTaxScheme/CompanyID", "contacts": "Contact"}
+
+
+def party_path(location: tuple, party: str = "Party") -> str:
+    """A customer record field's location (pydantic's ``loc``) as the UBL path below ``party``."""
+    head = str(location[0]) if location else ""
+    if head in ("invoice_address", "delivery_addresses"):
+        rest = location[2:] if head == "delivery_addresses" else location[1:]
+        where = "DeliveryParty" if head == "delivery_addresses" else party
+        return f"{where}/{ADDRESS_PATHS.get(str(rest[0]), rest[0])}" if rest else where
+    return f"{party}/{CUSTOMER_PATHS.get(head, head)}" if head else party
+
+
+def find(data: etree._Element, name: str) -> etree._Element | None:
+    """``data`` itself or its first descendant named ``name`` (a request may wrap it or not)."""
+    return next((e for e in data.iter() if local(e) == name), None)
+
+
+def customer_fields(party: etree._Element) -> dict:
+    """The customer fields a UBL ``Party`` names (empty elements name nothing)."""
+    addr = address(party) if child(party, "PostalAddress") is not None else None
+    contact = child(party, "Contact")
+    contact_name = text(contact, "Name")
+    fields = {"name": text(party, "PartyName/Name") or (addr or {}).get("name"),
+              "email": text(party, "Contact/ElectronicMail"), "vat_id": text(party, "PartyTaxScheme/CompanyID"),
+              "invoice_address": addr,
+              "contacts": [{k: v for k, v in {"name": contact_name, "email": text(contact, "ElectronicMail"),
+                                              "phone": text(contact, "Telephone")}.items() if v}]
+              if contact_name else None}
+    return {k: v for k, v in fields.items() if v}

@@ -62,7 +62,8 @@ FETCH = frozenset({"products", "prices", "stock", "customers", "order_statuses",
 
 SPEC = ConnectorSpec(
     name="netsuite", config=NetSuiteSystem, factory="erpbridge.connectors.netsuite.connector:create",
-    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), fetch=FETCH, realtime=frozenset({"customer"})),
+    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS) - {"update_customer"}, fetch=FETCH,
+                              realtime=frozenset({"customer"})),
     roles=("erp",),
     default_flows={"catalog": {"schedule": "0 2 * * *", "mode": "full"}, "prices": {"schedule": "5 * * * *"},
                    "stock": {"schedule": "*/5 * * * *"}, "customers": {"schedule": "15 * * * *"},

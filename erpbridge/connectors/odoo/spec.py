@@ -43,7 +43,7 @@ class OdooSystem(SystemBase):
 
 SPEC = ConnectorSpec(
     name="odoo", config=OdooSystem, factory="erpbridge.connectors.odoo.connector:create",
-    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), fetch=frozenset(FETCH_KINDS),
+    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS) - {"update_customer"}, fetch=frozenset(FETCH_KINDS),
                               realtime=frozenset({"customer", "document"})),
     roles=("erp",),
     default_flows={"catalog": {"schedule": "0 2 * * *", "mode": "full"}, "prices": {"schedule": "5 * * * *"},

@@ -38,7 +38,7 @@ class TrytonSystem(SystemBase):
 
 SPEC = ConnectorSpec(
     name="tryton", config=TrytonSystem, factory="erpbridge.connectors.tryton.connector:create",
-    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS), fetch=frozenset(FETCH_KINDS),
+    capabilities=Capabilities(deliver=frozenset(ERP_OPERATIONS) - {"update_customer"}, fetch=frozenset(FETCH_KINDS),
                               realtime=frozenset({"customer", "price", "document"})),
     roles=("erp",), message_settings=frozenset({"timeout"}),
     # Seed 004's rhythm: the catalog nightly in full, prices hourly, stock every 5 minutes, customers

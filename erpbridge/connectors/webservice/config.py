@@ -1,7 +1,7 @@
 """The webservice connector's config (``connector: webservice``): a custom ERP described per message.
 
 Each entry of ``messages:`` is one service of the ERP: an operation erpbridge delivers
-(``create_customer``, ``send_order``, ``cancel_order``, ``send_return``), a kind it fetches
+(``create_customer``, ``update_customer``, ``send_order``, ``cancel_order``, ``send_return``), a kind it fetches
 (``products``, ``prices``, ``stock``, ``customers``, ``product_groups``, ``order_statuses``,
 ``shipments``, ``invoices``, ``credit_memos``) or the real-time lookup of a
 ``document``. A message is a REST call (``endpoint`` and ``method``, a JSON or XML body) or a

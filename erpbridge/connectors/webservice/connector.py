@@ -1,7 +1,7 @@
 """The webservice connector: a custom ERP, configured per message (REST or SOAP), without code.
 
-* ``deliver``: ``create_customer``, ``send_order``, ``cancel_order``, ``send_return``, each as its
-  message says. Delivery is at least once, so a creating message is made idempotent by its
+* ``deliver``: ``create_customer``, ``update_customer``, ``send_order``, ``cancel_order``,
+  ``send_return``, each as its message says. Delivery is at least once, so a creating message is made idempotent by its
   ``lookup`` (asked first, by the shop's number: an answer with an id means an earlier attempt
   created it, and its id is the answer) and, for an ERP that honours one, an
   ``idempotency_header`` carrying the message's key. The lookup is what makes it safe: it finds
@@ -93,6 +93,8 @@ class WebserviceConnector:
         records: tuple[Record, ...] = ()
         if plan.name == "create_customer" and external_id:  # the customer under the number the ERP gave it
             records = (record.model_copy(update={"number": external_id}),)
+        elif plan.name == "update_customer":  # the change is the ERP's data now (under its number, if it answers one)
+            records = (record.model_copy(update={"number": external_id or record.number}),)
         return DeliveryResult(external_id=external_id, records=records, response=response)
 
     def _erp_order(self, number: str) -> str | None:
