@@ -5,7 +5,9 @@ helper, which serves both shop connectors the same way)."""
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -24,6 +26,28 @@ def commerceup_app(folder: Path, erp: RestErp, db_url: str, monkeypatch, *, shop
     monkeypatch.setenv("COMMERCEUP_PASSWORD", PASSWORD)
     shop = {"api_key": None, "project_hash": None, **(shop or {})}
     return shop_app("commerceup", folder, erp, db_url, monkeypatch, shop=shop, **top)
+
+
+#: The bearer token the shop-API tests configure (``${COMMERCEUP_TOKEN}``).
+TOKEN = "cu-bearer-0123456789"
+
+
+@contextmanager
+def token_hub(folder: Path, db_url: str, monkeypatch) -> Iterator[Hub]:
+    """A served hub whose Commerceup shop takes the bearer :data:`TOKEN` (answering the customer
+    id at once), with the ERP's drill in its catalog; no worker runs."""
+    erp = RestErp()
+    monkeypatch.setenv("COMMERCEUP_TOKEN", TOKEN)
+    app = commerceup_app(folder, erp, db_url, monkeypatch, shop={"token": "${COMMERCEUP_TOKEN}", "customer_wait": 0})
+    erp.add_product("A-1", "Drill", "19.90", stock={"MAIN": 7})
+    hub = Hub(app, worker=False)
+    hub.run_flow("catalog")
+    try:
+        yield hub
+    finally:
+        hub.close()
+        app.close()
+        erp.stop()
 
 
 def commerceup_client(hub: Hub, **options) -> httpx.Client:

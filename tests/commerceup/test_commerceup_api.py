@@ -10,24 +10,12 @@ from sqlalchemy import func, select
 from erpbridge.outbox.tables import outbox_messages
 from erpbridge.store.tables import orders
 
-from commerceup_hub import PASSWORD, Hub, RestErp, commerceup_app, commerceup_client, order_body
-
-TOKEN = "cu-bearer-0123456789"
-
+from commerceup_hub import PASSWORD, TOKEN, commerceup_client, order_body, token_hub
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    erp = RestErp()
-    monkeypatch.setenv("COMMERCEUP_TOKEN", TOKEN)
-    app = commerceup_app(tmp_path, erp, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch,
-                         shop={"token": "${COMMERCEUP_TOKEN}", "customer_wait": 0})
-    erp.add_product("A-1", "Drill", "19.90", stock={"MAIN": 7})
-    hub = Hub(app, worker=False)
-    hub.run_flow("catalog")
-    yield hub
-    hub.close()
-    app.close()
-    erp.stop()
+    with token_hub(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", monkeypatch) as hub:
+        yield hub
 
 
 def stored(app) -> tuple[int, int]:

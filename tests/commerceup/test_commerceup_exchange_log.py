@@ -9,23 +9,12 @@ from sqlalchemy import select
 
 from erpbridge.exchange.tables import exchange_log
 
-from commerceup_hub import PASSWORD, Hub, RestErp, commerceup_app, commerceup_client, order_body
-
-TOKEN = "cu-bearer-0123456789"
-
+from commerceup_hub import PASSWORD, TOKEN, commerceup_client, order_body, token_hub
 
 @pytest.fixture
 def hub(tmp_path, db_url, monkeypatch):
-    erp = RestErp()
-    monkeypatch.setenv("COMMERCEUP_TOKEN", TOKEN)
-    app = commerceup_app(tmp_path, erp, db_url, monkeypatch, shop={"token": "${COMMERCEUP_TOKEN}", "customer_wait": 0})
-    erp.add_product("A-1", "Drill", "19.90", stock={"MAIN": 7})
-    hub = Hub(app, worker=False)
-    hub.run_flow("catalog")
-    yield hub
-    hub.close()
-    app.close()
-    erp.stop()
+    with token_hub(tmp_path, db_url, monkeypatch) as hub:
+        yield hub
 
 
 def entries(app) -> list[dict]:
