@@ -37,7 +37,7 @@ def flows(click_ctx: click.Context, as_json: bool) -> None:
         rows.append((
             flow["flow"] + ("" if origin == "config" else f" ({origin})"),
             flow["system"] or "-",
-            flow["schedule"] or "on demand",
+            (flow["schedule"] or "on demand") + (" + on change" if flow["on_change"] else ""),
             flow["mode"],
             _time(last.get("started_at")) or "never",
             last.get("outcome", ""),

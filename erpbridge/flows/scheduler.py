@@ -336,7 +336,8 @@ def flow_status(app: App, now: dt.datetime | None = None) -> list[dict]:
         configured = name in app.config.flows
         default_of = app.system(defaults[name].system).connector if name in defaults and not configured else None
         status.append({
-            "flow": name, "schedule": config.schedule, "mode": config.mode, "enabled": config.enabled,
+            "flow": name, "schedule": config.schedule, "on_change": config.on_change, "mode": config.mode,
+            "enabled": config.enabled,
             "builtin": name in BUILTIN_FLOWS and not configured, "default_of": default_of,
             "origin": "built-in" if name in BUILTIN_FLOWS and not configured else
                       f"{default_of} default" if default_of else "config",

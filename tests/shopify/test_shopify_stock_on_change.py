@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import select
 
-from erpbridge.flows.scheduler import Scheduler, run_flow
+from erpbridge.flows.scheduler import Scheduler, flow_status, run_flow
 from erpbridge.flows.tables import flow_runs
 from erpbridge.ingest import ingest_fetched
 from erpbridge.outbox.worker import Worker
@@ -23,6 +23,8 @@ def test_a_stock_change_reaches_shopify_in_seconds_through_the_on_change_stock_f
                                       "shopify": shopify_system(shopify, locations={"MAIN": LOCATION})},
                    catalog={"new_products_enabled": True})
     try:
+        flows = {f["flow"]: f for f in flow_status(app)}  # what `erpbridge flows` shows
+        assert (flows["stock"]["schedule"], flows["stock"]["on_change"]) == ("*/5 * * * *", True)
         ingest_fetched(app, "erp", "products", [Product(sku="A-1", name="Drill")])
         ingest_fetched(app, "erp", "stock", [StockLevel(sku="A-1", warehouse="MAIN", quantity=7)])
         time.sleep(2.1)  # the change feed settles (push.SETTLE)
